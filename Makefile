@@ -1,0 +1,42 @@
+# Two entry points for a fresh machine: `make run` (the main job) and `make test` (the suite).
+VENV ?= .venv
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+TORCH ?= torch==2.13.0
+PY := $(VENV)/bin/python
+# Without a display napari runs under a virtual X server (its canvas needs OpenGL).
+XVFB := $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1600x1000x24")
+
+.PHONY: run test lint bench screenshots clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# torch first, so pip keeps this CPU build instead of pulling a multi-GB CUDA one.
+$(VENV)/.torch: | $(PY)
+	$(PY) -m pip install -q "$(TORCH)"
+	touch $@
+
+$(VENV)/.run: pyproject.toml $(VENV)/.torch
+	$(PY) -m pip install -q -e ".[qt]"
+	touch $@
+
+$(VENV)/.test: pyproject.toml $(VENV)/.torch
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+run: $(VENV)/.run
+	$(XVFB) $(PY) scripts/run_main_job.py $(if $(DISPLAY),,--headless)
+
+test: $(VENV)/.test
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(XVFB) $(PY) -m pytest -q
+
+bench: $(VENV)/.test
+	$(PY) benchmarks/bench_video.py
+
+screenshots: $(VENV)/.test
+	$(XVFB) $(PY) scripts/screenshots.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

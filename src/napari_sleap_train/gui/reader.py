@@ -1,0 +1,47 @@
+"""napari reader for SLEAP projects (``.slp``, ``.pkg.slp``) and bare videos."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..project import load_project
+from ..video import LazyVideo
+from .convert import META_KEY, LayerData, project_to_layers
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+
+
+def get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]] | None:
+    """Return a reader for a ``.slp`` project or a video file, else None."""
+    if isinstance(path, list):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    name = str(path).lower()
+    if name.endswith(".slp"):
+        return read_project
+    if name.endswith(VIDEO_SUFFIXES):
+        return read_video
+    return None
+
+
+def read_project(path: str | list[str]) -> list[LayerData]:
+    """Layers of a SLEAP project: video, user labels, predictions and skeleton edges."""
+    if isinstance(path, list):
+        path = path[0]
+    return project_to_layers(load_project(path))
+
+
+def read_video(path: str | list[str]) -> list[LayerData]:
+    """A lazily decoded video as an Image layer, ready for a new project."""
+    if isinstance(path, list):
+        path = path[0]
+    video = LazyVideo(path)
+    kwargs = {
+        "name": Path(path).name,
+        "contrast_limits": [0, 255],
+        "rgb": video.channels == 3,
+        "metadata": {META_KEY: {"kind": "video"}},
+    }
+    return [(video, kwargs, "image")]

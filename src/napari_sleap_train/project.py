@@ -1,0 +1,184 @@
+"""A labelled project: videos, skeleton, labelled frames and suggestions.
+
+A thin layer over :mod:`sleap_io`'s ``Labels``: loading with clear errors and a search for
+moved videos, atomic saving with a backup, and the numpy views the engine trains on.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+import sleap_io as sio
+
+
+class ProjectError(RuntimeError):
+    """A project could not be opened or saved; the message says what to change."""
+
+
+@dataclass
+class Project:
+    """A SLEAP labels file and the path it came from.
+
+    Parameters
+    ----------
+    labels
+        The sleap-io labels: videos, skeleton, labelled frames, tracks and suggestions.
+    path
+        Where the project was loaded from or last saved to, if anywhere.
+    """
+
+    labels: sio.Labels
+    path: Path | None = None
+    search_dirs: list[Path] = field(default_factory=list)
+
+    @property
+    def skeleton(self) -> sio.Skeleton:
+        """The project's (first) skeleton."""
+        if not self.labels.skeletons:
+            raise ProjectError("The project has no skeleton. Define its nodes before training.")
+        return self.labels.skeletons[0]
+
+    @property
+    def node_names(self) -> list[str]:
+        """Node names in skeleton order."""
+        return list(self.skeleton.node_names)
+
+    @property
+    def edge_inds(self) -> list[tuple[int, int]]:
+        """Skeleton edges as pairs of node indices."""
+        return [tuple(e) for e in self.skeleton.edge_inds]
+
+    @property
+    def flip_index(self) -> list[int]:
+        """For each node, the index of its left/right mirror (itself when it has none)."""
+        idx = list(range(len(self.node_names)))
+        for a, b in self.skeleton.symmetry_inds:
+            idx[a], idx[b] = b, a
+        return idx
+
+    @property
+    def videos(self) -> list[sio.Video]:
+        """The project's videos."""
+        return list(self.labels.videos)
+
+    def user_frames(self) -> list[sio.LabeledFrame]:
+        """Labelled frames that hold at least one user instance, in video/frame order."""
+        frames = [lf for lf in self.labels.labeled_frames if lf.user_instances]
+        order = {id(v): i for i, v in enumerate(self.labels.videos)}
+        return sorted(frames, key=lambda lf: (order.get(id(lf.video), 0), lf.frame_idx))
+
+    def user_instances_array(self) -> np.ndarray:
+        """All user instances as an ``(M, N, 2)`` array, NaN for invisible nodes."""
+        pts = [inst.numpy() for lf in self.user_frames() for inst in lf.user_instances]
+        if not pts:
+            return np.zeros((0, len(self.node_names), 2))
+        return np.stack(pts).astype(np.float64)
+
+    def suggested_frames(self, video: sio.Video) -> list[int]:
+        """Frame indices suggested for labelling in ``video``, sorted."""
+        return sorted({s.frame_idx for s in self.labels.suggestions if s.video is video})
+
+    def labelled_frame_indices(self, video: sio.Video) -> set[int]:
+        """Frames of ``video`` that hold user instances."""
+        return {lf.frame_idx for lf in self.user_frames() if lf.video is video}
+
+    def save(self, path: str | os.PathLike | None = None, *, backup: bool = True) -> Path:
+        """Save atomically to ``path`` (default: where it came from).
+
+        The file is written to a temporary name beside the target and renamed over it, so
+        an interrupted save never leaves a half-written project; the previous file is
+        kept as ``<name>.bak`` when ``backup`` is set.
+        """
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise ProjectError("This project has no file yet: choose where to save it.")
+        target = target.expanduser().resolve()
+        save_labels_atomic(self.labels, target, backup=backup)
+        self.path = target
+        return target
+
+
+def save_labels_atomic(labels: sio.Labels, target: Path, *, backup: bool = True) -> None:
+    """Write ``labels`` to ``target`` through a temporary file, keeping ``.bak`` of the old one."""
+    target = Path(target)
+    if not target.parent.is_dir():
+        raise ProjectError(f"Cannot save to {target}: folder {target.parent} does not exist.")
+    fd, tmp = tempfile.mkstemp(suffix=".slp", prefix=f".{target.stem}.", dir=target.parent)
+    os.close(fd)
+    try:
+        sio.save_slp(labels, tmp, verbose=False)
+        if backup and target.exists():
+            shutil.copy2(target, target.with_name(target.name + ".bak"))
+        os.replace(tmp, target)
+    except PermissionError as exc:
+        raise ProjectError(f"Cannot write {target}: permission denied. Save elsewhere.") from exc
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_project(path: str | os.PathLike, search_dirs: Iterable[str | os.PathLike] = ()) -> Project:
+    """Open a ``.slp`` (or ``.pkg.slp``) project without modifying the file.
+
+    Videos that are not where the file says are looked for next to the project file and
+    in ``search_dirs``; when one is still missing a :class:`ProjectError` lists where.
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ProjectError(f"{p} does not exist. Check the path, or open another project.")
+    if p.is_dir():
+        raise ProjectError(f"{p} is a folder: open a .slp file inside it.")
+    if not h5py.is_hdf5(p):
+        raise ProjectError(
+            f"{p} is not a SLEAP project: .slp files are HDF5 and this one is not "
+            "(wrong file, or it was only partly copied)."
+        )
+    try:
+        labels = sio.load_slp(str(p), open_videos=False)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure means an unreadable file
+        raise ProjectError(
+            f"{p} could not be read ({type(exc).__name__}: {exc}); it may be truncated or "
+            f"corrupt. Restore it from a backup ({p.name}.bak if one exists)."
+        ) from exc
+    dirs = [Path(d).expanduser() for d in search_dirs]
+    for video in labels.videos:
+        _locate_video(video, p, dirs)
+    return Project(labels=labels, path=p.resolve(), search_dirs=dirs)
+
+
+def _video_path_exists(video: sio.Video) -> bool:
+    names = video.filename if isinstance(video.filename, list) else [video.filename]
+    return all(Path(n).exists() for n in names)
+
+
+def _locate_video(video: sio.Video, slp_path: Path, search_dirs: Sequence[Path]) -> None:
+    """Point ``video`` at an existing file, searching beside the project and ``search_dirs``."""
+    if isinstance(video.filename, list):  # image sequence: check the first image only
+        if _video_path_exists(video):
+            video.open()
+            return
+        raise ProjectError(f"Image sequence of {slp_path.name} not found ({video.filename[0]}).")
+    original = Path(video.filename)
+    candidates = [original]
+    if not original.is_absolute():
+        candidates.append(slp_path.parent / original)
+    for folder in [slp_path.parent, *search_dirs]:
+        candidates.append(folder / original.name)
+    for cand in candidates:
+        if cand.exists():
+            if cand != original:
+                video.replace_filename(str(cand.resolve()), open=False)
+            video.open()
+            return
+    looked = "\n  ".join(dict.fromkeys(str(c) for c in candidates))
+    raise ProjectError(
+        f"The video of {slp_path.name} was not found. Looked in:\n  {looked}\n"
+        "Move the video next to the project file, or name the folder that holds it."
+    )

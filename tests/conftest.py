@@ -1,0 +1,28 @@
+"""Shared fixtures: the real SLEAP data beside the checkout and the built-in sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SLP_FILES = sorted(DATA.glob("*.slp")) if DATA.is_dir() else []
+
+
+def require_data(name: str = "") -> Path:
+    """Path to a file of ../shared/data, skipping the test when the folder is absent."""
+    if not DATA.is_dir():
+        pytest.skip(f"real SLEAP test data not found at {DATA}")
+    path = DATA / name
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_paths(tmp_path_factory):
+    """The built-in sample project written once per test session."""
+    from napari_sleap_train.sample_data import write_sample
+
+    return write_sample(tmp_path_factory.mktemp("sample"))
