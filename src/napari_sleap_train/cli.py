@@ -17,6 +17,179 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_config(args: argparse.Namespace):
+    from .config import TrainingConfig
+
+    config = TrainingConfig.load(args.config) if args.config else TrainingConfig()
+    for section in (config.centroid, config.centered_instance):
+        opt = section.optimization
+        if args.epochs is not None:
+            opt.epochs = args.epochs
+        if args.batches_per_epoch is not None:
+            opt.batches_per_epoch = args.batches_per_epoch
+        if args.batch_size is not None:
+            opt.batch_size = args.batch_size
+        if args.time_limit is not None:
+            opt.time_limit_minutes = args.time_limit
+    if args.crop_size is not None:
+        config.centered_instance.crop_size = args.crop_size
+    if args.device is not None:
+        config.device = args.device
+    return config.validate()
+
+
+class _Progress:
+    """One line per epoch on stdout; a live batch line on stderr when it is a terminal."""
+
+    def __init__(self) -> None:
+        self.live = sys.stderr.isatty()
+        self.started = None
+
+    def __call__(self, event) -> None:
+        from .training import BatchEnded, EpochEnded, TrainingFinished, TrainingStarted
+
+        if isinstance(event, TrainingStarted):
+            self.started = event
+            print(
+                f"[{event.model}] training on {event.device}: {event.n_train} train / "
+                f"{event.n_val} val samples, batch {event.batch_size}, input "
+                f"{'x'.join(map(str, event.input_shape[1:]))}, up to {event.epochs} epochs "
+                f"of {event.batches_per_epoch} batches"
+            )
+            for note in event.notes:
+                print(f"[{event.model}] {note}")
+        elif isinstance(event, BatchEnded) and self.live:
+            total = self.started.batches_per_epoch if self.started else 0
+            done = int(20 * (event.batch + 1) / max(total, 1))
+            print(
+                f"\r[{event.model}] epoch {event.epoch + 1} [{'#' * done:<20}] "
+                f"{event.batch + 1}/{total} loss {event.loss:.3g}",
+                end="",
+                file=sys.stderr,
+            )
+        elif isinstance(event, EpochEnded):
+            if self.live:
+                print("\r" + " " * 70 + "\r", end="", file=sys.stderr)
+            print(
+                f"[{event.model}] epoch {event.epoch + 1}: train {event.train_loss:.3g} "
+                f"val {event.val_loss:.3g} lr {event.learning_rate:.2g}"
+                f"{' best' if event.is_best else ''} ({event.elapsed:.0f} s)"
+            )
+        elif isinstance(event, TrainingFinished):
+            print(
+                f"[{event.model}] {event.reason} after {event.epochs} epochs "
+                f"({event.elapsed:.0f} s); best val loss {event.best_val_loss:.3g} at epoch "
+                f"{event.best_epoch} -> {event.model_dir}"
+            )
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import signal
+
+    from .project import load_project
+    from .training import StopToken
+    from .training.pipeline import pipeline_events
+
+    config = _load_config(args)
+    project = load_project(args.labels, search_dirs=args.video_dir or ())
+    stop = StopToken()
+
+    def on_interrupt(signum, frame):  # noqa: ARG001
+        if stop.requested:
+            raise KeyboardInterrupt
+        print("\nstopping after this batch (Ctrl+C again to abort)...", file=sys.stderr)
+        stop.request()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    progress = _Progress()
+    try:
+        for event in pipeline_events(project, config, args.out, stop=stop):
+            progress(event)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .inference.frames import select_frames
+    from .inference.results import add_predictions
+    from .inference.topdown import PredictionStats, TopDownPredictor
+    from .project import Project, ProjectError, load_project
+    from .video import LazyVideo
+
+    predictor = TopDownPredictor.from_models_dir(
+        args.models_dir,
+        device=args.device,
+        peak_threshold=args.peak_threshold,
+        max_instances=args.max_instances,
+    )
+    source = Path(args.input)
+    if Path(args.out).resolve() == source.resolve():
+        raise ProjectError(
+            f"-o {args.out} is the input file: predictions are saved to a new file so your "
+            "labels stay as they are. Choose another output name."
+        )
+    if source.suffix.lower() == ".slp":
+        project = load_project(source, search_dirs=args.video_dir or ())
+        predictor.check_skeleton(project.node_names)
+    else:
+        import sleap_io as sio
+
+        skeleton = sio.Skeleton(nodes=predictor.node_names)
+        video = sio.load_video(str(source))
+        project = Project(sio.Labels(videos=[video], skeletons=[skeleton]), path=None)
+    live = sys.stderr.isatty()
+    total_frames, total_inst, total_s = 0, 0, 0.0
+    model_s = 0.0
+    for video in project.videos:
+        frames = select_frames(project, video, args.frames)
+        if not frames:
+            print(f"{Path(str(video.filename)).name}: no frames to predict for '{args.frames}'")
+            continue
+        stats = PredictionStats()
+        lazy = LazyVideo(video)
+
+        def progress(done: int, total: int) -> None:
+            if live:
+                print(f"\rpredicting {done}/{total} frames", end="", file=sys.stderr)
+
+        preds = predictor.predict_video(
+            lazy, frames, batch_size=args.batch_size, progress=progress, stats=stats
+        )
+        add_predictions(project, video, preds, mode="replace")
+        if live:
+            print(file=sys.stderr)
+        total_frames += stats.frames
+        total_inst += stats.instances
+        total_s += stats.seconds
+        model_s += stats.model_seconds
+    out = project.save(args.out, backup=True)
+    fps = total_frames / total_s if total_s else 0.0
+    print(
+        f"predicted {total_frames} frames, {total_inst} instances in {total_s:.1f} s "
+        f"({fps:.1f} frames/s end to end; models {total_frames / max(model_s, 1e-9):.1f} "
+        f"frames/s) -> {out}"
+    )
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    import sleap_io as sio
+
+    from .evaluation import evaluate_labels, format_report
+    from .project import load_project
+
+    gt = load_project(args.ground_truth).labels
+    pred = load_project(args.predictions).labels if args.predictions else sio.Labels()
+    metrics = evaluate_labels(gt, pred)
+    print(json.dumps(metrics, indent=2) if args.json else format_report(metrics))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(
@@ -28,18 +201,66 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out_dir", help="folder to write the video, project and ground truth to")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("train", help="train the centroid and centered-instance models")
+    p.add_argument("labels", help="labelled project (.slp or .pkg.slp)")
+    p.add_argument("--out", required=True, help="folder for the model folders")
+    p.add_argument("--config", help="training configuration JSON (default: built-in defaults)")
+    p.add_argument("--epochs", type=int, help="maximum epochs per model")
+    p.add_argument("--batches-per-epoch", type=int, help="batches per epoch (default 200)")
+    p.add_argument("--batch-size", type=int, help="samples per batch (default 4)")
+    p.add_argument("--crop-size", type=int, help="crop size in px (default: auto)")
+    p.add_argument("--time-limit", type=float, help="minutes per model at most")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
+    p.add_argument("--video-dir", action="append", help="folder to look for moved videos in")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("predict", help="predict poses with trained models")
+    p.add_argument("models_dir", help="folder written by `train --out`")
+    p.add_argument("input", help="a project (.slp) or a video")
+    p.add_argument(
+        "--frames",
+        default="suggested",
+        help="suggested | labeled | all | random:N | A:B (default suggested)",
+    )
+    p.add_argument("-o", "--out", required=True, help="where to save the predictions (.slp)")
+    p.add_argument("--batch-size", type=int, default=4, help="frames per batch (default 4)")
+    p.add_argument("--peak-threshold", type=float, help="minimum confidence (default 0.2)")
+    p.add_argument("--max-instances", type=int, help="at most this many animals per frame")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--video-dir", action="append", help="folder to look for moved videos in")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("evaluate", help="compare predictions with ground truth")
+    p.add_argument("ground_truth", help="project with user-labelled ground truth (.slp)")
+    p.add_argument("predictions", help="project with predicted instances (.slp)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.set_defaults(func=_cmd_evaluate)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; errors print one clear line and exit with status 2."""
     from .config import ConfigError
+    from .errors import DataError, InferenceError, ModelFolderError, TrainingError
     from .project import ProjectError
+    from .video import VideoOpenError
+
+    errors = (
+        ProjectError,
+        ConfigError,
+        VideoOpenError,
+        OSError,
+        DataError,
+        TrainingError,
+        ModelFolderError,
+        InferenceError,
+    )
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ProjectError, ConfigError, FileNotFoundError, OSError, ValueError) as exc:
+    except errors as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

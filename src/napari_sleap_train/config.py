@@ -138,8 +138,10 @@ class TrainingConfig:
         version = data.pop("format_version", FORMAT_VERSION)
         if version > FORMAT_VERSION:
             raise ConfigError(
-                {"format_version": f"{version} is newer than this version reads "
-                 f"({FORMAT_VERSION}); update napari-sleap-train."}
+                {
+                    "format_version": f"{version} is newer than this version reads "
+                    f"({FORMAT_VERSION}); update napari-sleap-train."
+                }
             )
         return _from_dict(cls, data, "")
 

@@ -113,7 +113,8 @@ def save_labels_atomic(labels: sio.Labels, target: Path, *, backup: bool = True)
     fd, tmp = tempfile.mkstemp(suffix=".slp", prefix=f".{target.stem}.", dir=target.parent)
     os.close(fd)
     try:
-        sio.save_slp(labels, tmp, verbose=False)
+        embed = any(_is_embedded(v) for v in labels.videos)
+        sio.save_slp(labels, tmp, embed=embed, verbose=False)
         if backup and target.exists():
             shutil.copy2(target, target.with_name(target.name + ".bak"))
         os.replace(tmp, target)
@@ -122,6 +123,11 @@ def save_labels_atomic(labels: sio.Labels, target: Path, *, backup: bool = True)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _is_embedded(video: sio.Video) -> bool:
+    """Whether the video's frames live inside a ``.slp`` file (a ``.pkg.slp``)."""
+    return type(video.backend).__name__ == "HDF5Video" and str(video.filename).endswith(".slp")
 
 
 def load_project(path: str | os.PathLike, search_dirs: Iterable[str | os.PathLike] = ()) -> Project:

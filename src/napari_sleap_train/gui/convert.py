@@ -292,7 +292,11 @@ def table_to_instances(
             if not np.isfinite(inst_score):
                 inst_score = float(np.nanmean(conf[rows])) if np.isfinite(conf[rows]).any() else 0
             obj = sio.PredictedInstance.from_numpy(
-                pts, skeleton=skeleton, point_scores=point_scores, score=float(inst_score), track=trk
+                pts,
+                skeleton=skeleton,
+                point_scores=point_scores,
+                score=float(inst_score),
+                track=trk,
             )
         else:
             obj = sio.Instance.from_numpy(pts, skeleton=skeleton, track=trk)
@@ -308,9 +312,7 @@ def layers_to_project(layers: Sequence[LayerData]) -> Project:
     are rebuilt from those layers. Otherwise the skeleton is taken from the ``keypoint``
     feature and the video from an Image layer over a video file.
     """
-    points = [
-        (d, m, t) for d, m, t in layers if t == "points" and "keypoint" in _features(m)
-    ]
+    points = [(d, m, t) for d, m, t in layers if t == "points" and "keypoint" in _features(m)]
     if not points:
         raise ProjectError(
             "No keypoint layer to save: a Points layer needs a 'keypoint' feature naming "

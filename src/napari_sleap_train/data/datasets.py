@@ -1,0 +1,327 @@
+"""Training data for the two top-down models, built batch by batch as tensor operations.
+
+Labelled frames are decoded once and kept in memory as uint8. Every batch is gathered,
+warped (augmentation, scaling, cropping in one ``grid_sample``) and given its target maps
+in a handful of batched torch calls, so no per-sample Python runs in the training step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..config import AugmentationConfig, CenteredInstanceConfig, CentroidConfig
+from ..errors import DataError
+from ..project import Project
+from ..video import LazyVideo
+from .augment import (
+    AugmentParams,
+    intensity_augment,
+    random_affines,
+    swap_symmetric,
+    warp_images,
+    warp_points,
+)
+from .confmaps import anchor_confmaps, node_confmaps
+from .geometry import CropSizeReport, auto_crop_size, instance_anchors
+
+NO_AUGMENT = AugmentParams(rotation=False)
+
+
+def augment_params(cfg: AugmentationConfig) -> AugmentParams:
+    """Engine augmentation parameters from the config section of the same name."""
+    return AugmentParams(**{k: getattr(cfg, k) for k in AugmentParams.__dataclass_fields__})
+
+
+def round_up(value: float, multiple: int) -> int:
+    """Smallest multiple of ``multiple`` that is at least ``value``."""
+    return int(math.ceil(value / multiple - 1e-9) * multiple)
+
+
+@dataclass
+class LabelledData:
+    """User-labelled frames in memory.
+
+    ``frames`` is ``(F, C, H, W)`` uint8 (frames of smaller videos zero-padded to the
+    largest); ``points`` is ``(F, M, N, 2)`` with NaN for invisible nodes and padding
+    instances; ``anchors`` is ``(F, M, 2)``.
+    """
+
+    frames: torch.Tensor
+    points: torch.Tensor
+    anchors: torch.Tensor
+    frame_ids: list[tuple[int, int]]  # (video index, frame index) of each row
+    node_names: list[str]
+    flip_index: list[int]
+    anchor_index: int | None
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def channels(self) -> int:
+        return int(self.frames.shape[1])
+
+    @property
+    def frame_hw(self) -> tuple[int, int]:
+        return int(self.frames.shape[2]), int(self.frames.shape[3])
+
+    def instance_index(self, frame_rows: list[int]) -> torch.Tensor:
+        """``(S, 2)`` (frame row, instance) pairs of instances with an anchor in those rows."""
+        ok = torch.isfinite(self.anchors[frame_rows]).all(-1)
+        rows, inst = torch.nonzero(ok, as_tuple=True)
+        return torch.stack([torch.as_tensor(frame_rows)[rows], inst], dim=1)
+
+    def instances_array(self) -> np.ndarray:
+        """Every labelled instance as ``(M, N, 2)`` numpy, padding rows removed."""
+        pts = self.points.reshape(-1, *self.points.shape[2:]).numpy()
+        return pts[np.isfinite(pts).any(axis=(1, 2))]
+
+
+def load_labelled_data(project: Project, anchor_part: str | None = None) -> LabelledData:
+    """Decode every frame with user instances once and gather their keypoints.
+
+    Raises :class:`DataError` when there is nothing to train on.
+    """
+    lfs = project.user_frames()
+    if not lfs:
+        raise DataError(
+            "The project has no user-labelled instances. Label at least one animal on one "
+            "frame (more frames give better models) and try again."
+        )
+    nodes = project.node_names
+    anchor_index = None
+    if anchor_part:
+        if anchor_part not in nodes:
+            raise DataError(
+                f"Anchor part '{anchor_part}' is not a node of the skeleton ({', '.join(nodes)}); "
+                "choose one of them or None."
+            )
+        anchor_index = nodes.index(anchor_part)
+    per_frame = [np.stack([i.numpy() for i in lf.user_instances]) for lf in lfs]
+    if not any(np.isfinite(p).any() for p in per_frame):
+        raise DataError(
+            "Every node of every labelled instance is marked invisible: mark the nodes you "
+            "can see as visible before training."
+        )
+    videos = {id(v): LazyVideo(v) for v in project.videos}
+    vindex = {id(v): i for i, v in enumerate(project.videos)}
+    images = [videos[id(lf.video)].frame(lf.frame_idx) for lf in lfs]
+    for v in videos.values():
+        v.close()
+    channels = max(img.shape[2] for img in images)
+    height = max(img.shape[0] for img in images)
+    width = max(img.shape[1] for img in images)
+    frames = torch.zeros((len(images), channels, height, width), dtype=torch.uint8)
+    for i, img in enumerate(images):
+        t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)
+        frames[i, :, : img.shape[0], : img.shape[1]] = t.expand(channels, -1, -1)
+    m = max(p.shape[0] for p in per_frame)
+    points = torch.full((len(lfs), m, len(nodes), 2), float("nan"))
+    for i, p in enumerate(per_frame):
+        points[i, : p.shape[0]] = torch.from_numpy(p)
+    anchors = torch.from_numpy(instance_anchors(points.numpy(), anchor_index)).float()
+    return LabelledData(
+        frames=frames,
+        points=points.float(),
+        anchors=anchors,
+        frame_ids=[(vindex[id(lf.video)], lf.frame_idx) for lf in lfs],
+        node_names=nodes,
+        flip_index=project.flip_index,
+        anchor_index=anchor_index,
+    )
+
+
+@dataclass(frozen=True)
+class Split:
+    """Frame rows used for training and for validation."""
+
+    train: list[int]
+    val: list[int]
+    note: str = ""
+
+
+def split_frames(n_frames: int, fraction: float, seed: int) -> Split:
+    """Split frames for validation: ``fraction`` of them, at least one.
+
+    With a single labelled frame it is used for both, and the note says so.
+    """
+    if n_frames == 1:
+        return Split([0], [0], "Only one labelled frame: validating on the training frame.")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n_frames).tolist()
+    n_val = min(max(1, round(n_frames * fraction)), n_frames - 1) if fraction > 0 else 0
+    if n_val == 0:
+        return Split(
+            sorted(order),
+            sorted(order),
+            "Validation fraction 0: validating on the training frames.",
+        )
+    return Split(sorted(order[n_val:]), sorted(order[:n_val]))
+
+
+class ModelData:
+    """Batches of (input, target confidence maps) for one model.
+
+    Subclasses define how a sample's transform is chosen and which points form its target.
+    """
+
+    kind: str
+    n_maps: int
+    input_hw: tuple[int, int]
+
+    def __init__(
+        self,
+        data: LabelledData,
+        rows: list[int],
+        sigma: float,
+        output_stride: int,
+        augment: AugmentParams,
+    ):
+        self.data = data
+        self.rows = rows
+        self.sigma = sigma
+        self.output_stride = output_stride
+        self.augment = augment
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def batch(
+        self, idx: torch.Tensor, generator: torch.Generator, augment: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs ``(B, C, h, w)`` in [0, 1] and target maps for sample indices ``idx``."""
+        raise NotImplementedError
+
+    def _warp(
+        self,
+        frame_rows: torch.Tensor,
+        centres: torch.Tensor,
+        scale: float,
+        generator: torch.Generator,
+        augment: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        params = self.augment if augment else NO_AUGMENT
+        A, flipped = random_affines(
+            len(frame_rows), params, centres, self.input_hw, generator, scale=scale
+        )
+        images = warp_images(self.data.frames[frame_rows].float(), A, self.input_hw)
+        if augment:
+            images = intensity_augment(images, params, generator)
+        return images.div_(255.0), A, flipped
+
+
+class CentroidData(ModelData):
+    """Scaled full frames; one target map holding every animal's anchor."""
+
+    kind = "centroid"
+    n_maps = 1
+
+    def __init__(self, data: LabelledData, rows: list[int], cfg: CentroidConfig):
+        super().__init__(
+            data, rows, cfg.sigma, cfg.backbone.output_stride, augment_params(cfg.augmentation)
+        )
+        self.scale = cfg.input_scaling
+        h, w = data.frame_hw
+        ms = cfg.backbone.max_stride
+        self.input_hw = (round_up(h * self.scale, ms), round_up(w * self.scale, ms))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def batch(self, idx, generator, augment=True):
+        rows = torch.as_tensor(self.rows)[idx]
+        h, w = self.data.frame_hw
+        centres = torch.tensor([(w - 1) / 2, (h - 1) / 2]).expand(len(rows), 2)
+        x, A, _ = self._warp(rows, centres, self.scale, generator, augment)
+        anchors = warp_points(self.data.anchors[rows], A)
+        y = anchor_confmaps(anchors, *self.input_hw, self.sigma, self.output_stride)
+        return x, y
+
+
+class InstanceData(ModelData):
+    """Full-resolution crops centred on each instance's anchor; maps of its nodes only."""
+
+    kind = "centered_instance"
+
+    def __init__(
+        self, data: LabelledData, rows: list[int], cfg: CenteredInstanceConfig, crop_size: int
+    ):
+        super().__init__(
+            data, rows, cfg.sigma, cfg.backbone.output_stride, augment_params(cfg.augmentation)
+        )
+        self.scale = cfg.input_scaling
+        self.crop_size = crop_size
+        side = round_up(crop_size * self.scale, cfg.backbone.max_stride)
+        self.input_hw = (side, side)
+        self.n_maps = len(data.node_names)
+        self.samples = data.instance_index(rows)
+        self.flip_index = torch.as_tensor(data.flip_index)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def batch(self, idx, generator, augment=True):
+        rows, inst = self.samples[idx].unbind(1)
+        centres = self.data.anchors[rows, inst]
+        x, A, flipped = self._warp(rows, centres, self.scale, generator, augment)
+        pts = warp_points(self.data.points[rows, inst], A)
+        if augment and self.augment.hflip:
+            pts = swap_symmetric(pts, flipped, self.flip_index)
+        y = node_confmaps(pts, *self.input_hw, self.sigma, self.output_stride)
+        return x, y
+
+
+def resolve_crop_size(
+    data: LabelledData, cfg: CenteredInstanceConfig
+) -> tuple[int, CropSizeReport]:
+    """The crop size to train with and the auto-size report behind it.
+
+    An explicit crop smaller than the largest labelled animal is refused with the auto value.
+    """
+    aug = cfg.augmentation
+    report = auto_crop_size(
+        data.instances_array(),
+        cfg.backbone.max_stride,
+        rotation_deg=aug.rotation_deg if aug.rotation else 0.0,
+        scale_max=aug.scale_max if aug.scale else 1.0,
+    )
+    if cfg.crop_size is None:
+        return report.size, report
+    if cfg.crop_size < report.largest_side:
+        least = round_up(report.largest_side, cfg.backbone.max_stride)
+        raise DataError(
+            f"Crop size {cfg.crop_size} px is smaller than the animals: the largest labelled "
+            f"instance spans {report.largest_side:.0f} px. Use the auto crop size "
+            f"({report.size} px, crop size None) or at least {least}."
+        )
+    return cfg.crop_size, report
+
+
+def with_batch_size(dataset_len: int, batch_size: int) -> tuple[int, str]:
+    """Clamp a batch size to the training set size, with a note when it was clamped."""
+    if batch_size <= dataset_len:
+        return batch_size, ""
+    return dataset_len, (
+        f"Batch size {batch_size} is larger than the training set ({dataset_len} samples); "
+        f"using {dataset_len}. Label more frames to train with larger batches."
+    )
+
+
+__all__ = [
+    "CentroidData",
+    "DataError",
+    "InstanceData",
+    "LabelledData",
+    "ModelData",
+    "Split",
+    "augment_params",
+    "load_labelled_data",
+    "resolve_crop_size",
+    "split_frames",
+    "with_batch_size",
+]

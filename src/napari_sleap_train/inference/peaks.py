@@ -1,0 +1,303 @@
+"""Peak finding on confidence maps, batched in torch.
+
+Maps come from a network at output stride ``s``: map pixel ``(row i, col j)`` sits at
+input pixel ``(x=j*s, y=i*s)`` (the grid of `napari_sleap_train.data.confmaps.make_grid`,
+with the centre of pixel ``(i, j)`` at ``(x=j, y=i)``). Functions returning ``points``
+give ``(x, y)`` in input pixels of the model: refined map coordinates times the stride.
+
+Subpixel refinement
+-------------------
+``"gaussian"`` (default)
+    Along each axis, a parabola is fitted to the log-values of the integer peak and its
+    two neighbours and its vertex is taken. The log of a Gaussian is a parabola, so this
+    is exact for axis-aligned Gaussians of any width. At a map border the three samples
+    are shifted inwards (the peak and the next two pixels), which is still exact. An
+    axis where the fit is undefined (a non-positive or non-finite sample, no negative
+    curvature, a vertex more than one pixel away, a map under 3 pixels wide) falls
+    back to ``"integral"``. Only the integer peak and its 4 neighbours are used: on maps
+    combined by maximum (as `anchor_confmaps` does), another peak of equal height 3 or
+    more pixels away leaves it exact, and one of different height biases it slightly
+    (0.002 px for heights 1 and 0.9 at 3.1 px and sigma 2.5 px).
+``"integral"``
+    SLEAP's integral regression: the weighted centroid of the ``window x window`` patch
+    around the integer peak. It is biased toward the integer peak when the window
+    truncates the Gaussian. For Gaussians of ``sigma = 2.5`` input px at random subpixel
+    positions, the worst distance to the true peak with the default 5x5 window is about
+    0.50 map px at stride 1 (sigma 2.5 map px), 0.16 at stride 2 (1.25) and 0.003 at
+    stride 4 (0.625); even an 11x11 window, which would take in neighbouring peaks,
+    leaves 0.13 map px at stride 1. ``"gaussian"`` is therefore the default: its worst error in
+    the same test is about 1e-5 map px at all three strides (float32 rounding).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["global_peaks", "local_peaks", "refine_gaussian", "refine_integral"]
+
+RefineMethod = Literal["gaussian", "integral"]
+
+
+def _check_maps(cms: Tensor) -> None:
+    if cms.ndim != 4:
+        raise ValueError(f"cms must have shape (B, K, h, w), got {tuple(cms.shape)}.")
+
+
+def _check_window(window: int) -> None:
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd integer, got {window}.")
+
+
+def _work_dtype(cms: Tensor) -> torch.dtype:
+    return torch.promote_types(cms.dtype, torch.float32)
+
+
+def _gather(
+    cms: Tensor, sample_idx: Tensor, channel_idx: Tensor, rows: Tensor, cols: Tensor
+) -> Tensor:
+    """Map values at broadcast index tensors, zero outside the map."""
+    h, w = cms.shape[-2:]
+    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    vals = cms[sample_idx, channel_idx, rows.clamp(0, h - 1), cols.clamp(0, w - 1)]
+    return vals.to(_work_dtype(cms)).where(inside, 0.0)
+
+
+def refine_integral(
+    cms: Tensor,
+    sample_idx: Tensor,
+    channel_idx: Tensor,
+    rows: Tensor,
+    cols: Tensor,
+    window: int = 5,
+) -> Tensor:
+    """Refine integer peaks by integral regression, as SLEAP does by default.
+
+    Parameters
+    ----------
+    cms : Tensor
+        ``(B, K, h, w)`` confidence maps.
+    sample_idx, channel_idx, rows, cols : Tensor
+        ``(P,)`` integer indices of the peaks into ``cms``.
+    window : int
+        Odd side of the square patch centred on each peak; pixels outside the map
+        count as zero.
+
+    Returns
+    -------
+    Tensor
+        ``(P, 2)`` refined ``(x, y)`` in map pixels: the integer peak plus the centroid
+        of the patch values clamped at zero (NaN counted as zero). A patch without
+        positive values gives the integer peak.
+    """
+    _check_maps(cms)
+    _check_window(window)
+    r = window // 2
+    o = torch.arange(-r, r + 1, device=cms.device)
+    patch = _gather(
+        cms,
+        sample_idx[:, None, None],
+        channel_idx[:, None, None],
+        rows[:, None, None] + o[:, None],
+        cols[:, None, None] + o,
+    )
+    p = patch.nan_to_num(nan=0.0).clamp(min=0.0)
+    total = p.sum(dim=(1, 2))
+    of = o.to(p.dtype)
+    dx = (p.sum(dim=1) * of).sum(dim=-1) / total
+    dy = (p.sum(dim=2) * of).sum(dim=-1) / total
+    offsets = torch.stack([dx, dy], dim=-1).where((total > 0)[:, None], 0.0)
+    return torch.stack([cols, rows], dim=-1).to(p.dtype) + offsets
+
+
+def _log_parabola(
+    cms: Tensor, sample_idx: Tensor, channel_idx: Tensor, rows: Tensor, cols: Tensor, axis: int
+) -> tuple[Tensor, Tensor]:
+    """Vertex of the log-parabola through 3 samples along ``axis`` (-1: x, -2: y)."""
+    n = cms.shape[axis]
+    peak = cols if axis == -1 else rows
+    dtype = _work_dtype(cms)
+    if n < 3:
+        return peak.to(dtype), torch.zeros_like(peak, dtype=torch.bool)
+    mid = peak.clamp(1, n - 2)
+    step = torch.tensor([-1, 0, 1], device=cms.device)
+    along = mid[:, None] + step
+    if axis == -1:
+        vals = _gather(cms, sample_idx[:, None], channel_idx[:, None], rows[:, None], along)
+    else:
+        vals = _gather(cms, sample_idx[:, None], channel_idx[:, None], along, cols[:, None])
+    logs = vals.log()
+    lm, l0, lp = logs.unbind(dim=-1)
+    curvature = lm - 2.0 * l0 + lp
+    vertex = mid.to(dtype) + 0.5 * (lm - lp) / curvature
+    ok = (
+        (vals > 0).all(dim=-1)
+        & logs.isfinite().all(dim=-1)
+        & (curvature < 0)
+        & ((vertex - peak.to(dtype)).abs() <= 1.0)
+    )
+    return vertex, ok
+
+
+def refine_gaussian(
+    cms: Tensor,
+    sample_idx: Tensor,
+    channel_idx: Tensor,
+    rows: Tensor,
+    cols: Tensor,
+    window: int = 5,
+) -> Tensor:
+    """Refine integer peaks by a per-axis parabola fit on log-values.
+
+    Exact for axis-aligned Gaussians; axes where the fit is undefined fall back to
+    `refine_integral` (see the module docstring).
+
+    Parameters
+    ----------
+    cms : Tensor
+        ``(B, K, h, w)`` confidence maps.
+    sample_idx, channel_idx, rows, cols : Tensor
+        ``(P,)`` integer indices of the peaks into ``cms``.
+    window : int
+        Window of the integral-regression fallback.
+
+    Returns
+    -------
+    Tensor
+        ``(P, 2)`` refined ``(x, y)`` in map pixels.
+    """
+    fallback = refine_integral(cms, sample_idx, channel_idx, rows, cols, window)
+    x, ok_x = _log_parabola(cms, sample_idx, channel_idx, rows, cols, axis=-1)
+    y, ok_y = _log_parabola(cms, sample_idx, channel_idx, rows, cols, axis=-2)
+    fit = torch.stack([x, y], dim=-1)
+    ok = torch.stack([ok_x, ok_y], dim=-1)
+    return fit.where(ok, fallback)
+
+
+def _refine(
+    cms: Tensor,
+    sample_idx: Tensor,
+    channel_idx: Tensor,
+    rows: Tensor,
+    cols: Tensor,
+    refine: bool,
+    window: int,
+    method: RefineMethod,
+) -> Tensor:
+    if method not in ("gaussian", "integral"):
+        raise ValueError(f"method must be 'gaussian' or 'integral', got {method!r}.")
+    _check_window(window)
+    if not refine:
+        return torch.stack([cols, rows], dim=-1).to(_work_dtype(cms))
+    fn = refine_gaussian if method == "gaussian" else refine_integral
+    return fn(cms, sample_idx, channel_idx, rows, cols, window)
+
+
+def global_peaks(
+    cms: Tensor,
+    stride: int = 1,
+    refine: bool = True,
+    window: int = 5,
+    method: RefineMethod = "gaussian",
+) -> tuple[Tensor, Tensor]:
+    """One peak per map: the global maximum, refined to subpixel precision.
+
+    Parameters
+    ----------
+    cms : Tensor
+        ``(B, K, h, w)`` confidence maps at output stride ``stride``.
+    stride : int
+        Output stride of the maps.
+    refine : bool
+        Refine the integer peaks (see the module docstring); otherwise return them.
+    window : int
+        Odd patch side of ``"integral"`` refinement (and of the ``"gaussian"`` fallback).
+    method : {"gaussian", "integral"}
+        Refinement method.
+
+    Returns
+    -------
+    points : Tensor
+        ``(B, K, 2)`` peak ``(x, y)`` in input pixels, whatever the peak value; NaN
+        where the value is not positive (an all-zero or all-negative map) and for a map
+        holding NaN.
+    values : Tensor
+        ``(B, K)`` map value at the integer peak; 0 for a map holding NaN.
+    """
+    _check_maps(cms)
+    b, k, h, w = cms.shape
+    values, flat = cms.reshape(b, k, h * w).max(dim=-1)
+    values, flat = values.reshape(-1), flat.reshape(-1)
+    rows, cols = flat // w, flat % w
+    idx = torch.arange(b * k, device=cms.device)
+    xy = _refine(cms, idx // k, idx % k, rows, cols, refine, window, method) * stride
+    bad = values.isnan()
+    xy = xy.where((values > 0)[:, None], torch.nan)
+    values = values.where(~bad, 0.0)
+    return xy.reshape(b, k, 2), values.reshape(b, k)
+
+
+def local_peaks(
+    cms: Tensor,
+    threshold: float = 0.2,
+    stride: int = 1,
+    refine: bool = True,
+    window: int = 5,
+    method: RefineMethod = "gaussian",
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """All local maxima above a threshold, refined to subpixel precision.
+
+    A pixel is a peak when it equals the maximum of its 3x3 neighbourhood (pixels
+    outside the map do not count) and exceeds ``threshold``. Of neighbouring pixels with
+    the same maximal value only the first in raster order is kept, so a peak midway
+    between two pixels is reported once. NaN pixels are never peaks and do not suppress
+    their neighbours.
+
+    Parameters
+    ----------
+    cms : Tensor
+        ``(B, K, h, w)`` confidence maps at output stride ``stride``.
+    threshold : float
+        Peaks must be strictly greater than this.
+    stride : int
+        Output stride of the maps.
+    refine : bool
+        Refine the integer peaks (see the module docstring); otherwise return them.
+    window : int
+        Odd patch side of ``"integral"`` refinement (and of the ``"gaussian"`` fallback).
+    method : {"gaussian", "integral"}
+        Refinement method.
+
+    Returns
+    -------
+    sample_idx : Tensor
+        ``(P,)`` int64 sample of each peak.
+    channel_idx : Tensor
+        ``(P,)`` int64 channel of each peak.
+    points : Tensor
+        ``(P, 2)`` peak ``(x, y)`` in input pixels.
+    values : Tensor
+        ``(P,)`` map value at each integer peak.
+
+    Peaks are ordered by sample, channel, row and column.
+    """
+    _check_maps(cms)
+    clean = cms.masked_fill(cms.isnan(), float("-inf"))
+    pooled = F.max_pool2d(clean, kernel_size=3, stride=1, padding=1)
+    mask = (clean == pooled) & (clean > threshold)
+    sample_idx, channel_idx, rows, cols = mask.nonzero(as_tuple=True)
+    values = clean[sample_idx, channel_idx, rows, cols]
+    h, w = cms.shape[-2:]
+    dr = torch.tensor([-1, -1, -1, 0], device=cms.device)
+    dc = torch.tensor([-1, 0, 1, -1], device=cms.device)
+    pr, pc = rows[:, None] + dr, cols[:, None] + dc
+    inside = (pr >= 0) & (pc >= 0) & (pc < w)
+    before = clean[sample_idx[:, None], channel_idx[:, None], pr.clamp(min=0), pc.clamp(0, w - 1)]
+    first = ((before < values[:, None]) | ~inside).all(dim=-1)
+    sample_idx, channel_idx, rows, cols = (t[first] for t in (sample_idx, channel_idx, rows, cols))
+    values = cms[sample_idx, channel_idx, rows, cols]
+    xy = _refine(cms, sample_idx, channel_idx, rows, cols, refine, window, method) * stride
+    return sample_idx, channel_idx, xy, values

@@ -1,0 +1,56 @@
+"""Putting predictions into a project."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import sleap_io as sio
+
+from ..project import Project
+from .topdown import FramePrediction
+
+MODES = ("replace", "keep", "clear_all")
+
+
+def add_predictions(
+    project: Project,
+    video: sio.Video,
+    predictions: Iterable[FramePrediction],
+    mode: str = "replace",
+) -> int:
+    """Add predicted instances to ``project``; returns how many were added.
+
+    ``replace`` drops older predictions on the predicted frames only, ``keep`` keeps them
+    beside the new ones, ``clear_all`` first drops every prediction of the video. User
+    instances are never touched.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    labels = project.labels
+    skeleton = project.skeleton
+    if mode == "clear_all":
+        for lf in labels.labeled_frames:
+            if lf.video is video:
+                lf.instances = list(lf.user_instances)
+    added = 0
+    for pred in predictions:
+        lf = labels.get_frame(video, pred.frame_idx) if hasattr(labels, "get_frame") else None
+        if lf is None:
+            lf = sio.LabeledFrame(video=video, frame_idx=pred.frame_idx, instances=[])
+            labels.append(lf)
+        if mode == "replace":
+            lf.instances = list(lf.user_instances)
+        for pts, scores, score in zip(pred.points, pred.point_scores, pred.scores):
+            if not np.isfinite(pts).any():
+                continue
+            lf.instances.append(
+                sio.PredictedInstance.from_numpy(
+                    pts, skeleton=skeleton, point_scores=scores, score=float(score)
+                )
+            )
+            added += 1
+    labels.labeled_frames = [lf for lf in labels.labeled_frames if lf.instances]
+    if hasattr(labels, "reindex"):
+        labels.reindex()
+    return added

@@ -1,0 +1,259 @@
+"""Top-down prediction: centroids on scaled frames, then every node in a crop per animal.
+
+Frames are decoded in a background thread while the models run, so the models never wait
+on the decoder when the decoder is faster.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.augment import random_affines, warp_images
+from ..data.datasets import NO_AUGMENT, round_up
+from ..errors import InferenceError, ModelFolderError
+from ..training.model_folder import load_model
+from ..training.trainer import resolve_device
+from ..video import LazyVideo
+from .peaks import global_peaks, local_peaks
+
+
+@dataclass
+class FramePrediction:
+    """Instances found on one frame: ``points`` ``(M, N, 2)`` xy (NaN = not found)."""
+
+    frame_idx: int
+    points: np.ndarray
+    point_scores: np.ndarray
+    scores: np.ndarray
+
+    @property
+    def n_instances(self) -> int:
+        return int(self.points.shape[0])
+
+
+@dataclass
+class PredictionStats:
+    """Throughput of a prediction run."""
+
+    frames: int = 0
+    instances: int = 0
+    seconds: float = 0.0
+    model_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+
+def output_to_input(A: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
+    """Map points ``(B, ..., 2)`` through affines ``A`` ``(B, 2, 3)`` (output px -> input px)."""
+    shape = pts.shape
+    flat = pts.reshape(shape[0], -1, 2)
+    out = flat @ A[:, :, :2].transpose(1, 2) + A[:, None, :, 2]
+    return out.reshape(shape)
+
+
+class TopDownPredictor:
+    """A centroid model and a centered-instance model used together.
+
+    Parameters
+    ----------
+    centroid_dir, instance_dir
+        Model folders written by training.
+    device
+        ``auto``, ``cpu``, ``cuda`` or ``mps``.
+    peak_threshold
+        Minimum confidence for a centroid or a node to count (default: the model's, 0.2).
+    max_instances
+        Keep at most this many instances per frame (highest centroid scores).
+    """
+
+    def __init__(
+        self,
+        centroid_dir: str | os.PathLike,
+        instance_dir: str | os.PathLike,
+        device: str = "auto",
+        peak_threshold: float | None = None,
+        max_instances: int | None = None,
+    ):
+        self.device = resolve_device(device)
+        self.centroid, self.centroid_info = load_model(centroid_dir)
+        self.instance, self.instance_info = load_model(instance_dir)
+        if self.centroid_info.get("kind") != "centroid":
+            raise ModelFolderError(f"{centroid_dir} does not hold a centroid model.")
+        if self.instance_info.get("kind") != "centered_instance":
+            raise ModelFolderError(f"{instance_dir} does not hold a centered-instance model.")
+        self.centroid.to(self.device)
+        self.instance.to(self.device)
+        self.node_names: list[str] = list(self.instance_info["node_names"])
+        self.threshold = 0.2 if peak_threshold is None else peak_threshold
+        self.max_instances = max_instances
+        self.in_channels = int(self.instance_info["in_channels"])
+
+    @classmethod
+    def from_models_dir(cls, models_dir: str | os.PathLike, **kwargs) -> TopDownPredictor:
+        """Load ``centroid/`` and ``centered_instance/`` from a folder written by ``train``."""
+        root = Path(models_dir)
+        if not root.is_dir():
+            raise ModelFolderError(
+                f"Models folder {root} does not exist: give the folder `train --out` wrote."
+            )
+        return cls(root / "centroid", root / "centered_instance", **kwargs)
+
+    def check_skeleton(self, node_names: Sequence[str]) -> None:
+        """Refuse a project whose skeleton differs from the one the models learnt."""
+        if list(node_names) != self.node_names:
+            raise InferenceError(
+                "The models were trained on another skeleton: model nodes "
+                f"{self.node_names}, project nodes {list(node_names)}. Use models trained on "
+                "this project's skeleton."
+            )
+
+    def _to_tensor(self, frames: np.ndarray) -> torch.Tensor:
+        if frames.ndim == 3:
+            frames = frames[..., None]
+        c = frames.shape[-1]
+        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+        if c == self.in_channels:
+            return x
+        if c == 3 and self.in_channels == 1:
+            w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+            return (x * w).sum(1, keepdim=True)
+        if c == 1 and self.in_channels == 3:
+            return x.expand(-1, 3, -1, -1)
+        raise InferenceError(
+            f"Frames have {c} channels but the models were trained on {self.in_channels}."
+        )
+
+    @torch.no_grad()
+    def predict_batch(self, frames: np.ndarray) -> list[FramePrediction]:
+        """Predict instances on a batch of frames ``(B, H, W[, C])`` uint8."""
+        x = self._to_tensor(frames).to(self.device)
+        b, _, h, w = x.shape
+        ci = self.centroid_info
+        scale = float(ci["input_scaling"])
+        ms = int(ci["max_stride"])
+        hw = (round_up(h * scale, ms), round_up(w * scale, ms))
+        gen = torch.Generator()
+        centres = torch.tensor([(w - 1) / 2, (h - 1) / 2]).expand(b, 2)
+        A, _ = random_affines(b, NO_AUGMENT, centres, hw, gen, scale=scale)
+        A = A.to(self.device)
+        cms = self.centroid(warp_images(x, A, hw) / 255.0)
+        sample, _, peaks, values = local_peaks(
+            cms, threshold=self.threshold, stride=int(ci["output_stride"])
+        )
+        peaks = output_to_input(A[sample], peaks[:, None])[:, 0] if len(sample) else peaks
+        sample, peaks, values = self._limit(sample, peaks, values)
+
+        n_nodes = len(self.node_names)
+        pts = torch.full((len(sample), n_nodes, 2), float("nan"))
+        pscores = torch.zeros((len(sample), n_nodes))
+        if len(sample):
+            ii = self.instance_info
+            s2 = float(ii["input_scaling"])
+            side = int(ii["input_hw"][0])
+            Ac, _ = random_affines(
+                len(sample), NO_AUGMENT, peaks.cpu(), (side, side), gen, scale=s2
+            )
+            Ac = Ac.to(self.device)
+            crops = warp_images(x[sample], Ac, (side, side)) / 255.0
+            node_cms = self.instance(crops)
+            nodes, nvals = global_peaks(node_cms, stride=int(ii["output_stride"]))
+            nodes = output_to_input(Ac, nodes)
+            found = nvals >= self.threshold
+            pts = torch.where(found[..., None], nodes, torch.nan).cpu()
+            pscores = nvals.cpu()
+        out = []
+        sample = sample.cpu()
+        for i in range(b):
+            rows = sample == i
+            out.append(
+                FramePrediction(
+                    frame_idx=i,
+                    points=pts[rows].numpy().astype(np.float64),
+                    point_scores=pscores[rows].numpy().astype(np.float64),
+                    scores=values[rows].cpu().numpy().astype(np.float64),
+                )
+            )
+        return out
+
+    def _limit(self, sample, peaks, values):
+        if self.max_instances is None or not len(sample):
+            return sample, peaks, values
+        keep = []
+        for i in sample.unique():
+            rows = torch.nonzero(sample == i).flatten()
+            keep.append(rows[values[rows].argsort(descending=True)[: self.max_instances]])
+        k = torch.cat(keep).sort().values
+        return sample[k], peaks[k], values[k]
+
+    def predict_video(
+        self,
+        video: LazyVideo,
+        frame_indices: Sequence[int],
+        batch_size: int = 4,
+        progress: Callable[[int, int], None] | None = None,
+        stats: PredictionStats | None = None,
+    ) -> Iterator[FramePrediction]:
+        """Predict ``frame_indices`` of ``video``, decoding in a background thread."""
+        stats = stats if stats is not None else PredictionStats()
+        indices = list(frame_indices)
+        batches = [indices[i : i + batch_size] for i in range(0, len(indices), batch_size)]
+        q: queue.Queue = queue.Queue(maxsize=4)
+        halt = threading.Event()
+
+        def decode() -> None:
+            try:
+                for batch in batches:
+                    item = (batch, np.stack([video.frame(f) for f in batch]))
+                    while not halt.is_set():
+                        try:
+                            q.put(item, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if halt.is_set():
+                        return
+            except Exception as exc:  # noqa: BLE001 - handed to the consumer
+                q.put(exc)
+                return
+            q.put(None)
+
+        t0 = time.perf_counter()
+        thread = threading.Thread(target=decode, name="frame-decoder", daemon=True)
+        thread.start()
+        done = 0
+        try:
+            while True:
+                item = q.get()
+                if item is None:
+                    break
+                if isinstance(item, Exception):
+                    raise item
+                batch, frames = item
+                t1 = time.perf_counter()
+                preds = self.predict_batch(frames)
+                stats.model_seconds += time.perf_counter() - t1
+                for f, pred in zip(batch, preds):
+                    pred.frame_idx = f
+                    stats.frames += 1
+                    stats.instances += pred.n_instances
+                    yield pred
+                done += len(batch)
+                stats.seconds = time.perf_counter() - t0
+                if progress is not None:
+                    progress(done, len(indices))
+        finally:
+            halt.set()
+            thread.join(timeout=5)
+            stats.seconds = time.perf_counter() - t0

@@ -1,0 +1,366 @@
+"""SLEAP-style U-Net backbone and confidence-map model.
+
+The architecture follows SLEAP's ``UNet`` (``sleap.nn.architectures.unet``, with
+``up_interpolate=True`` and ``block_contraction=False``, as built from SLEAP's training
+configs) and its PyTorch port in sleap-nn:
+
+- encoder: ``log2(max_stride)`` down blocks, each ``convs_per_block`` convolutions
+  (same padding) with ReLU, then 2×2 max pooling with stride 2; block ``i`` has
+  ``round(filters * filters_rate**i)`` filters. The output of each block's
+  convolutions, before pooling, is the skip connection at that stride.
+- middle block (optional): ``convs_per_block`` convolutions with ReLU at the deepest
+  level, all with ``filters * filters_rate**down_blocks`` filters (SLEAP builds
+  ``convs_per_block - 1`` "expand" convolutions plus one final convolution with the
+  same count).
+- decoder: ``log2(max_stride / output_stride)`` up blocks, each bilinear ×2
+  upsampling, concatenation with the skip at the new stride, then
+  ``convs_per_block`` convolutions with ReLU; filters mirror the encoder level.
+
+Weights are initialised like Keras' defaults, which SLEAP trains with: Glorot-uniform
+kernels and zero biases.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .receptive_field import _is_power_of_two
+
+__all__ = ["ConfmapModel", "UNet", "UNetSpec", "check_input_shape"]
+
+
+@dataclass(frozen=True)
+class UNetSpec:
+    """Hyperparameters of a U-Net backbone.
+
+    Parameters
+    ----------
+    in_channels : int
+        Channels of the input image (1 for greyscale, 3 for RGB).
+    filters : int
+        Filters of the first encoder block.
+    filters_rate : float
+        Factor by which the filters grow with each down block.
+    max_stride : int
+        Stride of the deepest level, a power of two >= 2; the encoder has
+        ``log2(max_stride)`` down blocks. Inputs must have a height and width that
+        are multiples of it.
+    output_stride : int
+        Stride of the output features, a power of two <= ``max_stride``; the decoder
+        has ``log2(max_stride) - log2(output_stride)`` up blocks.
+    convs_per_block : int
+        Convolutions in every down, middle and up block.
+    middle_block : bool
+        Whether to add convolutions at the deepest level.
+    kernel_size : int
+        Side of the (odd) convolution kernels.
+
+    Raises
+    ------
+    ValueError
+        If a value is out of range.
+    """
+
+    in_channels: int = 1
+    filters: int = 16
+    filters_rate: float = 2.0
+    max_stride: int = 16
+    output_stride: int = 2
+    convs_per_block: int = 2
+    middle_block: bool = True
+    kernel_size: int = 3
+
+    def __post_init__(self) -> None:
+        if self.in_channels < 1:
+            raise ValueError(f"in_channels must be >= 1, got {self.in_channels}")
+        if self.filters < 1:
+            raise ValueError(f"filters must be >= 1, got {self.filters}")
+        if not self.filters_rate > 0:
+            raise ValueError(f"filters_rate must be > 0, got {self.filters_rate}")
+        if not _is_power_of_two(self.max_stride) or self.max_stride < 2:
+            raise ValueError(f"max_stride must be a power of two >= 2, got {self.max_stride}")
+        if not _is_power_of_two(self.output_stride) or self.output_stride > self.max_stride:
+            raise ValueError(
+                "output_stride must be a power of two no larger than max_stride "
+                f"({self.max_stride}), got {self.output_stride}"
+            )
+        if self.convs_per_block < 1:
+            raise ValueError(f"convs_per_block must be >= 1, got {self.convs_per_block}")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be a positive odd number, got {self.kernel_size}")
+        levels = range(self.down_blocks + 1)
+        if min(self.level_filters(level) for level in levels) < 1:
+            raise ValueError(
+                f"filters={self.filters} with filters_rate={self.filters_rate} gives blocks "
+                "with no filters"
+            )
+
+    @property
+    def down_blocks(self) -> int:
+        """Number of encoder blocks with pooling, ``log2(max_stride)``."""
+        return self.max_stride.bit_length() - 1
+
+    @property
+    def up_blocks(self) -> int:
+        """Number of decoder blocks with upsampling."""
+        return self.down_blocks - (self.output_stride.bit_length() - 1)
+
+    def level_filters(self, level: int) -> int:
+        """Filters at encoder level ``level`` (stride ``2**level``)."""
+        return round(self.filters * self.filters_rate**level)
+
+    @property
+    def encoder_filters(self) -> tuple[int, ...]:
+        """Filters of each down block, shallowest first."""
+        return tuple(self.level_filters(i) for i in range(self.down_blocks))
+
+    @property
+    def middle_filters(self) -> int:
+        """Filters of the middle block's convolutions."""
+        return self.level_filters(self.down_blocks)
+
+    @property
+    def decoder_filters(self) -> tuple[int, ...]:
+        """Filters of each up block, deepest first."""
+        d = self.down_blocks
+        return tuple(self.level_filters(d - 1 - i) for i in range(self.up_blocks))
+
+    @property
+    def out_channels(self) -> int:
+        """Channels of the backbone's output features."""
+        if self.up_blocks:
+            return self.decoder_filters[-1]
+        if self.middle_block:
+            return self.middle_filters
+        return self.encoder_filters[-1]
+
+
+def _conv_block(
+    in_channels: int, out_channels: int, n_convs: int, kernel_size: int
+) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(n_convs):
+        layers.append(
+            nn.Conv2d(
+                in_channels if i == 0 else out_channels,
+                out_channels,
+                kernel_size,
+                padding=kernel_size // 2,
+            )
+        )
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+def _init_keras_like(module: nn.Module) -> None:
+    for layer in module.modules():
+        if isinstance(layer, nn.Conv2d):
+            nn.init.xavier_uniform_(layer.weight)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
+
+def check_input_shape(x: Tensor, spec: UNetSpec) -> None:
+    """Raise a helpful `ValueError` if ``x`` cannot go through a U-Net built from ``spec``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Batch of images, shape ``(batch, channels, height, width)``.
+    spec : UNetSpec
+        The network's spec.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not 4-D, has the wrong number of channels, or a height or width
+        that is not a multiple of ``spec.max_stride``.
+    """
+    if x.ndim != 4:
+        raise ValueError(
+            f"expected a (batch, channels, height, width) tensor, got shape {tuple(x.shape)}"
+        )
+    channels, height, width = (int(n) for n in x.shape[1:])
+    if channels != spec.in_channels:
+        raise ValueError(
+            f"the model expects {spec.in_channels} input channel(s), got {channels} "
+            f"(input shape {tuple(x.shape)})"
+        )
+    stride = spec.max_stride
+    if height % stride or width % stride:
+        padded_h = math.ceil(height / stride) * stride
+        padded_w = math.ceil(width / stride) * stride
+        raise ValueError(
+            f"input height and width must be multiples of the max stride ({stride}), got "
+            f"{height}×{width}; pad the image to {padded_h}×{padded_w} (or crop or scale it "
+            f"to a multiple of {stride})"
+        )
+
+
+class UNet(nn.Module):
+    """SLEAP-style U-Net backbone.
+
+    Parameters
+    ----------
+    spec : UNetSpec, optional
+        Hyperparameters; the default is SLEAP's centroid backbone.
+
+    Attributes
+    ----------
+    spec : UNetSpec
+        The hyperparameters the network was built with.
+    out_channels : int
+        Channels of the output features.
+    encoder : torch.nn.ModuleList
+        One ``nn.Sequential`` of convolutions and ReLUs per down block.
+    pools : torch.nn.ModuleList
+        The max-pooling layer after each down block.
+    middle : torch.nn.Sequential
+        Convolutions at the deepest level (empty without a middle block).
+    decoder : torch.nn.ModuleList
+        One ``nn.Sequential`` of convolutions and ReLUs per up block.
+
+    See Also
+    --------
+    ConfmapModel : The backbone with a confidence-map head.
+    """
+
+    def __init__(self, spec: UNetSpec | None = None) -> None:
+        super().__init__()
+        spec = UNetSpec() if spec is None else spec
+        self.spec = spec
+        k = spec.kernel_size
+        n = spec.convs_per_block
+
+        self.encoder = nn.ModuleList()
+        self.pools = nn.ModuleList()
+        channels = spec.in_channels
+        for filters in spec.encoder_filters:
+            self.encoder.append(_conv_block(channels, filters, n, k))
+            self.pools.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            channels = filters
+
+        if spec.middle_block:
+            self.middle = _conv_block(channels, spec.middle_filters, n, k)
+            channels = spec.middle_filters
+        else:
+            self.middle = nn.Sequential()
+
+        self.decoder = nn.ModuleList()
+        skip_channels = spec.encoder_filters[::-1]
+        for filters, skip in zip(spec.decoder_filters, skip_channels):
+            self.decoder.append(_conv_block(channels + skip, filters, n, k))
+            channels = filters
+
+        self.out_channels: int = channels
+        _init_keras_like(self)
+
+    def encoder_layers(self) -> list[nn.Module]:
+        """Convolution and pooling layers of the encoder's down blocks, in order.
+
+        Returns
+        -------
+        list of torch.nn.Module
+            For each down block its convolutions, then its pooling layer. The middle
+            block is left out, as in SLEAP's receptive-field definition.
+        """
+        layers: list[nn.Module] = []
+        for block, pool in zip(self.encoder, self.pools):
+            layers.extend(layer for layer in block if isinstance(layer, nn.Conv2d))
+            layers.append(pool)
+        return layers
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Compute features at the output stride.
+
+        Parameters
+        ----------
+        x : Tensor
+            Images, shape ``(B, in_channels, H, W)`` with ``H`` and ``W`` multiples
+            of ``max_stride``.
+
+        Returns
+        -------
+        Tensor
+            Features, shape ``(B, out_channels, H / output_stride, W / output_stride)``.
+
+        Raises
+        ------
+        ValueError
+            If the input shape does not fit the network.
+        """
+        check_input_shape(x, self.spec)
+        skips: list[Tensor] = []
+        for block, pool in zip(self.encoder, self.pools):
+            x = block(x)
+            skips.append(x)
+            x = pool(x)
+        x = self.middle(x)
+        for block, skip in zip(self.decoder, reversed(skips)):
+            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+            x = block(torch.cat([x, skip], dim=1))
+        return x
+
+
+class ConfmapModel(nn.Module):
+    """U-Net with a 1×1 convolution head that predicts confidence maps.
+
+    The head has a linear output (no activation); it is trained with a mean squared
+    error against Gaussian confidence maps in [0, 1], as in SLEAP.
+
+    Parameters
+    ----------
+    spec : UNetSpec
+        Backbone hyperparameters.
+    n_maps : int
+        Number of confidence maps: 1 for a centroid model, the number of skeleton
+        nodes for a centered-instance model.
+
+    Attributes
+    ----------
+    spec : UNetSpec
+        Backbone hyperparameters.
+    n_maps : int
+        Number of output maps.
+    backbone : UNet
+        The backbone.
+    head : torch.nn.Conv2d
+        The 1×1 output convolution.
+    """
+
+    def __init__(self, spec: UNetSpec, n_maps: int) -> None:
+        super().__init__()
+        if n_maps < 1:
+            raise ValueError(f"n_maps must be >= 1, got {n_maps}")
+        self.spec = spec
+        self.n_maps = n_maps
+        self.backbone = UNet(spec)
+        self.head = nn.Conv2d(self.backbone.out_channels, n_maps, kernel_size=1)
+        _init_keras_like(self.head)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Predict confidence maps.
+
+        Parameters
+        ----------
+        x : Tensor
+            Images, shape ``(B, in_channels, H, W)`` with ``H`` and ``W`` multiples
+            of ``spec.max_stride``.
+
+        Returns
+        -------
+        Tensor
+            Confidence maps, shape ``(B, n_maps, H / output_stride, W / output_stride)``.
+
+        Raises
+        ------
+        ValueError
+            If ``H`` or ``W`` is not a multiple of ``spec.max_stride``, or the shape
+            does not otherwise fit the model.
+        """
+        return self.head(self.backbone(x))

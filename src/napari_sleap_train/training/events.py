@@ -1,0 +1,79 @@
+"""Events a training run emits, and the token that asks it to stop."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class StopToken:
+    """A thread-safe request to stop training; the run ends at its next batch."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def request(self) -> None:
+        """Ask the run to stop (it keeps its best model)."""
+        self._event.set()
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass(frozen=True)
+class TrainingStarted:
+    """Setup is done; the first batch is next."""
+
+    model: str
+    device: str
+    n_train: int
+    n_val: int
+    batch_size: int
+    batches_per_epoch: int
+    epochs: int
+    input_shape: tuple[int, ...]
+    model_dir: Path
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BatchEnded:
+    """One optimisation step."""
+
+    model: str
+    epoch: int
+    batch: int
+    loss: float
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class EpochEnded:
+    """One epoch with its validation."""
+
+    model: str
+    epoch: int
+    train_loss: float
+    val_loss: float
+    learning_rate: float
+    is_best: bool
+    epochs_without_improvement: int
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class TrainingFinished:
+    """The run ended; ``reason`` is completed, early stopped, stopped by user or time limit."""
+
+    model: str
+    reason: str
+    best_val_loss: float
+    best_epoch: int
+    epochs: int
+    elapsed: float
+    model_dir: Path
+
+
+TrainingEvent = TrainingStarted | BatchEnded | EpochEnded | TrainingFinished

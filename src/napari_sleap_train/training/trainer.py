@@ -1,0 +1,407 @@
+"""The training loop shared by both top-down models.
+
+:func:`train_events` is a generator of :mod:`events <napari_sleap_train.training.events>`,
+yielding once per batch, so a GUI worker can plot progress and stop it;
+:func:`train_model` runs it to the end with an optional callback.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..config import TrainingConfig
+from ..data.datasets import (
+    CentroidData,
+    InstanceData,
+    LabelledData,
+    ModelData,
+    load_labelled_data,
+    resolve_crop_size,
+    split_frames,
+    with_batch_size,
+)
+from ..errors import DataError, TrainingError
+from ..models import ConfmapModel, UNetSpec
+from ..project import Project
+from .events import (
+    BatchEnded,
+    EpochEnded,
+    StopToken,
+    TrainingEvent,
+    TrainingFinished,
+    TrainingStarted,
+)
+from .model_folder import (
+    BEST_FILE,
+    CONFIG_FILE,
+    LAST_FILE,
+    load_state,
+    read_info,
+    read_log,
+    save_torch_atomic,
+    spec_dict,
+    write_info,
+    write_log,
+)
+
+MODEL_KINDS = ("centroid", "centered_instance")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise TrainingError("--device cuda was asked for but no CUDA GPU is available; use cpu.")
+    return torch.device(name)
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` and prove it can be written, before any training starts."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write_test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise TrainingError(
+            f"Cannot write to the output folder {folder} ({exc.strerror or exc}). "
+            "Choose a folder you can write to."
+        ) from exc
+
+
+def _is_oom(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "out of memory" in text or "allocate memory" in text
+
+
+def _oom_error(kind: str, exc: BaseException) -> TrainingError:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    what = "Input Scaling" if kind == "centroid" else "Crop Size or Input Scaling"
+    return TrainingError(
+        f"Out of memory while training the {kind} model. Lower Batch Size or {what}, "
+        f"or the number of filters, and run again. ({type(exc).__name__})"
+    )
+
+
+def _datasets(
+    kind: str, data: LabelledData, config: TrainingConfig
+) -> tuple[ModelData, ModelData, list[str], dict]:
+    section = getattr(config, kind)
+    split = split_frames(
+        data.n_frames, section.optimization.validation_fraction, section.optimization.seed
+    )
+    notes = [split.note] if split.note else []
+    extra: dict = {}
+    if kind == "centroid":
+        train, val = (
+            CentroidData(data, split.train, section),
+            CentroidData(data, split.val, section),
+        )
+    else:
+        crop, report = resolve_crop_size(data, section)
+        if section.crop_size is None:
+            notes.append(report.message)
+        extra["crop_size"] = crop
+        train = InstanceData(data, split.train, section, crop)
+        val = InstanceData(data, split.val, section, crop)
+    if len(train) == 0:
+        raise DataError("No labelled instance has a visible node to train on.")
+    return train, val, notes, extra
+
+
+def _model_info(
+    kind: str,
+    config: TrainingConfig,
+    data: LabelledData,
+    train: ModelData,
+    spec: UNetSpec,
+    extra: dict,
+) -> dict:
+    section = getattr(config, kind)
+    return {
+        "kind": kind,
+        "format_version": 1,
+        "node_names": data.node_names,
+        "flip_index": data.flip_index,
+        "anchor_part": config.pipeline.anchor_part,
+        "input_scaling": section.input_scaling,
+        "sigma": section.sigma,
+        "max_stride": spec.max_stride,
+        "output_stride": spec.output_stride,
+        "in_channels": data.channels,
+        "n_maps": train.n_maps,
+        "input_hw": list(train.input_hw),
+        "frame_hw": list(data.frame_hw),
+        "crop_size": extra.get("crop_size"),
+        "backbone": spec_dict(spec),
+    }
+
+
+def train_events(
+    kind: str,
+    project: Project | None,
+    config: TrainingConfig,
+    model_dir: str | os.PathLike,
+    *,
+    stop: StopToken | None = None,
+    data: LabelledData | None = None,
+    init_weights: str | os.PathLike | None = None,
+    resume: bool = False,
+) -> Iterator[TrainingEvent]:
+    """Train one model of the top-down pipeline, yielding an event per batch and epoch.
+
+    Parameters
+    ----------
+    kind
+        ``"centroid"`` or ``"centered_instance"``.
+    project
+        The labelled project (ignored when ``data`` is given).
+    config
+        The whole training configuration; the section named ``kind`` is used.
+    model_dir
+        Folder to write the model to (created; must be writable).
+    stop
+        Token whose request ends the run at the next batch, keeping the best model.
+    data
+        Already decoded labelled frames, to share between the two models.
+    init_weights
+        A model folder of the same architecture to start from (fine-tuning).
+    resume
+        Continue the interrupted run in ``model_dir`` (weights, optimizer, epoch, best loss).
+    """
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"kind must be one of {MODEL_KINDS}, not {kind!r}")
+    config.validate()
+    section = getattr(config, kind)
+    opt_cfg = section.optimization
+    folder = Path(model_dir)
+    check_writable(folder)
+    device = resolve_device(config.device)
+    if device.type == "cpu":
+        torch.set_num_threads(os.cpu_count() or 1)
+    torch.manual_seed(opt_cfg.seed)
+    gen = torch.Generator().manual_seed(opt_cfg.seed)
+
+    if data is None:
+        if project is None:
+            raise ValueError("Give a project or decoded data.")
+        data = load_labelled_data(project, config.pipeline.anchor_part)
+    train, val, notes, extra = _datasets(kind, data, config)
+    batch_size, note = with_batch_size(len(train), opt_cfg.batch_size)
+    if note:
+        notes.append(note)
+    b = section.backbone
+    spec = UNetSpec(
+        in_channels=data.channels,
+        filters=b.filters,
+        filters_rate=b.filters_rate,
+        max_stride=b.max_stride,
+        output_stride=b.output_stride,
+        convs_per_block=b.convs_per_block,
+    )
+    model = ConfmapModel(spec, train.n_maps)
+    info = _model_info(kind, config, data, train, spec, extra)
+    if init_weights is not None:
+        _load_matching_weights(model, Path(init_weights), info)
+        notes.append(f"Starting from the weights of {init_weights}.")
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=opt_cfg.learning_rate)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer,
+        mode="min",
+        factor=opt_cfg.plateau_factor,
+        patience=opt_cfg.plateau_patience,
+        cooldown=opt_cfg.plateau_cooldown,
+        min_lr=opt_cfg.plateau_min_lr,
+        threshold=opt_cfg.early_stopping_min_delta,
+        threshold_mode="abs",
+    )
+    start_epoch, best_loss, best_epoch, wait, log = 0, math.inf, -1, 0, []
+    if resume:
+        if not (folder / LAST_FILE).exists():
+            raise TrainingError(f"Nothing to resume in {folder}: {LAST_FILE} is missing.")
+        state = load_state(folder / LAST_FILE)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, best_loss = int(state["epoch"]) + 1, float(state["best_val_loss"])
+        best_epoch, wait = int(state["best_epoch"]), int(state["wait"])
+        gen.set_state(state["generator"])
+        log = read_log(folder)
+        notes.append(f"Resuming at epoch {start_epoch + 1}.")
+    config.save(folder / CONFIG_FILE)
+    write_info(folder, info)
+
+    val_batches = _fixed_batches(val, batch_size, gen)
+    t0 = time.perf_counter()
+    limit = opt_cfg.time_limit_minutes * 60 if opt_cfg.time_limit_minutes else math.inf
+    yield TrainingStarted(
+        kind,
+        str(device),
+        len(train),
+        len(val),
+        batch_size,
+        opt_cfg.batches_per_epoch,
+        opt_cfg.epochs,
+        (batch_size, data.channels, *train.input_hw),
+        folder,
+        notes,
+    )
+
+    def save_best(loss: float, epoch: int) -> None:
+        save_torch_atomic(model.state_dict(), folder / BEST_FILE)
+        write_info(folder, {**info, "best_epoch": epoch + 1, "best_val_loss": loss})
+
+    reason, epoch = "completed", start_epoch - 1
+    order = torch.randperm(len(train), generator=gen)
+    cursor = 0
+    try:
+        for epoch in range(start_epoch, opt_cfg.epochs):
+            model.train()
+            total, n = 0.0, 0
+            for batch in range(opt_cfg.batches_per_epoch):
+                if cursor + batch_size > len(order):
+                    order, cursor = torch.randperm(len(train), generator=gen), 0
+                idx = order[cursor : cursor + batch_size]
+                cursor += batch_size
+                x, y = train.batch(idx, gen)
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                loss = F.mse_loss(model(x), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                value = float(loss.detach())
+                total, n = total + value, n + 1
+                yield BatchEnded(kind, epoch, batch, value, time.perf_counter() - t0)
+                if stop is not None and stop.requested:
+                    reason = "stopped by user"
+                    break
+                if time.perf_counter() - t0 > limit:
+                    reason = "time limit"
+                    break
+            if reason != "completed" and best_epoch >= 0:
+                break
+            val_loss = _evaluate(model, val_batches, device)
+            scheduler.step(val_loss)
+            is_best = val_loss < best_loss - opt_cfg.early_stopping_min_delta
+            if is_best:
+                best_loss, best_epoch, wait = val_loss, epoch, 0
+                save_best(val_loss, epoch)
+            else:
+                wait += 1
+            lr = optimizer.param_groups[0]["lr"]
+            elapsed = time.perf_counter() - t0
+            log.append(
+                {
+                    "epoch": epoch + 1,
+                    "train_loss": total / max(n, 1),
+                    "val_loss": val_loss,
+                    "learning_rate": lr,
+                    "seconds": round(elapsed, 3),
+                }
+            )
+            write_log(folder, log)
+            save_torch_atomic(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "epoch": epoch,
+                    "best_val_loss": best_loss,
+                    "best_epoch": best_epoch,
+                    "wait": wait,
+                    "generator": gen.get_state(),
+                },
+                folder / LAST_FILE,
+            )
+            yield EpochEnded(kind, epoch, total / max(n, 1), val_loss, lr, is_best, wait, elapsed)
+            if reason != "completed":
+                break
+            if wait >= opt_cfg.early_stopping_patience:
+                reason = "early stopped"
+                break
+    except (RuntimeError, MemoryError) as exc:
+        if _is_oom(exc):
+            del model, optimizer
+            raise _oom_error(kind, exc) from exc
+        raise
+    yield TrainingFinished(
+        kind, reason, best_loss, best_epoch + 1, epoch + 1, time.perf_counter() - t0, folder
+    )
+
+
+def _fixed_batches(data: ModelData, batch_size: int, gen: torch.Generator) -> list[tuple]:
+    """Validation batches built once, without augmentation."""
+    idx = torch.arange(len(data))
+    return [
+        data.batch(idx[i : i + batch_size], gen, augment=False)
+        for i in range(0, len(data), batch_size)
+    ]
+
+
+@torch.no_grad()
+def _evaluate(model: ConfmapModel, batches: list[tuple], device: torch.device) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    for x, y in batches:
+        pred = model(x.to(device))
+        total += float(F.mse_loss(pred, y.to(device), reduction="sum"))
+        count += y.numel()
+    model.train()
+    return total / max(count, 1)
+
+
+def _load_matching_weights(model: ConfmapModel, folder: Path, info: dict) -> None:
+    other = read_info(folder)
+    keys = ("backbone", "n_maps")
+    if any(other.get(k) != info.get(k) for k in keys):
+        raise TrainingError(
+            f"Cannot start from {folder}: it was trained with another architecture or skeleton "
+            f"({', '.join(f'{k}={other.get(k)}' for k in keys)}). Use the same settings, or "
+            "train from scratch."
+        )
+    model.load_state_dict(load_state(folder / BEST_FILE))
+
+
+def train_model(
+    kind: str,
+    project: Project | None,
+    config: TrainingConfig,
+    model_dir: str | os.PathLike,
+    callback: Callable[[TrainingEvent], None] | None = None,
+    **kwargs,
+) -> TrainingFinished:
+    """Run :func:`train_events` to the end, passing every event to ``callback``."""
+    finished = None
+    for event in train_events(kind, project, config, model_dir, **kwargs):
+        if callback is not None:
+            callback(event)
+        if isinstance(event, TrainingFinished):
+            finished = event
+    assert finished is not None
+    return finished
+
+
+__all__ = [
+    "MODEL_KINDS",
+    "TrainingError",
+    "check_writable",
+    "resolve_device",
+    "train_events",
+    "train_model",
+]
