@@ -227,8 +227,8 @@ def test_map_decreases_as_noise_grows():
 def test_extra_predictions_are_false_positives_by_score():
     # An extra detection ranked above the true one halves the precision...
     m = evaluate_frames([(BOX[None], np.stack([BOX, BOX + 900]), [0.5, 0.9])], NAMES)
-    assert m["oks_map"] == pytest.approx(0.5)
-    assert m["oks_map_sleap"] == pytest.approx(1.0)
+    assert m["oks_map_coco"] == pytest.approx(0.5)
+    assert m["oks_map"] == pytest.approx(1.0)
     assert m["oks_mar"] == pytest.approx(1.0)
     # ...ranked below it, it does not matter.
     m = evaluate_frames([(BOX[None], np.stack([BOX, BOX + 900]), [0.9, 0.5])], NAMES)

@@ -26,16 +26,15 @@ every value is JSON-serialisable and an undefined number is ``None``:
 ======================  ===================================================================
 Key                     Meaning
 ======================  ===================================================================
-``oks_map``             OKS mAP: mean over OKS thresholds 0.50:0.05:0.95 of the COCO
-                        101-point interpolated average precision. All predictions enter
-                        the precision/recall curve in descending score order; a matched
-                        pair is a true positive when its OKS reaches the threshold,
-                        unmatched predictions are false positives.
+``oks_map``             OKS mAP as SLEAP reports it (``oks_voc.mAP``): mean over OKS
+                        thresholds 0.50:0.05:0.95 of the 101-point interpolated average
+                        precision of the matched pairs in descending score order (a pair is
+                        a true positive when its OKS reaches the threshold); missed ground
+                        truth lowers recall, extra predictions are not false positives.
 ``oks_mar``             OKS mAR: mean over the same thresholds of the recall, i.e. the
                         fraction of ground-truth instances matched with OKS >= threshold.
-``oks_map_sleap``       mAP with SLEAP's ``oks_voc.mAP`` convention: only matched pairs
-                        enter the curve, unmatched predictions are not false positives.
-                        Equal to ``oks_map`` when there are no extra predictions.
+``oks_map_coco``        The stricter COCO convention: unmatched (extra) predictions enter
+                        the curve as false positives. Equal to ``oks_map`` without extras.
 ``oks_ap``              Average precision per OKS threshold (``"0.50"`` ... ``"0.95"``).
 ``oks_ar``              Recall per OKS threshold (``"0.50"`` ... ``"0.95"``).
 ``oks_mean``            Mean OKS over matched pairs (SLEAP's ``oks.mOKS``); missed ground
@@ -77,8 +76,8 @@ Key                     Meaning
 
 Differences from SLEAP: a ground-truth frame without any prediction counts its
 instances as missed (SLEAP skips such frames), ``pck`` divides by the
-ground-truth-visible nodes (SLEAP by all nodes), and ``oks_map`` counts
-unmatched predictions as false positives like COCO (``oks_map_sleap`` does not).
+ground-truth-visible nodes (SLEAP by all nodes); ``oks_map_coco`` adds the COCO
+view in which extra predictions are false positives.
 """
 
 from __future__ import annotations
@@ -454,10 +453,10 @@ def evaluate_frames(
     vis_tn = int((~gt_vis & ~pr_vis).sum())
 
     metrics: dict[str, Any] = {
-        "oks_map": voc["map"],
+        "oks_map": voc_sleap["map"],
         "oks_mar": voc["mar"],
-        "oks_map_sleap": voc_sleap["map"],
-        "oks_ap": {f"{t:.2f}": v for t, v in zip(OKS_THRESHOLDS, voc["ap"])},
+        "oks_map_coco": voc["map"],
+        "oks_ap": {f"{t:.2f}": v for t, v in zip(OKS_THRESHOLDS, voc_sleap["ap"])},
         "oks_ar": {f"{t:.2f}": v for t, v in zip(OKS_THRESHOLDS, voc["ar"])},
         "oks_mean": float(oks_arr.mean()) if n_matched else math.nan,
         "pck": {str(t): pck(t) for t in PCK_THRESHOLDS},
@@ -691,8 +690,8 @@ def format_report(metrics: dict[str, Any]) -> str:
             f"mean OKS: {_fmt(m.get('oks_mean'))}"
         ),
     ]
-    if m.get("oks_map_sleap") is not None and m.get("oks_map_sleap") != m.get("oks_map"):
-        lines.append(f"OKS mAP, extra predictions ignored (SLEAP): {_fmt(m['oks_map_sleap'])}")
+    if m.get("oks_map_coco") is not None and m.get("oks_map_coco") != m.get("oks_map"):
+        lines.append(f"OKS mAP, extras as false positives (COCO): {_fmt(m['oks_map_coco'])}")
     pck = m.get("pck") or {}
     if pck:
         lines.append(

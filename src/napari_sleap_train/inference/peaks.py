@@ -56,14 +56,56 @@ def _work_dtype(cms: Tensor) -> torch.dtype:
     return torch.promote_types(cms.dtype, torch.float32)
 
 
-def _gather(
-    cms: Tensor, sample_idx: Tensor, channel_idx: Tensor, rows: Tensor, cols: Tensor
+def _patches(
+    cms: Tensor, sample_idx: Tensor, channel_idx: Tensor, rows: Tensor, cols: Tensor, radius: int
 ) -> Tensor:
-    """Map values at broadcast index tensors, zero outside the map."""
+    """``(P, 2r+1, 2r+1)`` patches centred on the peaks, zero outside the map."""
     h, w = cms.shape[-2:]
-    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
-    vals = cms[sample_idx, channel_idx, rows.clamp(0, h - 1), cols.clamp(0, w - 1)]
+    o = torch.arange(-radius, radius + 1, device=cms.device)
+    rr, cc = rows[:, None] + o, cols[:, None] + o
+    inside = ((rr >= 0) & (rr < h))[:, :, None] & ((cc >= 0) & (cc < w))[:, None, :]
+    vals = cms[
+        sample_idx[:, None, None],
+        channel_idx[:, None, None],
+        rr.clamp(0, h - 1)[:, :, None],
+        cc.clamp(0, w - 1)[:, None, :],
+    ]
     return vals.to(_work_dtype(cms)).where(inside, 0.0)
+
+
+def _centroid(patch: Tensor) -> Tensor:
+    """``(P, 2)`` xy offset of the centroid of the clamped patch values from its centre."""
+    r = patch.shape[-1] // 2
+    p = patch.nan_to_num(nan=0.0).clamp(min=0.0)
+    o = torch.arange(-r, r + 1, dtype=p.dtype, device=p.device)
+    total = p.sum(dim=(1, 2))
+    dx = (p.sum(dim=1) * o).sum(dim=-1) / total
+    dy = (p.sum(dim=2) * o).sum(dim=-1) / total
+    return torch.stack([dx, dy], dim=-1).where((total > 0)[:, None], 0.0)
+
+
+def _log_parabola(line: Tensor, peak: Tensor, n: int) -> tuple[Tensor, Tensor]:
+    """Vertex offset and validity of the log-parabola fit on lines of 5 samples.
+
+    ``line`` holds the map at ``peak - 2 ... peak + 2`` along an axis of length ``n``;
+    the fit uses the peak and its neighbours, shifted inwards at the map borders.
+    """
+    if n < 3:
+        return torch.zeros_like(line[:, 0]), torch.zeros_like(peak, dtype=torch.bool)
+    shift = peak.clamp(1, n - 2) - peak
+    idx = (2 + shift)[:, None] + torch.arange(-1, 2, device=line.device)
+    vals = line.gather(1, idx)
+    logs = vals.log()
+    lm, l0, lp = logs.unbind(dim=-1)
+    curvature = lm - 2.0 * l0 + lp
+    offset = shift.to(line.dtype) + 0.5 * (lm - lp) / curvature
+    ok = (
+        (vals > 0).all(dim=-1)
+        & logs.isfinite().all(dim=-1)
+        & (curvature < 0)
+        & (offset.abs() <= 1.0)
+    )
+    return offset, ok
 
 
 def refine_integral(
@@ -90,56 +132,13 @@ def refine_integral(
     -------
     Tensor
         ``(P, 2)`` refined ``(x, y)`` in map pixels: the integer peak plus the centroid
-        of the patch values clamped at zero (NaN counted as zero). A patch without
-        positive values gives the integer peak.
+        offset of the patch values clamped at zero (NaN counted as zero). A patch
+        without positive values gives the integer peak.
     """
     _check_maps(cms)
     _check_window(window)
-    r = window // 2
-    o = torch.arange(-r, r + 1, device=cms.device)
-    patch = _gather(
-        cms,
-        sample_idx[:, None, None],
-        channel_idx[:, None, None],
-        rows[:, None, None] + o[:, None],
-        cols[:, None, None] + o,
-    )
-    p = patch.nan_to_num(nan=0.0).clamp(min=0.0)
-    total = p.sum(dim=(1, 2))
-    of = o.to(p.dtype)
-    dx = (p.sum(dim=1) * of).sum(dim=-1) / total
-    dy = (p.sum(dim=2) * of).sum(dim=-1) / total
-    offsets = torch.stack([dx, dy], dim=-1).where((total > 0)[:, None], 0.0)
-    return torch.stack([cols, rows], dim=-1).to(p.dtype) + offsets
-
-
-def _log_parabola(
-    cms: Tensor, sample_idx: Tensor, channel_idx: Tensor, rows: Tensor, cols: Tensor, axis: int
-) -> tuple[Tensor, Tensor]:
-    """Vertex of the log-parabola through 3 samples along ``axis`` (-1: x, -2: y)."""
-    n = cms.shape[axis]
-    peak = cols if axis == -1 else rows
-    dtype = _work_dtype(cms)
-    if n < 3:
-        return peak.to(dtype), torch.zeros_like(peak, dtype=torch.bool)
-    mid = peak.clamp(1, n - 2)
-    step = torch.tensor([-1, 0, 1], device=cms.device)
-    along = mid[:, None] + step
-    if axis == -1:
-        vals = _gather(cms, sample_idx[:, None], channel_idx[:, None], rows[:, None], along)
-    else:
-        vals = _gather(cms, sample_idx[:, None], channel_idx[:, None], along, cols[:, None])
-    logs = vals.log()
-    lm, l0, lp = logs.unbind(dim=-1)
-    curvature = lm - 2.0 * l0 + lp
-    vertex = mid.to(dtype) + 0.5 * (lm - lp) / curvature
-    ok = (
-        (vals > 0).all(dim=-1)
-        & logs.isfinite().all(dim=-1)
-        & (curvature < 0)
-        & ((vertex - peak.to(dtype)).abs() <= 1.0)
-    )
-    return vertex, ok
+    patch = _patches(cms, sample_idx, channel_idx, rows, cols, window // 2)
+    return torch.stack([cols, rows], dim=-1).to(patch.dtype) + _centroid(patch)
 
 
 def refine_gaussian(
@@ -169,12 +168,17 @@ def refine_gaussian(
     Tensor
         ``(P, 2)`` refined ``(x, y)`` in map pixels.
     """
-    fallback = refine_integral(cms, sample_idx, channel_idx, rows, cols, window)
-    x, ok_x = _log_parabola(cms, sample_idx, channel_idx, rows, cols, axis=-1)
-    y, ok_y = _log_parabola(cms, sample_idx, channel_idx, rows, cols, axis=-2)
-    fit = torch.stack([x, y], dim=-1)
+    _check_maps(cms)
+    _check_window(window)
+    r, big = window // 2, max(window // 2, 2)
+    patch = _patches(cms, sample_idx, channel_idx, rows, cols, big)
+    fallback = _centroid(patch[:, big - r : big + r + 1, big - r : big + r + 1])
+    h, w = cms.shape[-2:]
+    dx, ok_x = _log_parabola(patch[:, big, big - 2 : big + 3], cols, w)
+    dy, ok_y = _log_parabola(patch[:, big - 2 : big + 3, big], rows, h)
+    fit = torch.stack([dx, dy], dim=-1)
     ok = torch.stack([ok_x, ok_y], dim=-1)
-    return fit.where(ok, fallback)
+    return torch.stack([cols, rows], dim=-1).to(patch.dtype) + fit.where(ok, fallback)
 
 
 def _refine(
@@ -285,19 +289,20 @@ def local_peaks(
     Peaks are ordered by sample, channel, row and column.
     """
     _check_maps(cms)
-    clean = cms.masked_fill(cms.isnan(), float("-inf"))
-    pooled = F.max_pool2d(clean, kernel_size=3, stride=1, padding=1)
-    mask = (clean == pooled) & (clean > threshold)
+    pad = F.pad(cms, (1, 1, 1, 1), value=float("-inf"))
+    pooled = pad[..., :-2].fmax(pad[..., 1:-1]).fmax(pad[..., 2:])
+    pooled = pooled[..., :-2, :].fmax(pooled[..., 1:-1, :]).fmax(pooled[..., 2:, :])
+    mask = (cms == pooled) & (cms > threshold)
     sample_idx, channel_idx, rows, cols = mask.nonzero(as_tuple=True)
-    values = clean[sample_idx, channel_idx, rows, cols]
-    h, w = cms.shape[-2:]
-    dr = torch.tensor([-1, -1, -1, 0], device=cms.device)
-    dc = torch.tensor([-1, 0, 1, -1], device=cms.device)
-    pr, pc = rows[:, None] + dr, cols[:, None] + dc
-    inside = (pr >= 0) & (pc >= 0) & (pc < w)
-    before = clean[sample_idx[:, None], channel_idx[:, None], pr.clamp(min=0), pc.clamp(0, w - 1)]
-    first = ((before < values[:, None]) | ~inside).all(dim=-1)
-    sample_idx, channel_idx, rows, cols = (t[first] for t in (sample_idx, channel_idx, rows, cols))
     values = cms[sample_idx, channel_idx, rows, cols]
+    before = pad[
+        sample_idx[:, None],
+        channel_idx[:, None],
+        rows[:, None] + torch.tensor([0, 0, 0, 1], device=cms.device),
+        cols[:, None] + torch.tensor([0, 1, 2, 0], device=cms.device),
+    ]
+    first = ~(before >= values[:, None]).any(dim=-1)
+    sample_idx, channel_idx, rows, cols = (t[first] for t in (sample_idx, channel_idx, rows, cols))
+    values = values[first]
     xy = _refine(cms, sample_idx, channel_idx, rows, cols, refine, window, method) * stride
     return sample_idx, channel_idx, xy, values
