@@ -25,8 +25,8 @@ Subpixel refinement
     positions, the worst distance to the true peak with the default 5x5 window is about
     0.50 map px at stride 1 (sigma 2.5 map px), 0.16 at stride 2 (1.25) and 0.003 at
     stride 4 (0.625); even an 11x11 window, which would take in neighbouring peaks,
-    leaves 0.13 map px at stride 1. ``"gaussian"`` is therefore the default: its worst error in
-    the same test is about 1e-5 map px at all three strides (float32 rounding).
+    leaves 0.13 map px at stride 1. ``"gaussian"`` is therefore the default: its worst
+    error in the same test is about 1e-5 map px at all three strides (float32 rounding).
 """
 
 from __future__ import annotations
@@ -238,9 +238,8 @@ def global_peaks(
     rows, cols = flat // w, flat % w
     idx = torch.arange(b * k, device=cms.device)
     xy = _refine(cms, idx // k, idx % k, rows, cols, refine, window, method) * stride
-    bad = values.isnan()
     xy = xy.where((values > 0)[:, None], torch.nan)
-    values = values.where(~bad, 0.0)
+    values = values.nan_to_num(nan=0.0)
     return xy.reshape(b, k, 2), values.reshape(b, k)
 
 
@@ -289,10 +288,11 @@ def local_peaks(
     Peaks are ordered by sample, channel, row and column.
     """
     _check_maps(cms)
-    pad = F.pad(cms, (1, 1, 1, 1), value=float("-inf"))
-    pooled = pad[..., :-2].fmax(pad[..., 1:-1]).fmax(pad[..., 2:])
-    pooled = pooled[..., :-2, :].fmax(pooled[..., 1:-1, :]).fmax(pooled[..., 2:, :])
-    mask = (cms == pooled) & (cms > threshold)
+    clean = cms.nan_to_num(nan=float("-inf"))
+    pad = F.pad(clean, (1, 1, 1, 1), value=float("-inf"))
+    pooled = pad[..., :-2].maximum(pad[..., 1:-1]).maximum(pad[..., 2:])
+    pooled = pooled[..., :-2, :].maximum(pooled[..., 1:-1, :]).maximum(pooled[..., 2:, :])
+    mask = (clean == pooled) & (clean > threshold)
     sample_idx, channel_idx, rows, cols = mask.nonzero(as_tuple=True)
     values = cms[sample_idx, channel_idx, rows, cols]
     before = pad[

@@ -17,9 +17,24 @@ class StopToken:
         """Ask the run to stop (it keeps its best model)."""
         self._event.set()
 
+    def clear(self) -> None:
+        """Withdraw the request (to reuse the token for the next model)."""
+        self._event.clear()
+
     @property
     def requested(self) -> bool:
         return self._event.is_set()
+
+
+class AnyStop:
+    """Stops when any of several tokens asks."""
+
+    def __init__(self, *tokens: StopToken | None):
+        self.tokens = [t for t in tokens if t is not None]
+
+    @property
+    def requested(self) -> bool:
+        return any(t.requested for t in self.tokens)
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,15 @@ def pipeline_events(
     out_dir: str | os.PathLike,
     *,
     stop: StopToken | None = None,
+    next_model: StopToken | None = None,
     models: tuple[str, ...] = MODEL_KINDS,
     init_weights: dict[str, str | os.PathLike] | None = None,
 ) -> Iterator[TrainingEvent]:
     """Train the centroid model, then the centered-instance model, under ``out_dir``.
 
-    The labelled frames are decoded once and shared. A stop request ends the current model
-    (keeping its best checkpoint) and skips the ones after it.
+    The labelled frames are decoded once and shared. A ``stop`` request ends the current
+    model (keeping its best checkpoint) and skips the ones after it; a ``next_model`` request
+    ends the current model only.
     """
     config.validate()
     out = Path(out_dir)

@@ -32,6 +32,7 @@ from ..errors import DataError, TrainingError
 from ..models import ConfmapModel, UNetSpec
 from ..project import Project
 from .events import (
+    AnyStop,
     BatchEnded,
     EpochEnded,
     StopToken,
@@ -158,7 +159,7 @@ def train_events(
     config: TrainingConfig,
     model_dir: str | os.PathLike,
     *,
-    stop: StopToken | None = None,
+    stop: StopToken | AnyStop | None = None,
     data: LabelledData | None = None,
     init_weights: str | os.PathLike | None = None,
     resume: bool = False,
