@@ -26,3 +26,22 @@ def sample_paths(tmp_path_factory):
     from napari_sleap_train.sample_data import write_sample
 
     return write_sample(tmp_path_factory.mktemp("sample"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_user_files(tmp_path_factory):
+    """Keep the sample cache and persisted settings of the tests out of the user's home."""
+    import os
+
+    root = tmp_path_factory.mktemp("user")
+    old = {
+        k: os.environ.get(k) for k in ("NAPARI_SLEAP_TRAIN_CACHE", "NAPARI_SLEAP_TRAIN_SETTINGS")
+    }
+    os.environ["NAPARI_SLEAP_TRAIN_CACHE"] = str(root / "cache")
+    os.environ["NAPARI_SLEAP_TRAIN_SETTINGS"] = str(root / "settings.json")
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

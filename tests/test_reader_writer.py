@@ -112,8 +112,7 @@ def test_a_project_from_plain_layers(tmp_path):
     import pandas as pd
 
     video = LazyVideo(video_path)
-    feats = pd.DataFrame({"keypoint": ["head", "tail", "head", "tail"],
-                          "instance": [0, 0, 1, 1]})
+    feats = pd.DataFrame({"keypoint": ["head", "tail", "head", "tail"], "instance": [0, 0, 1, 1]})
     pts = np.array([[0, 10, 20], [0, 30, 40], [5, 50, 60], [5, 70, 80]], float)
     layers = [(video, {"name": "robot"}, "image"), (pts, {"features": feats}, "points")]
     project = layers_to_project(layers)
@@ -126,8 +125,9 @@ def test_a_project_from_plain_layers(tmp_path):
 
 def test_empty_project_opens_with_empty_label_layers(tmp_path):
     video_path = require_data("small_robot.mp4")
-    labels = sio.Labels(videos=[sio.load_video(str(video_path))],
-                        skeletons=[sio.Skeleton(["a", "b"])])
+    labels = sio.Labels(
+        videos=[sio.load_video(str(video_path))], skeletons=[sio.Skeleton(["a", "b"])]
+    )
     path = tmp_path / "empty.slp"
     sio.save_slp(labels, str(path))
     layers = read_project(str(path))

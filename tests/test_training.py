@@ -68,8 +68,13 @@ def test_events_in_order_and_model_folder_complete(data, tmp_path):
     assert len(batches) == 8 and len(epochs) == 2
     assert [e.epoch for e in epochs] == [0, 1]
     files = {p.name for p in (tmp_path / "c").iterdir()}
-    assert {"training_config.json", "model_info.json", "best.pt", "last.pt",
-            "training_log.csv"} <= files
+    assert {
+        "training_config.json",
+        "model_info.json",
+        "best.pt",
+        "last.pt",
+        "training_log.csv",
+    } <= files
     assert [r["epoch"] for r in read_log(tmp_path / "c")] == [1, 2]
     assert not [f for f in files if f.startswith(".")]
 
@@ -100,8 +105,9 @@ def test_stop_is_honoured_quickly_and_keeps_a_loadable_model(data, tmp_path):
     result: dict = {}
 
     def worker():
-        for event in train_events("centered_instance", None, cfg, tmp_path / "i", data=data,
-                                  stop=stop):
+        for event in train_events(
+            "centered_instance", None, cfg, tmp_path / "i", data=data, stop=stop
+        ):
             if isinstance(event, BatchEnded) and event.batch == 2 and "asked" not in result:
                 result["asked"] = time.perf_counter()
                 stop.request()
@@ -159,8 +165,13 @@ def test_resume_continues_and_fine_tune_starts_from_weights(data, tmp_path):
     epochs = [e.epoch for e in events if isinstance(e, EpochEnded)]
     assert epochs == [2] and done.epochs == 3
     assert [r["epoch"] for r in read_log(tmp_path / "c")] == [1, 2, 3]
-    events, _ = run("centroid", data, tiny_config(epochs=1, batches=1), tmp_path / "ft",
-                    init_weights=tmp_path / "c")
+    events, _ = run(
+        "centroid",
+        data,
+        tiny_config(epochs=1, batches=1),
+        tmp_path / "ft",
+        init_weights=tmp_path / "c",
+    )
     assert any("Starting from" in n for n in events[0].notes)
 
 
@@ -238,14 +249,16 @@ def test_out_of_memory_becomes_a_hint(sample_paths, tmp_path):
             print(exc)
             sys.exit(3)
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 3, proc.stderr[-2000:]
     assert "Out of memory" in proc.stdout and "Lower Batch Size" in proc.stdout
 
 
 def test_train_model_runs_to_the_end_with_a_callback(project, tmp_path):
     seen = []
-    done = train_model("centroid", project, tiny_config(epochs=1, batches=2), tmp_path / "c",
-                       callback=seen.append)
+    done = train_model(
+        "centroid", project, tiny_config(epochs=1, batches=2), tmp_path / "c", callback=seen.append
+    )
     assert done.reason == "completed" and isinstance(seen[-1], TrainingFinished)

@@ -58,6 +58,20 @@ HINTS = {
 }
 
 
+def _warm_up_torch() -> None:
+    """Run one optimiser step here, so its one-off imports do not stall the GUI later.
+
+    The first ``Adam.step`` of a process imports parts of torch while holding the GIL;
+    done inside the training worker it froze the viewer for ~0.2 s.
+    """
+    import torch
+
+    param = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.Adam([param])
+    (param * 2).sum().backward()
+    opt.step()
+
+
 def square(center_xy: tuple[float, float], side: float, frame: int) -> np.ndarray:
     """Corners of an axis-aligned square as napari ``(frame, y, x)`` rows."""
     x, y = center_xy
@@ -85,6 +99,8 @@ class TrainingDock(QWidget):
         self.run_dir: Path | None = None
         self.models: dict[str, Path] = {}
         self.last_problems: dict[str, str] = {}
+        self._updating = False
+        self._last_frame: int | None = None
         self._instances_cache = None
 
         self.form = ConfigForm(self._node_names())
@@ -192,6 +208,8 @@ class TrainingDock(QWidget):
     def _device_text(self) -> str:
         import torch
 
+        _warm_up_torch()
+
         if torch.cuda.is_available():
             return f"Training on the GPU: {torch.cuda.get_device_name(0)}."
         mps = getattr(torch.backends, "mps", None)
@@ -211,17 +229,23 @@ class TrainingDock(QWidget):
         return [str(c) for c in kp.cat.categories] if hasattr(kp, "cat") else sorted(set(kp))
 
     def _layers_changed(self, *_) -> None:
-        if getattr(self, "_updating", False):
+        if self._updating:
             return
         self._instances_cache = None
         self.form.set_nodes(self._node_names())
-        self._settings_changed()
+        self._validate()
 
     def config(self) -> TrainingConfig:
         """The configuration the forms show."""
         return self.form.config()
 
     def _settings_changed(self) -> None:
+        if self._validate():
+            save_last_config(self.config())
+        self.update_previews()
+
+    def _validate(self) -> bool:
+        """Flag invalid settings next to their fields; Run is enabled only without any."""
         config = self.config()
         problems = config.problems()
         self.last_problems = problems
@@ -237,9 +261,7 @@ class TrainingDock(QWidget):
                 lines.append(f"{path}: {message}")
         self.problems.setText("\n".join(lines))
         self.run_button.setEnabled(not problems and self.worker is None)
-        if not problems:
-            save_last_config(config)
-        self.update_previews()
+        return not problems
 
     def reset_defaults(self) -> None:
         """Show the engine's defaults in every field."""
@@ -269,7 +291,8 @@ class TrainingDock(QWidget):
         return int(self.viewer.dims.current_step[0]) if self.viewer.dims.ndim else 0
 
     def _frame_changed(self, *_) -> None:
-        self.update_previews()
+        if self.current_frame() != self._last_frame:
+            self.update_previews()
 
     def _instances(self):
         if self._instances_cache is None:
@@ -302,10 +325,19 @@ class TrainingDock(QWidget):
 
     def update_previews(self) -> None:
         """Redraw the receptive-field square and the crop boxes on the current frame."""
-        if not hasattr(self, "crop_label"):
+        if self._updating or not hasattr(self, "crop_label"):
             return
+        if labels_layer(self.viewer) is None:
+            return
+        self._updating = True
+        try:
+            self._draw_previews()
+        finally:
+            self._updating = False
+
+    def _draw_previews(self) -> None:
         config = self.config()
-        frame = self.current_frame()
+        frame = self._last_frame = self.current_frame()
         auto = self.auto_crop(config)
         crop = config.centered_instance.crop_size or auto
         self.crop_label.setText(
@@ -335,18 +367,14 @@ class TrainingDock(QWidget):
         kind = "centered_instance" if self.tabs.currentIndex() == 2 else "centroid"
         rf = self.receptive_field(kind, config)
         centre = tuple(anchors[0]) if len(anchors) else tuple(self.viewer.camera.center[-1:-3:-1])
-        self._updating = True
-        try:
-            rf_shapes = [square(centre, rf, frame)] if math.isfinite(rf) else []
-            self._set_shapes(
-                RF_LAYER, rf_shapes, edge_color="#3070ff", face_color="#3070ff40", edge_width=2
-            )
-            boxes = [square(tuple(a), crop, frame) for a in anchors] if crop else []
-            self._set_shapes(
-                CROP_LAYER, boxes, edge_color="red", face_color="transparent", edge_width=2
-            )
-        finally:
-            self._updating = False
+        rf_shapes = [square(centre, rf, frame)] if math.isfinite(rf) else []
+        self._set_shapes(
+            RF_LAYER, rf_shapes, edge_color="#3070ff", face_color="#3070ff40", edge_width=2
+        )
+        boxes = [square(tuple(a), crop, frame) for a in anchors] if crop else []
+        self._set_shapes(
+            CROP_LAYER, boxes, edge_color="red", face_color="transparent", edge_width=2
+        )
         self._update_sizes(crop)
 
     def _set_shapes(self, name: str, shapes: list[np.ndarray], **style) -> None:
@@ -357,8 +385,7 @@ class TrainingDock(QWidget):
                 layer.add_rectangles(shapes, **style)
             return
         active = self.viewer.layers.selection.active
-        self.viewer.add_shapes(shapes or None, shape_type="rectangle", name=name, ndim=3,
-                               **style)
+        self.viewer.add_shapes(shapes or None, shape_type="rectangle", name=name, ndim=3, **style)
         if active is not None:
             self.viewer.layers.selection.active = active
 

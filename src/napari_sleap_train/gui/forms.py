@@ -6,7 +6,6 @@ Each field is bound to a dotted path in :class:`~napari_sleap_train.config.Train
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -121,6 +120,13 @@ def pipeline_fields() -> list[Field]:
             "Frame range",
             "First and last frame to predict on, e.g. 0-100.",
             _text,
+        ),
+        Field(
+            "peak_threshold",
+            "pipeline.peak_threshold",
+            "Peak threshold",
+            "Lowest confidence (0-1) at which an animal or a body part counts as found.",
+            _float(0.01, 0.99, 0.05),
         ),
         Field(
             "existing",
@@ -357,7 +363,7 @@ class ConfigForm:
             value = get_path(config, f.path)
             if name == "anchor_part":
                 value = value if value in self.widgets[name].choices else NO_ANCHOR
-            elif name == "crop_size":
+            elif name == "crop_size" or name.endswith(".time_limit"):
                 value = value or 0
             self.widgets[name].value = value
         self.widgets["batch_size"].value = config.centroid.optimization.batch_size
@@ -373,6 +379,8 @@ class ConfigForm:
                 value = None if value == NO_ANCHOR else value
             elif name == "crop_size":
                 value = int(value) or None
+            elif name.endswith(".time_limit"):
+                value = float(value) or None
             set_path(config, f.path, value)
         for section in (config.centroid, config.centered_instance):
             section.optimization.batch_size = int(self.widgets["batch_size"].value)
@@ -426,11 +434,3 @@ def save_last_config(config: TrainingConfig) -> None:
         config.save(path)
     except OSError:
         pass
-
-
-def replace_config(config: TrainingConfig, **changes: Any) -> TrainingConfig:
-    """A copy of ``config`` with dotted-path ``changes``."""
-    out = TrainingConfig.from_dict(dataclasses.asdict(config))
-    for path, value in changes.items():
-        set_path(out, path.replace("__", "."), value)
-    return out

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..config import TrainingConfig
 from ..data.datasets import load_labelled_data
 from ..project import Project
-from .events import StopToken, TrainingEvent
+from .events import AnyStop, StopToken, TrainingEvent
 from .trainer import MODEL_KINDS, check_writable, train_events
 
 
@@ -42,7 +42,9 @@ def pipeline_events(
             None,
             config,
             out / kind,
-            stop=stop,
+            stop=AnyStop(stop, next_model),
             data=data,
             init_weights=init_weights.get(kind),
         )
+        if next_model is not None:
+            next_model.clear()

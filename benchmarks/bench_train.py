@@ -1,0 +1,120 @@
+"""Training throughput at the default settings on the built-in sample project.
+
+For each model prints samples/s of real training steps (batch building with augmentation,
+targets, forward, backward, optimiser) next to a pure forward+backward+step on one fixed
+in-memory batch of the same shape, and their ratio. With ``--full`` it also trains both
+models to early stopping or the epoch cap and reports the wall time.
+
+Run: ``.venv/bin/python benchmarks/bench_train.py [--steps 40] [--full]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+
+from napari_sleap_train.config import TrainingConfig
+from napari_sleap_train.data.datasets import (
+    CentroidData,
+    InstanceData,
+    load_labelled_data,
+    resolve_crop_size,
+    split_frames,
+)
+from napari_sleap_train.models import ConfmapModel, UNetSpec
+from napari_sleap_train.project import load_project
+from napari_sleap_train.sample_data import sample_dir
+from napari_sleap_train.training import BatchEnded, TrainingFinished, train_events
+from napari_sleap_train.training.pipeline import pipeline_events
+
+
+def pure_step_rate(kind: str, data, config: TrainingConfig, steps: int) -> float:
+    """Samples/s of forward+backward+Adam on one fixed batch (no data work)."""
+    section = getattr(config, kind)
+    split = split_frames(data.n_frames, section.optimization.validation_fraction, 0)
+    if kind == "centroid":
+        ds = CentroidData(data, split.train, section)
+    else:
+        crop, _ = resolve_crop_size(data, section)
+        ds = InstanceData(data, split.train, section, crop)
+    gen = torch.Generator().manual_seed(0)
+    bs = section.optimization.batch_size
+    x, y = ds.batch(torch.arange(bs) % len(ds), gen)
+    b = section.backbone
+    spec = UNetSpec(
+        in_channels=data.channels,
+        filters=b.filters,
+        filters_rate=b.filters_rate,
+        max_stride=b.max_stride,
+        output_stride=b.output_stride,
+    )
+    torch.manual_seed(0)
+    model = ConfmapModel(spec, ds.n_maps)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    for i in range(steps + 3):
+        if i == 3:
+            t0 = time.perf_counter()
+        loss = F.mse_loss(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return steps * bs / (time.perf_counter() - t0)
+
+
+def real_step_rate(kind: str, data, config: TrainingConfig, steps: int, folder) -> float:
+    """Samples/s of the trainer's own steps (batches built and augmented on the fly)."""
+    section = getattr(config, kind)
+    section.optimization.epochs = 1
+    section.optimization.batches_per_epoch = steps + 3
+    times = []
+    for event in train_events(kind, None, config, folder, data=data):
+        if isinstance(event, BatchEnded):
+            times.append(event.elapsed)
+    return steps * section.optimization.batch_size / (times[-1] - times[2])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=40, help="timed steps per measurement")
+    parser.add_argument("--full", action="store_true", help="also run a full default training")
+    args = parser.parse_args()
+    project = load_project(sample_dir().project)
+    data = load_labelled_data(project)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; sample project: "
+        f"{data.n_frames} labelled frames, {len(data.instances_array())} instances"
+    )
+    print(f"{'model':<18} {'input':>14} {'train steps':>12} {'fwd+bwd':>10} {'ratio':>7}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("centroid", "centered_instance"):
+            config = TrainingConfig(device="cpu")
+            pure = pure_step_rate(kind, data, config, args.steps)
+            real = real_step_rate(kind, data, config, args.steps, f"{tmp}/{kind}")
+            pure2 = pure_step_rate(kind, data, TrainingConfig(device="cpu"), args.steps)
+            pure = (pure + pure2) / 2
+            section = getattr(config, kind)
+            shape = "96x96" if kind == "centroid" else "crop"
+            if kind != "centroid":
+                crop, _ = resolve_crop_size(data, section)
+                shape = f"{crop}x{crop}"
+            print(f"{kind:<18} {shape:>14} {real:>9.1f}/s {pure:>8.1f}/s {real / pure:>7.2f}")
+        if args.full:
+            t0 = time.perf_counter()
+            for event in pipeline_events(project, TrainingConfig(device="cpu"), f"{tmp}/full"):
+                if isinstance(event, TrainingFinished):
+                    print(
+                        f"full default training, {event.model}: {event.reason} after "
+                        f"{event.epochs} epochs, {event.elapsed / 60:.1f} min, best val "
+                        f"loss {event.best_val_loss:.3g}"
+                    )
+            print(
+                f"full default training of both models: {(time.perf_counter() - t0) / 60:.1f} min"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""The training dock with a real viewer, pressing its real buttons (run under xvfb-run)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from qtpy.QtCore import QTimer
+
+from napari_sleap_train.gui.dock import CROP_LAYER, RF_LAYER, TrainingDock
+from napari_sleap_train.gui.forms import settings_file
+
+
+@pytest.fixture
+def viewer_dock(make_napari_viewer, sample_paths, tmp_path):
+    settings_file().unlink(missing_ok=True)  # start from the defaults
+    viewer = make_napari_viewer()
+    project = tmp_path / "sample.slp"
+    project.write_bytes(sample_paths.project.read_bytes())
+    viewer.open(str(project), plugin="napari-sleap-train")
+    _, dock = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Run Training…")
+    assert isinstance(dock, TrainingDock)
+    viewer.dims.set_current_step(0, 13)  # a labelled frame of the sample
+    return viewer, dock
+
+
+def tiny(dock: TrainingDock, epochs: int = 2, batches: int = 3) -> None:
+    w = dock.form.widgets
+    for kind in ("centroid", "centered_instance"):
+        w[f"{kind}.filters"].value = 8
+        w[f"{kind}.max_stride"].value = 8
+        w[f"{kind}.epochs"].value = epochs
+        w[f"{kind}.batches_per_epoch"].value = batches
+        w[f"{kind}.learning_rate"].value = 1e-3
+    w["predict_on"].value = "suggested frames"
+    w["peak_threshold"].value = 0.01  # a few steps of training give weak peaks
+
+
+def side(layer) -> float:
+    corners = layer.data[0]
+    return round(float(corners[:, 2].max() - corners[:, 2].min()), 3)
+
+
+def test_receptive_field_follows_max_stride_and_input_scaling(viewer_dock):
+    viewer, dock = viewer_dock
+    w = dock.form.widgets
+    dock.tabs.setCurrentIndex(1)
+    assert side(viewer.layers[RF_LAYER]) == pytest.approx(76 / 0.25)
+    w["centroid.max_stride"].value = 32
+    assert side(viewer.layers[RF_LAYER]) == pytest.approx(156 / 0.25)
+    w["centroid.input_scaling"].value = 0.5
+    assert side(viewer.layers[RF_LAYER]) == pytest.approx(156 / 0.5)
+    assert "312 px" in dock.rf_labels["centroid"].text()
+    dock.tabs.setCurrentIndex(2)
+    assert side(viewer.layers[RF_LAYER]) == pytest.approx(76)
+
+
+def test_crop_boxes_follow_crop_size_and_frame(viewer_dock):
+    viewer, dock = viewer_dock
+    boxes = viewer.layers[CROP_LAYER]
+    assert len(boxes.data) == 3  # three labelled animals on frame 13
+    auto = side(boxes)
+    assert auto % 16 == 0 and f"{auto:.0f} px (auto)" in dock.crop_label.text()
+    dock.form.widgets["crop_size"].value = 160
+    assert side(viewer.layers[CROP_LAYER]) == 160
+    assert all(np.all(b[:, 0] == 13) for b in boxes.data)
+    viewer.dims.set_current_step(0, 14)  # not labelled
+    assert len(viewer.layers[CROP_LAYER].data) == 0
+    viewer.dims.set_current_step(0, 20)
+    assert len(viewer.layers[CROP_LAYER].data) == 3
+    assert dock.sizes.count() == 5
+    dock._jump_to_instance(dock.sizes.item(0))
+    assert viewer.dims.current_step[0] == dock.sizes.item(0).data(256)
+
+
+def test_bad_setting_disables_run_with_its_message(viewer_dock):
+    _, dock = viewer_dock
+    dock.form.widgets["crop_size"].value = 100
+    assert not dock.run_button.isEnabled()
+    assert "not a multiple of max stride 16" in dock.problems.text()
+    dock.form.widgets["crop_size"].value = 96
+    assert dock.run_button.isEnabled() and dock.problems.text() == ""
+
+
+def test_settings_persist_and_reset(viewer_dock):
+    viewer, dock = viewer_dock
+    dock.form.widgets["centroid.filters"].value = 12
+    again = TrainingDock(viewer)
+    assert again.form.widgets["centroid.filters"].value == 12
+    again.reset_defaults()
+    assert again.form.widgets["centroid.filters"].value == 16
+    again.close()
+
+
+def test_view_training_inputs_adds_layers(viewer_dock):
+    viewer, dock = viewer_dock
+    dock.form.widgets["crop_size"].value = 128
+    dock.view_training_inputs(n=4)
+    assert viewer.layers["Centroid Model inputs"].data.shape == (4, 96, 96)
+    assert viewer.layers["Centroid Model targets"].data.shape == (4, 48, 48)
+    assert viewer.layers["Centered Instance Model inputs"].data.shape == (4, 128, 128)
+    assert viewer.layers["Centered Instance Model targets"].data.shape == (4, 32, 32)
+    assert viewer.layers["Centroid Model targets"].data.max() > 0.9
+
+
+def test_run_trains_monitors_and_predicts(viewer_dock, qtbot):
+    viewer, dock = viewer_dock
+    tiny(dock)
+    gaps, last = [], [time.perf_counter()]
+
+    def tick():  # event-loop gaps while the models train (prediction comes after)
+        now = time.perf_counter()
+        if dock.worker is not None and dock.monitor.n_epoch_events < 4:
+            gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(10)
+    dock.run_button.click()
+    qtbot.waitUntil(lambda: dock.worker is not None, timeout=5000)
+    qtbot.waitUntil(
+        lambda: "predictions" in dock.status.text().lower() or "Predicted" in dock.status.text(),
+        timeout=120000,
+    )
+    qtbot.waitUntil(lambda: dock.worker is None, timeout=120000)
+    timer.stop()
+    assert dock.monitor.n_batch_events == 12 and dock.monitor.n_epoch_events == 4
+    assert "Predicted" in dock.status.text()
+    layer = viewer.layers["sample.avi predictions"]
+    assert {"individual", "keypoint", "confidence"} <= set(layer.features)
+    assert len(layer.data) > 0
+    suggested = set(np.rint(layer.data[:, 0]).astype(int))
+    assert suggested <= set(range(300))
+    assert dock.runs.count() == 1
+    worst = max(gaps[1:])
+    print(f"worst event-loop gap while training: {worst * 1000:.0f} ms")
+    assert worst < 0.1
+
+
+def test_stop_ends_the_model_quickly_and_keeps_it(viewer_dock, qtbot):
+    viewer, dock = viewer_dock
+    tiny(dock, epochs=1000, batches=1000)
+    dock.form.widgets["predict_on"].value = "nothing"
+    dock.run_button.click()
+    qtbot.waitUntil(lambda: dock.monitor.n_batch_events >= 2, timeout=30000)
+    t0 = time.perf_counter()
+    dock.stop_button.click()  # ends the centroid model, goes on to the instance model
+    qtbot.waitUntil(lambda: (dock.run_dir / "centroid" / "best.pt").exists(), timeout=5000)
+    qtbot.waitUntil(
+        lambda: (
+            "Centroid Model: stopped by user" in dock.status.text()
+            or dock.monitor._model == "Centered Instance Model"
+        ),
+        timeout=5000,
+    )
+    assert time.perf_counter() - t0 < 2.0
+    dock.cancel_button.click()
+    qtbot.waitUntil(lambda: dock.worker is None, timeout=5000)
+    assert (dock.run_dir / "centered_instance" / "best.pt").exists()
+    assert "Cancelled" in dock.status.text()
+
+
+def test_closing_the_viewer_mid_training_leaves_no_thread(
+    make_napari_viewer, sample_paths, tmp_path, qtbot
+):
+    viewer = make_napari_viewer()
+    project = tmp_path / "sample.slp"
+    project.write_bytes(sample_paths.project.read_bytes())
+    viewer.open(str(project), plugin="napari-sleap-train")
+    _, dock = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Run Training…")
+    tiny(dock, epochs=1000, batches=1000)
+    before = set(threading.enumerate())
+    dock.run_button.click()
+    qtbot.waitUntil(lambda: dock.monitor.n_batch_events >= 1, timeout=30000)
+    viewer.close()
+    qtbot.waitUntil(lambda: not (set(threading.enumerate()) - before), timeout=10000)
+
+
+def test_predict_with_an_added_run(viewer_dock, qtbot, tmp_path):
+    viewer, dock = viewer_dock
+    tiny(dock, epochs=1, batches=2)
+    dock.form.widgets["predict_on"].value = "nothing"
+    dock.run_button.click()
+    qtbot.waitUntil(
+        lambda: (
+            dock.worker is None
+            and dock.run_dir is not None
+            and (dock.run_dir / "centered_instance" / "best.pt").exists()
+        ),
+        timeout=60000,
+    )
+    qtbot.waitUntil(lambda: dock.worker is None, timeout=10000)
+    dock.add_run(dock.run_dir)
+    dock.runs.setCurrentRow(dock.runs.count() - 1)
+    dock.form.widgets["predict_on"].value = "current frame"
+    viewer.dims.set_current_step(0, 14)
+    dock.predict_button.click()
+    qtbot.waitUntil(
+        lambda: dock.worker is None and "Predicted" in dock.status.text(), timeout=60000
+    )
+    layer = viewer.layers["sample.avi predictions"]
+    assert set(np.rint(layer.data[:, 0]).astype(int)) <= {14}
