@@ -223,6 +223,13 @@ def model_fields(kind: str) -> list[Field]:
             lambda: widgets.FloatSpinBox(min=1e-7, max=1.0, step=1e-5),
         ),
         Field(
+            f"{p}.time_limit",
+            f"{p}.optimization.time_limit_minutes",
+            "Time limit (min, 0 = none)",
+            "Stop training this model after this many minutes, keeping its best checkpoint.",
+            _float(0, 10000, 0.5),
+        ),
+        Field(
             f"{p}.patience",
             f"{p}.optimization.early_stopping_patience",
             "Early stopping patience",
