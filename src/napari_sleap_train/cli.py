@@ -119,18 +119,18 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .project import Project, ProjectError, load_project
     from .video import LazyVideo
 
-    predictor = TopDownPredictor.from_models_dir(
-        args.models_dir,
-        device=args.device,
-        peak_threshold=args.peak_threshold,
-        max_instances=args.max_instances,
-    )
     source = Path(args.input)
     if Path(args.out).resolve() == source.resolve():
         raise ProjectError(
             f"-o {args.out} is the input file: predictions are saved to a new file so your "
             "labels stay as they are. Choose another output name."
         )
+    predictor = TopDownPredictor.from_models_dir(
+        args.models_dir,
+        device=args.device,
+        peak_threshold=args.peak_threshold,
+        max_instances=args.max_instances,
+    )
     if source.suffix.lower() == ".slp":
         project = load_project(source, search_dirs=args.video_dir or ())
         predictor.check_skeleton(project.node_names)
