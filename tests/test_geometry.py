@@ -1,4 +1,4 @@
-"""Tests for anchors, automatic crop size and crop windows."""
+"""Tests for anchors and automatic crop size."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 
 from napari_sleap_train.data.geometry import (
     auto_crop_size,
-    extract_window,
     instance_anchors,
     instance_bbox_sides,
 )
@@ -97,35 +96,3 @@ def test_auto_crop_size_without_visible_nodes() -> None:
         auto_crop_size(np.full((3, 4, 2), NAN), 16)
     with pytest.raises(ValueError, match="no labelled instance"):
         auto_crop_size(np.zeros((0, 4, 2)), 16)
-
-
-def test_extract_window_inside() -> None:
-    frame = np.arange(40 * 50 * 3, dtype=np.uint8).reshape(40, 50, 3)
-    window, offset = extract_window(frame, (20.4, 15.6), 8)
-    np.testing.assert_array_equal(offset, [16.0, 12.0])
-    np.testing.assert_array_equal(window, frame[12:20, 16:24])
-    assert window.dtype == np.uint8
-    np.testing.assert_array_equal(window[8 // 2, 8 // 2], frame[16, 20])
-    points = np.array([[20.0, 16.0], [17.5, 13.0]])
-    np.testing.assert_array_equal(points - offset, [[4.0, 4.0], [1.5, 1.0]])
-
-
-@pytest.mark.parametrize("size", [7, 10])
-def test_extract_window_at_borders_zero_fills(size: int) -> None:
-    frame = np.full((20, 30, 1), 200, dtype=np.uint8)
-    window, offset = extract_window(frame, (1.0, 18.0), size)
-    x0, y0 = int(offset[0]), int(offset[1])
-    assert (x0, y0) == (1 - size // 2, 18 - size // 2)
-    assert window.shape == (size, size, 1)
-    ys, xs = np.mgrid[:size, :size]
-    inside = (xs + x0 >= 0) & (xs + x0 < 30) & (ys + y0 >= 0) & (ys + y0 < 20)
-    assert (window[inside] == 200).all()
-    assert (window[~inside] == 0).all()
-    assert window[size // 2, size // 2, 0] == 200
-    outside, _ = extract_window(frame, (-50.0, -50.0), size)
-    assert not outside.any()
-
-
-def test_extract_window_rejects_nan_centre() -> None:
-    with pytest.raises(ValueError, match="finite"):
-        extract_window(np.zeros((4, 4, 1), np.uint8), (NAN, 1.0), 2)

@@ -15,7 +15,6 @@ import numpy as np
 __all__ = [
     "CropSizeReport",
     "auto_crop_size",
-    "extract_window",
     "instance_anchors",
     "instance_bbox_sides",
 ]
@@ -202,46 +201,3 @@ def auto_crop_size(
         outlier_indices=outliers,
         message=message,
     )
-
-
-def extract_window(
-    frame: np.ndarray, centre_xy: tuple[float, float], size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Square window of a frame around a point, zero-filled outside the frame.
-
-    Parameters
-    ----------
-    frame : np.ndarray
-        ``(H, W, C)`` (or ``(H, W)``) image.
-    centre_xy : tuple of float
-        Window centre ``(x, y)`` in frame pixels.
-    size : int
-        Window side in pixels.
-
-    Returns
-    -------
-    window : np.ndarray
-        ``(size, size, C)`` of the frame's dtype; window pixel ``(0, 0)`` is frame
-        pixel ``(y0, x0)``, and the rounded centre is window pixel
-        ``(size // 2, size // 2)``.
-    offset : np.ndarray
-        ``[x0, y0]`` float64 with ``x0 = round(x) - size // 2`` (halves rounded up),
-        so window coordinates are ``points - offset``.
-    """
-    frame = np.asarray(frame)
-    if frame.ndim < 2:
-        raise ValueError(f"frame must have shape (H, W, C), got {frame.shape}.")
-    if size < 1:
-        raise ValueError(f"size must be a positive integer, got {size}.")
-    cx, cy = (float(c) for c in centre_xy)
-    if not (math.isfinite(cx) and math.isfinite(cy)):
-        raise ValueError(f"centre_xy must be finite, got {centre_xy}.")
-    x0 = math.floor(cx + 0.5) - size // 2
-    y0 = math.floor(cy + 0.5) - size // 2
-    height, width = frame.shape[:2]
-    window = np.zeros((size, size) + frame.shape[2:], dtype=frame.dtype)
-    fx0, fx1 = max(x0, 0), min(x0 + size, width)
-    fy0, fy1 = max(y0, 0), min(y0 + size, height)
-    if fx0 < fx1 and fy0 < fy1:
-        window[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0] = frame[fy0:fy1, fx0:fx1]
-    return window, np.array([x0, y0], dtype=np.float64)
