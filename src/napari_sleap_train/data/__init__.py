@@ -1,1 +1,1 @@
-"""data"""
+"""Training data: confidence maps, anchors and crop size, augmentation, model datasets."""

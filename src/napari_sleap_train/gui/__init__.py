@@ -1,1 +1,1 @@
-"""gui"""
+"""The napari face: reader, writer, sample, layer conversion and the training dock."""

@@ -1,1 +1,1 @@
-"""inference"""
+"""Prediction: peak finding, the top-down predictor, frame selection, results."""
