@@ -25,11 +25,12 @@ from napari_sleap_train.data.datasets import (
     resolve_crop_size,
     split_frames,
 )
-from napari_sleap_train.models import ConfmapModel, UNetSpec
+from napari_sleap_train.models import ConfmapModel
 from napari_sleap_train.project import load_project
 from napari_sleap_train.sample_data import sample_dir
 from napari_sleap_train.training import BatchEnded, TrainingFinished, train_events
 from napari_sleap_train.training.pipeline import pipeline_events
+from napari_sleap_train.training.trainer import unet_spec
 
 
 def pure_step_rate(kind: str, data, config: TrainingConfig, steps: int) -> float:
@@ -44,16 +45,8 @@ def pure_step_rate(kind: str, data, config: TrainingConfig, steps: int) -> float
     gen = torch.Generator().manual_seed(0)
     bs = section.optimization.batch_size
     x, y = ds.batch(torch.arange(bs) % len(ds), gen)
-    b = section.backbone
-    spec = UNetSpec(
-        in_channels=data.channels,
-        filters=b.filters,
-        filters_rate=b.filters_rate,
-        max_stride=b.max_stride,
-        output_stride=b.output_stride,
-    )
     torch.manual_seed(0)
-    model = ConfmapModel(spec, ds.n_maps)
+    model = ConfmapModel(unet_spec(section.backbone, data.channels), ds.n_maps)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     for i in range(steps + 3):
         if i == 3:

@@ -69,6 +69,18 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def unet_spec(backbone, in_channels: int) -> UNetSpec:
+    """The U-Net architecture of a model's backbone settings."""
+    return UNetSpec(
+        in_channels=in_channels,
+        filters=backbone.filters,
+        filters_rate=backbone.filters_rate,
+        max_stride=backbone.max_stride,
+        output_stride=backbone.output_stride,
+        convs_per_block=backbone.convs_per_block,
+    )
+
+
 def check_writable(folder: Path) -> None:
     """Create ``folder`` and prove it can be written, before any training starts."""
     try:
@@ -206,15 +218,7 @@ def train_events(
     batch_size, note = with_batch_size(len(train), opt_cfg.batch_size)
     if note:
         notes.append(note)
-    b = section.backbone
-    spec = UNetSpec(
-        in_channels=data.channels,
-        filters=b.filters,
-        filters_rate=b.filters_rate,
-        max_stride=b.max_stride,
-        output_stride=b.output_stride,
-        convs_per_block=b.convs_per_block,
-    )
+    spec = unet_spec(section.backbone, data.channels)
     model = ConfmapModel(spec, train.n_maps)
     info = _model_info(kind, config, data, train, spec, extra)
     if init_weights is not None:
