@@ -2,7 +2,8 @@
 
 For each model prints samples/s of real training steps (batch building with augmentation,
 targets, forward, backward, optimiser) next to a pure forward+backward+step on one fixed
-in-memory batch of the same shape, and their ratio. With ``--full`` it also trains both
+in-memory batch of the same shape (same precision and memory layout), and their ratio.
+``--precision fp32`` measures without bfloat16 autocast. With ``--full`` it also trains both
 models to early stopping or the epoch cap and reports the wall time.
 
 Run: ``.venv/bin/python benchmarks/bench_train.py [--steps 40] [--full]``
@@ -26,6 +27,7 @@ from napari_sleap_train.data.datasets import (
     split_frames,
 )
 from napari_sleap_train.models import ConfmapModel
+from napari_sleap_train.models.precision import autocast, resolve_precision, to_layout
 from napari_sleap_train.project import load_project
 from napari_sleap_train.sample_data import sample_dir
 from napari_sleap_train.training import BatchEnded, TrainingFinished, train_events
@@ -46,12 +48,18 @@ def pure_step_rate(kind: str, data, config: TrainingConfig, steps: int) -> float
     bs = section.optimization.batch_size
     x, y = ds.batch(torch.arange(bs) % len(ds), gen)
     torch.manual_seed(0)
+    device = torch.device("cpu")
+    precision = resolve_precision(config.precision, device)
     model = ConfmapModel(unet_spec(section.backbone, data.channels), ds.n_maps)
+    model.to(memory_format=torch.channels_last)
+    x = to_layout(x, True)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     for i in range(steps + 3):
         if i == 3:
             t0 = time.perf_counter()
-        loss = F.mse_loss(model(x), y)
+        with autocast(device, precision):
+            pred = model(x)
+        loss = F.mse_loss(pred.float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -74,6 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40, help="timed steps per measurement")
     parser.add_argument("--full", action="store_true", help="also run a full default training")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     args = parser.parse_args()
     project = load_project(sample_dir().project)
     data = load_labelled_data(project)
@@ -84,10 +93,10 @@ def main() -> None:
     print(f"{'model':<18} {'input':>14} {'train steps':>12} {'fwd+bwd':>10} {'ratio':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("centroid", "centered_instance"):
-            config = TrainingConfig(device="cpu")
+            config = TrainingConfig(device="cpu", precision=args.precision)
             pure = pure_step_rate(kind, data, config, args.steps)
             real = real_step_rate(kind, data, config, args.steps, f"{tmp}/{kind}")
-            pure2 = pure_step_rate(kind, data, TrainingConfig(device="cpu"), args.steps)
+            pure2 = pure_step_rate(kind, data, config, args.steps)
             pure = (pure + pure2) / 2
             section = getattr(config, kind)
             shape = "96x96" if kind == "centroid" else "crop"

@@ -45,3 +45,13 @@ def test_sample_accuracy_on_held_out_frames(sample_paths, tmp_path):
     assert m["dist_p90"] <= 5.0
     assert m["found_fraction"] >= 0.95
     assert m["oks_map"] >= 0.8
+
+    # The fast bfloat16 path (the default on CPUs that have it) finds the same nodes as fp32.
+    exact = TopDownPredictor.from_models_dir(tmp_path / "models", device="cpu", precision="fp32")
+    if predictor.precision == "bf16":
+        ref = exact.predict_video(LazyVideo(video), frames[:20])
+        fast = predictor.predict_video(LazyVideo(video), frames[:20])
+        for a, b in zip(ref, fast):
+            assert a.n_instances == b.n_instances
+            shift = np.linalg.norm(a.points - b.points, axis=-1)
+            assert np.nanmedian(shift) < 0.1 and np.nanmax(shift) < 1.0

@@ -126,6 +126,7 @@ class TrainingConfig:
     centroid: CentroidConfig = field(default_factory=CentroidConfig)
     centered_instance: CenteredInstanceConfig = field(default_factory=CenteredInstanceConfig)
     device: str = "auto"
+    precision: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary with the format version."""
@@ -176,6 +177,8 @@ class TrainingConfig:
             "cuda:"
         ):
             out["device"] = f"'{self.device}' is unknown; use auto, cpu, cuda or mps."
+        if self.precision not in ("auto", "fp32", "bf16"):
+            out["precision"] = f"'{self.precision}' is unknown; use auto, fp32 or bf16."
         for name in ("centroid", "centered_instance"):
             model = getattr(self, name)
             out.update(_model_problems(name, model))

@@ -20,6 +20,7 @@ import torch
 from ..data.augment import random_affines, warp_images
 from ..data.datasets import NO_AUGMENT, round_up
 from ..errors import InferenceError, ModelFolderError
+from ..models.precision import autocast, resolve_precision, to_layout, use_channels_last
 from ..training.model_folder import load_model
 from ..training.trainer import resolve_device
 from ..video import LazyVideo
@@ -76,6 +77,9 @@ class TopDownPredictor:
         Minimum confidence for a centroid or a node to count (default: the model's, 0.2).
     max_instances
         Keep at most this many instances per frame (highest centroid scores).
+    precision
+        ``auto`` (bfloat16 on a CPU that computes it natively, else float32), ``fp32`` or
+        ``bf16``. Peaks are always refined in float32.
     """
 
     def __init__(
@@ -85,16 +89,20 @@ class TopDownPredictor:
         device: str = "auto",
         peak_threshold: float | None = None,
         max_instances: int | None = None,
+        precision: str = "auto",
     ):
         self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.channels_last = use_channels_last(self.device)
         self.centroid, self.centroid_info = load_model(centroid_dir)
         self.instance, self.instance_info = load_model(instance_dir)
         if self.centroid_info.get("kind") != "centroid":
             raise ModelFolderError(f"{centroid_dir} does not hold a centroid model.")
         if self.instance_info.get("kind") != "centered_instance":
             raise ModelFolderError(f"{instance_dir} does not hold a centered-instance model.")
-        self.centroid.to(self.device)
-        self.instance.to(self.device)
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        self.centroid.to(self.device, memory_format=layout)
+        self.instance.to(self.device, memory_format=layout)
         self.node_names: list[str] = list(self.instance_info["node_names"])
         self.threshold = 0.2 if peak_threshold is None else peak_threshold
         self.max_instances = max_instances
@@ -135,7 +143,7 @@ class TopDownPredictor:
             f"Frames have {c} channels but the models were trained on {self.in_channels}."
         )
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict_batch(self, frames: np.ndarray) -> list[FramePrediction]:
         """Predict instances on a batch of frames ``(B, H, W[, C])`` uint8."""
         x = self._to_tensor(frames).to(self.device)
@@ -148,7 +156,7 @@ class TopDownPredictor:
         centres = torch.tensor([(w - 1) / 2, (h - 1) / 2]).expand(b, 2)
         A, _ = random_affines(b, NO_AUGMENT, centres, hw, gen, scale=scale)
         A = A.to(self.device)
-        cms = self.centroid(warp_images(x, A, hw) / 255.0)
+        cms = self._run(self.centroid, warp_images(x, A, hw) / 255.0)
         sample, _, peaks, values = local_peaks(
             cms, threshold=self.threshold, stride=int(ci["output_stride"])
         )
@@ -167,7 +175,7 @@ class TopDownPredictor:
             )
             Ac = Ac.to(self.device)
             crops = warp_images(x[sample], Ac, (side, side)) / 255.0
-            node_cms = self.instance(crops)
+            node_cms = self._run(self.instance, crops)
             nodes, nvals = global_peaks(node_cms, stride=int(ii["output_stride"]))
             nodes = output_to_input(Ac, nodes)
             found = nvals >= self.threshold
@@ -186,6 +194,11 @@ class TopDownPredictor:
                 )
             )
         return out
+
+    def _run(self, model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        with autocast(self.device, self.precision):
+            out = model(to_layout(x, self.channels_last))
+        return out.float().contiguous()
 
     def _limit(self, sample, peaks, values):
         if self.max_instances is None or not len(sample):

@@ -30,6 +30,7 @@ from ..data.datasets import (
 )
 from ..errors import DataError, TrainingError
 from ..models import ConfmapModel, UNetSpec
+from ..models.precision import autocast, resolve_precision, to_layout, use_channels_last
 from ..project import Project
 from .events import (
     AnyStop,
@@ -224,7 +225,13 @@ def train_events(
     if init_weights is not None:
         _load_matching_weights(model, Path(init_weights), info)
         notes.append(f"Starting from the weights of {init_weights}.")
-    model.to(device)
+    precision = resolve_precision(config.precision, device)
+    channels_last = use_channels_last(device)
+    if precision == "bf16":
+        notes.append("Mixed precision: bfloat16 autocast, float32 weights.")
+    model.to(
+        device, memory_format=torch.channels_last if channels_last else torch.contiguous_format
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=opt_cfg.learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer,
@@ -285,8 +292,10 @@ def train_events(
                 idx = order[cursor : cursor + batch_size]
                 cursor += batch_size
                 x, y = train.batch(idx, gen)
-                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                loss = F.mse_loss(model(x), y)
+                x = to_layout(x.to(device, non_blocking=True), channels_last)
+                with autocast(device, precision):
+                    pred = model(x)
+                loss = F.mse_loss(pred.float(), y.to(device, non_blocking=True))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -301,7 +310,7 @@ def train_events(
                     break
             if reason != "completed" and best_epoch >= 0:
                 break
-            val_loss = _evaluate(model, val_batches, device)
+            val_loss = _evaluate(model, val_batches, device, precision, channels_last)
             scheduler.step(val_loss)
             is_best = val_loss < best_loss - opt_cfg.early_stopping_min_delta
             if is_best:
@@ -360,12 +369,19 @@ def _fixed_batches(data: ModelData, batch_size: int, gen: torch.Generator) -> li
 
 
 @torch.no_grad()
-def _evaluate(model: ConfmapModel, batches: list[tuple], device: torch.device) -> float:
+def _evaluate(
+    model: ConfmapModel,
+    batches: list[tuple],
+    device: torch.device,
+    precision: str,
+    channels_last: bool,
+) -> float:
     model.eval()
     total, count = 0.0, 0
     for x, y in batches:
-        pred = model(x.to(device))
-        total += float(F.mse_loss(pred, y.to(device), reduction="sum"))
+        with autocast(device, precision):
+            pred = model(to_layout(x.to(device), channels_last))
+        total += float(F.mse_loss(pred.float(), y.to(device), reduction="sum"))
         count += y.numel()
     model.train()
     return total / max(count, 1)

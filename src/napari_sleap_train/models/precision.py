@@ -1,0 +1,53 @@
+"""Numeric precision and memory layout that make the networks fast on the device at hand.
+
+On a CPU with native bfloat16 (AVX512-BF16 or AMX), convolutions under bfloat16 autocast in
+the ``channels_last`` layout run about 2.5 times faster than float32 at a confidence-map
+error of a few 1e-4, far below what moves a peak.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (emulated bfloat16 is slower than fp32)."""
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        fn = getattr(torch.cpu, probe, None)
+        if fn is not None and fn():
+            return True
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto`` → ``bf16`` on a CPU that has it, else ``fp32``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+    if precision == "auto":
+        return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
+    return precision
+
+
+def use_channels_last(device: torch.device) -> bool:
+    """``channels_last`` pays on CPUs (oneDNN) and is neutral or better on GPUs."""
+    return device.type in ("cpu", "cuda")
+
+
+def to_layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """A 4-D tensor in the chosen memory layout."""
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, precision: str) -> Iterator[None]:
+    """bfloat16 autocast when ``precision`` is ``bf16``; nothing otherwise."""
+    if precision == "bf16":
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            yield
+    else:
+        yield
