@@ -11,6 +11,7 @@ from qtpy.QtCore import QTimer
 
 from napari_sleap_train.gui.dock import CROP_LAYER, RF_LAYER, TrainingDock
 from napari_sleap_train.gui.forms import settings_file
+from napari_sleap_train.training import PreviewPredicted
 
 
 @pytest.fixture
@@ -119,8 +120,16 @@ def test_run_trains_monitors_and_predicts(viewer_dock, qtbot):
     timer = QTimer()
     timer.timeout.connect(tick)
     timer.start(10)
+    previews = []
+
+    def on_event(event):  # connected after the dock's own slot: sees the refreshed layer
+        if isinstance(event, PreviewPredicted):
+            layer = viewer.layers["sample.avi predictions"]
+            previews.append((event.frame_idx, set(np.rint(layer.data[:, 0]).astype(int))))
+
     dock.run_button.click()
     qtbot.waitUntil(lambda: dock.worker is not None, timeout=5000)
+    dock.worker.yielded.connect(on_event)
     qtbot.waitUntil(
         lambda: "predictions" in dock.status.text().lower() or "Predicted" in dock.status.text(),
         timeout=120000,
@@ -135,31 +144,60 @@ def test_run_trains_monitors_and_predicts(viewer_dock, qtbot):
     suggested = set(np.rint(layer.data[:, 0]).astype(int))
     assert suggested <= set(range(300))
     assert dock.runs.count() == 1
+    # After each improving epoch of the second model the current frame was predicted live;
+    # those previews are gone once training ends (frame 13 is labelled, not predicted).
+    assert previews and all(frame == 13 and 13 in shown for frame, shown in previews)
+    assert 13 not in suggested
+    assert "per epoch" in " ".join(dock._status_log)
     worst = max(gaps[1:])
     print(f"worst event-loop gap while training: {worst * 1000:.0f} ms")
     assert worst < 0.1
 
 
-def test_stop_ends_the_model_quickly_and_keeps_it(viewer_dock, qtbot):
+def test_stop_offers_the_next_model_then_predicts(viewer_dock, qtbot):
     viewer, dock = viewer_dock
     tiny(dock, epochs=1000, batches=1000)
-    dock.form.widgets["predict_on"].value = "nothing"
     dock.run_button.click()
     qtbot.waitUntil(lambda: dock.monitor.n_batch_events >= 2, timeout=30000)
     t0 = time.perf_counter()
-    dock.stop_button.click()  # ends the centroid model, goes on to the instance model
-    qtbot.waitUntil(lambda: (dock.run_dir / "centroid" / "best.pt").exists(), timeout=5000)
-    qtbot.waitUntil(
-        lambda: (
-            "Centroid Model: stopped by user" in dock.status.text()
-            or dock.monitor._model == "Centered Instance Model"
-        ),
-        timeout=5000,
-    )
+    dock.stop_button.click()  # ends the centroid model and asks what next
+    qtbot.waitUntil(lambda: dock.offer.isVisible(), timeout=5000)
     assert time.perf_counter() - t0 < 2.0
+    assert (dock.run_dir / "centroid" / "best.pt").exists()
+    assert dock.finish_button.text() == "Finish here"  # no instance model yet
+    assert "Centered Instance Model" in dock.go_on_button.text()
+    dock.go_on_button.click()
+    qtbot.waitUntil(lambda: dock.monitor._model == "Centered Instance Model", timeout=10000)
+    n = dock.monitor.n_batch_events
+    qtbot.waitUntil(lambda: dock.monitor.n_batch_events >= n + 2, timeout=30000)
+    dock.stop_button.click()  # the last model: nothing to offer, predict with both
+    qtbot.waitUntil(lambda: dock.worker is None and "Predicted" in dock.status.text(), 60000)
+    assert not dock.offer.isVisible()
+    assert (dock.run_dir / "centered_instance" / "best.pt").exists()
+
+
+def test_stop_then_finish_keeps_the_model_and_explains(viewer_dock, qtbot):
+    viewer, dock = viewer_dock
+    tiny(dock, epochs=1000, batches=1000)
+    dock.run_button.click()
+    qtbot.waitUntil(lambda: dock.monitor.n_batch_events >= 2, timeout=30000)
+    dock.stop_button.click()
+    qtbot.waitUntil(lambda: dock.offer.isVisible(), timeout=5000)
+    dock.finish_button.click()
+    qtbot.waitUntil(lambda: dock.worker is None, timeout=5000)
+    assert (dock.run_dir / "centroid" / "best.pt").exists()
+    assert not (dock.run_dir / "centered_instance").exists()
+    assert "Not predicting: no Centered Instance Model" in dock.status.text()
+
+
+def test_cancel_ends_training_and_keeps_models(viewer_dock, qtbot):
+    viewer, dock = viewer_dock
+    tiny(dock, epochs=1000, batches=1000)
+    dock.run_button.click()
+    qtbot.waitUntil(lambda: dock.monitor.n_batch_events >= 2, timeout=30000)
     dock.cancel_button.click()
     qtbot.waitUntil(lambda: dock.worker is None, timeout=5000)
-    assert (dock.run_dir / "centered_instance" / "best.pt").exists()
+    assert (dock.run_dir / "centroid" / "best.pt").exists()
     assert "Cancelled" in dock.status.text()
 
 

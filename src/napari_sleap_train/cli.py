@@ -18,9 +18,14 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _load_config(args: argparse.Namespace):
-    from .config import TrainingConfig
+    from .config import TrainingConfig, default_preset, preset
 
-    config = TrainingConfig.load(args.config) if args.config else TrainingConfig()
+    if args.config:
+        config = TrainingConfig.load(args.config)
+    else:
+        config = preset(args.preset or default_preset())
+    if args.total_time is not None:
+        config.pipeline.time_budget_minutes = args.total_time
     for section in (config.centroid, config.centered_instance):
         opt = section.optimization
         if args.epochs is not None:
@@ -35,6 +40,8 @@ def _load_config(args: argparse.Namespace):
         config.centered_instance.crop_size = args.crop_size
     if args.device is not None:
         config.device = args.device
+    if args.precision is not None:
+        config.precision = args.precision
     return config.validate()
 
 
@@ -130,6 +137,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         device=args.device,
         peak_threshold=args.peak_threshold,
         max_instances=args.max_instances,
+        precision=args.precision,
     )
     if source.suffix.lower() == ".slp":
         project = load_project(source, search_dirs=args.video_dir or ())
@@ -210,8 +218,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batches-per-epoch", type=int, help="batches per epoch (default 200)")
     p.add_argument("--batch-size", type=int, help="samples per batch (default 4)")
     p.add_argument("--crop-size", type=int, help="crop size in px (default: auto)")
+    p.add_argument(
+        "--preset",
+        choices=["fast-cpu", "sleap"],
+        help="starting settings without --config (default: fast-cpu without a GPU, else sleap)",
+    )
     p.add_argument("--time-limit", type=float, help="minutes per model at most")
+    p.add_argument(
+        "--total-time", type=float, help="minutes for both models together (split between them)"
+    )
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16"],
+        help="auto: bfloat16 on CPUs that compute it natively, else fp32",
+    )
     p.add_argument("--video-dir", action="append", help="folder to look for moved videos in")
     p.set_defaults(func=_cmd_train)
 
@@ -228,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--peak-threshold", type=float, help="minimum confidence (default 0.2)")
     p.add_argument("--max-instances", type=int, help="at most this many animals per frame")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16"],
+        help="auto: bfloat16 on CPUs that compute it natively, else fp32",
+    )
     p.add_argument("--video-dir", action="append", help="folder to look for moved videos in")
     p.set_defaults(func=_cmd_predict)
 

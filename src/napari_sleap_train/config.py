@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 FORMAT_VERSION = 1
+SCHEDULES = ("plateau", "cosine")
+PRESETS = ("fast-cpu", "sleap")
 
 
 class ConfigError(ValueError):
@@ -80,6 +82,7 @@ class OptimizationConfig:
     plateau_cooldown: int = 3
     plateau_min_lr: float = 1e-8
     time_limit_minutes: float | None = None
+    schedule: str = "plateau"
     seed: int = 0
 
 
@@ -116,6 +119,8 @@ class PipelineConfig:
     anchor_part: str | None = None
     peak_threshold: float = 0.2
     max_instances: int | None = None
+    time_budget_minutes: float | None = None
+    centroid_time_share: float = 0.35
 
 
 @dataclass
@@ -173,6 +178,11 @@ class TrainingConfig:
             out["pipeline.peak_threshold"] = "must be between 0 and 1 (default 0.2)."
         if self.pipeline.max_instances is not None and self.pipeline.max_instances < 1:
             out["pipeline.max_instances"] = "must be at least 1, or None for no limit."
+        budget = self.pipeline.time_budget_minutes
+        if budget is not None and budget <= 0:
+            out["pipeline.time_budget_minutes"] = "must be positive, or None for no budget."
+        if not 0 < self.pipeline.centroid_time_share < 1:
+            out["pipeline.centroid_time_share"] = "must be between 0 and 1 (default 0.35)."
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith(
             "cuda:"
         ):
@@ -251,6 +261,10 @@ def _model_problems(name: str, model: CentroidConfig | CenteredInstanceConfig) -
         out[f"{name}.optimization.early_stopping_patience"] = "must be at least 1 (default 15)."
     if o.time_limit_minutes is not None and o.time_limit_minutes <= 0:
         out[f"{name}.optimization.time_limit_minutes"] = "must be positive, or None."
+    if o.schedule not in SCHEDULES:
+        out[f"{name}.optimization.schedule"] = (
+            f"'{o.schedule}' is unknown; use {' or '.join(SCHEDULES)}."
+        )
     if a.scale and not 0 < a.scale_min <= a.scale_max:
         out[f"{name}.augmentation.scale_min"] = "needs 0 < scale_min <= scale_max."
     if a.rotation and not 0 <= a.rotation_deg <= 180:
@@ -299,3 +313,40 @@ def write_json_atomic(path: Path, data: Any) -> None:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def preset(name: str) -> TrainingConfig:
+    """A named starting configuration.
+
+    ``sleap``: SLEAP's baseline top-down settings (200 batches per epoch, learning rate 1e-4
+    reduced on plateaus, no time budget), the right choice on a GPU. ``fast-cpu``: the same
+    networks trained for the least wall time on a CPU: a 10-minute total budget split between
+    the models, 50 batches per epoch, a 1e-3 peak learning rate with warm-up and cosine decay
+    over each model's share of the budget (measured in ``benchmarks/bench_time_to_accuracy.py``).
+    """
+    config = TrainingConfig()
+    if name == "sleap":
+        return config
+    if name != "fast-cpu":
+        raise ConfigError({"preset": f"'{name}' is unknown; use {' or '.join(PRESETS)}."})
+    config.pipeline.time_budget_minutes = 10.0
+    for section in (config.centroid, config.centered_instance):
+        section.optimization.learning_rate = 1e-3
+        section.optimization.batches_per_epoch = 50
+        section.optimization.schedule = "cosine"
+    return config
+
+
+def default_preset() -> str:
+    """``fast-cpu`` when no GPU (CUDA or Apple MPS) is found, else ``sleap``."""
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    if torch.cuda.is_available() or (mps is not None and mps.is_available()):
+        return "sleap"
+    return "fast-cpu"
+
+
+def default_config() -> TrainingConfig:
+    """The configuration a new run starts from on this machine (see :func:`default_preset`)."""
+    return preset(default_preset())

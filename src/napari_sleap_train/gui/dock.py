@@ -26,7 +26,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..config import ConfigError, TrainingConfig
+from ..config import ConfigError, TrainingConfig, default_config, preset
 from ..data.geometry import auto_crop_size, instance_anchors, instance_bbox_sides
 from ..errors import DataError, InferenceError, ModelFolderError, TrainingError
 from ..models.receptive_field import receptive_field_px
@@ -34,6 +34,7 @@ from ..project import ProjectError
 from ..video import VideoOpenError
 from .forms import (
     MODEL_TABS,
+    PRESET_NAMES,
     START_CHOICES,
     ConfigForm,
     load_last_config,
@@ -128,14 +129,15 @@ class TrainingDock(QWidget):
         self.device_label = QLabel(self._device_text())
         self.device_label.setWordWrap(True)
         self.status = QLabel("Ready.")
+        self._status_log: list[str] = []
         self.status.setWordWrap(True)
 
         self.run_button = QPushButton("Run")
         self.stop_button = QPushButton("Stop")
         self.cancel_button = QPushButton("Cancel")
         self.stop_button.setToolTip(
-            "End the current model now, keep its best checkpoint and "
-            "go on to the next model, then predict."
+            "End the current model now and keep its best checkpoint; you then choose to go "
+            "on to the next model or to predict with what is trained."
         )
         self.cancel_button.setToolTip("End training now; models trained so far are kept.")
         self.run_button.clicked.connect(self.run)
@@ -144,6 +146,21 @@ class TrainingDock(QWidget):
         buttons = QHBoxLayout()
         for b in (self.run_button, self.stop_button, self.cancel_button):
             buttons.addWidget(b)
+        self.offer = QWidget()
+        offer = QHBoxLayout(self.offer)
+        offer.setContentsMargins(0, 0, 0, 0)
+        self.offer_label = QLabel()
+        self.offer_label.setWordWrap(True)
+        self.go_on_button = QPushButton("Train next model")
+        self.finish_button = QPushButton("Predict now")
+        self.go_on_button.clicked.connect(lambda: self._answer_offer(True))
+        self.finish_button.clicked.connect(lambda: self._answer_offer(False))
+        for w in (self.offer_label, self.go_on_button, self.finish_button):
+            offer.addWidget(w)
+        self.offer.hide()
+        self._choice = None
+        self._preview_frame: int | None = None
+        self._previews = None
 
         self.monitor = TrainingMonitor()
         self.runs = QListWidget()
@@ -161,6 +178,7 @@ class TrainingDock(QWidget):
         layout.addWidget(self.problems)
         layout.addWidget(self.device_label)
         layout.addLayout(buttons)
+        layout.addWidget(self.offer)
         layout.addWidget(self.status)
         layout.addWidget(self.monitor)
         layout.addWidget(QLabel("Runs:"))
@@ -168,6 +186,7 @@ class TrainingDock(QWidget):
         layout.addLayout(run_buttons)
 
         self.form.on_change(self._settings_changed)
+        self.form.widgets["preset"].changed.connect(self._preset_chosen)
         self.viewer.dims.events.current_step.connect(self._frame_changed)
         self.viewer.layers.events.inserted.connect(self._layers_changed)
         self.viewer.layers.events.removed.connect(self._layers_changed)
@@ -176,6 +195,11 @@ class TrainingDock(QWidget):
         self._set_running(False)
         self._refresh_runs()
         self._settings_changed()
+
+    def _say(self, text: str) -> None:
+        """Show a status line (the last 50 are kept for the record)."""
+        self.status.setText(text)
+        self._status_log = [*self._status_log[-49:], text]
 
     # ----- layout pieces -------------------------------------------------------------
     def _pipeline_tab(self) -> QWidget:
@@ -264,8 +288,15 @@ class TrainingDock(QWidget):
         return not problems
 
     def reset_defaults(self) -> None:
-        """Show the engine's defaults in every field."""
-        self.form.set_config(TrainingConfig())
+        """Show the engine's defaults for this machine in every field."""
+        from ..config import default_preset
+
+        self.form.widgets["preset"].value = PRESET_NAMES[default_preset()]
+        self.form.set_config(default_config())
+
+    def _preset_chosen(self, *_) -> None:
+        name = next(k for k, v in PRESET_NAMES.items() if v == self.form.widgets["preset"].value)
+        self.form.set_config(preset(name))
 
     def save_config(self, path: str | Path) -> Path:
         return self.config().save(path)
@@ -291,6 +322,7 @@ class TrainingDock(QWidget):
         return int(self.viewer.dims.current_step[0]) if self.viewer.dims.ndim else 0
 
     def _frame_changed(self, *_) -> None:
+        self._preview_frame = self.current_frame()
         if self.current_frame() != self._last_frame:
             self.update_previews()
 
@@ -490,11 +522,11 @@ class TrainingDock(QWidget):
         save_last_config(config)
         stamp = _dt.datetime.now().strftime("%Y%m%d_%H%M%S")
         self.run_dir = self._runs_root(project) / f"run_{stamp}"
-        models, init, self.models = [], {}, {}
+        models, init, trained, self.models = [], {}, {}, {}
         for kind in MODEL_TABS:
             mode, folder = self.form.start_mode(kind)
             if mode == START_CHOICES[1] and folder:
-                self.models[kind] = Path(folder)
+                self.models[kind] = trained[kind] = Path(folder)
             else:
                 models.append(kind)
                 self.models[kind] = self.run_dir / kind
@@ -502,6 +534,9 @@ class TrainingDock(QWidget):
                     init[kind] = folder
         self.project = project
         self.stop_all, self.stop_model = StopToken(), StopToken()
+        self._preview_frame = self.current_frame()
+        self._previews = None
+        self.monitor.set_budget(config.pipeline.time_budget_minutes)
 
         def events():
             yield from pipeline_events(
@@ -512,6 +547,8 @@ class TrainingDock(QWidget):
                 next_model=self.stop_model,
                 models=tuple(models),
                 init_weights=init,
+                trained=trained,
+                preview_frame=lambda: self._preview_frame,
             )
 
         self.worker = thread_worker(events, start_thread=False)()
@@ -520,24 +557,57 @@ class TrainingDock(QWidget):
         self.worker.errored.connect(self._on_error)
         self.worker.finished.connect(self._on_training_done)
         self._set_running(True)
-        self.status.setText(f"Training into {self.run_dir} …")
+        self._say(f"Training into {self.run_dir} …")
         self.worker.start()
 
     def stop(self) -> None:
-        """End the current model now (its best checkpoint is kept) and go on."""
+        """End the current model now (its best checkpoint is kept), then offer what next."""
         if self.stop_model is not None:
             self.stop_model.request()
+            self._say("Stopping after this batch; the best checkpoint is kept …")
 
     def cancel(self) -> None:
         """End training now; nothing is predicted."""
         if self.stop_all is not None:
             self.stop_all.request()
             self._cancelled = True
+        self._answer_offer(False)
+
+    def _offer_next(self, event) -> None:
+        self._choice = event.choice
+        self.offer_label.setText(
+            f"{MODEL_TABS[event.model]} stopped; its best checkpoint is saved. Train the "
+            f"{MODEL_TABS[event.next_model]} next, or stop here and predict?"
+        )
+        self.go_on_button.setText(f"Train {MODEL_TABS[event.next_model]}")
+        can_predict = all(self._has_model(k) for k in MODEL_TABS)
+        self.finish_button.setText("Predict now" if can_predict else "Finish here")
+        self.offer.show()
+
+    def _answer_offer(self, go_on: bool) -> None:
+        """Answer the question shown after Stop: train the next model, or finish here."""
+        choice, self._choice = self._choice, None
+        self.offer.hide()
+        if choice is not None:
+            choice.answer(go_on)
+
+    def _has_model(self, kind: str) -> bool:
+        folder = self.models.get(kind)
+        return folder is not None and (folder / "best.pt").exists()
 
     def _on_event(self, event) -> None:
-        from ..training import BatchEnded, EpochEnded, TrainingFinished, TrainingStarted
+        from ..training import (
+            BatchEnded,
+            EpochEnded,
+            NextModelOffered,
+            PreviewPredicted,
+            TrainingFinished,
+            TrainingStarted,
+        )
 
         if isinstance(event, TrainingStarted):
+            self._started = event
+            self._estimated = False
             section = getattr(self.config(), event.model)
             self.monitor.start(
                 MODEL_TABS[event.model],
@@ -549,13 +619,13 @@ class TrainingDock(QWidget):
                 show_info(note)
         elif isinstance(event, BatchEnded):
             self.monitor.batch(event.epoch, event.batch, event.loss)
-            if event.epoch == 0 and event.batch == 3:
-                per_batch = event.elapsed / 4
-                total = self.monitor._batches
-                self.status.setText(
-                    f"{MODEL_TABS[event.model]}: about "
-                    f"{per_batch * total:.0f} s per epoch (measured)."
-                )
+            if not self._estimated and event.batch >= 4:
+                self._estimated = True
+                self._say(self._estimate(event))
+        elif isinstance(event, PreviewPredicted):
+            self._show_preview(event)
+        elif isinstance(event, NextModelOffered):
+            self._offer_next(event)
         elif isinstance(event, EpochEnded):
             self.monitor.epoch(
                 event.epoch,
@@ -565,11 +635,52 @@ class TrainingDock(QWidget):
                 event.epochs_without_improvement,
             )
         elif isinstance(event, TrainingFinished):
-            self.status.setText(
+            self._say(
                 f"{MODEL_TABS[event.model]}: {event.reason} after "
                 f"{event.epochs} epochs; best val loss "
                 f"{event.best_val_loss:.3g} (epoch {event.best_epoch})."
             )
+
+    def _estimate(self, event) -> str:
+        """Time per epoch and for the whole model, from the steps measured so far."""
+        started = self._started
+        per_batch = event.elapsed / (event.batch + 1)
+        per_epoch = per_batch * started.batches_per_epoch
+        section = getattr(self.config(), event.model)
+        total = per_epoch * started.epochs
+        limit = section.optimization.time_limit_minutes
+        cap = f", capped at {limit:g} min by the time limit" if limit else ""
+        where = "CPU" if started.device == "cpu" else started.device
+        return (
+            f"{MODEL_TABS[event.model]} on the {where}: about {per_epoch:.0f} s per epoch "
+            f"(measured on the first batches); at most {_minutes(total)} for "
+            f"{started.epochs} epochs{cap}, less when early stopping ends it."
+        )
+
+    def _show_preview(self, event) -> None:
+        """Refresh the predictions on the previewed frame with the best models so far."""
+        from ..inference.results import TemporaryPredictions
+
+        if self._previews is None:
+            self._previews = TemporaryPredictions(self.project, self.project.videos[0])
+        self._previews.show(event.prediction)
+        self._redraw_predictions()
+
+    def _end_previews(self) -> None:
+        """Undo the live previews, so only real predictions stay in the project."""
+        if self._previews is not None:
+            self._previews.restore()
+            self._previews = None
+            self._redraw_predictions()
+
+    def _redraw_predictions(self) -> None:
+        from .layers import show_predictions
+
+        self._updating = True
+        try:
+            show_predictions(self.viewer, self.project)
+        finally:
+            self._updating = False
 
     def _on_error(self, exc: Exception) -> None:
         message = str(exc)
@@ -578,11 +689,13 @@ class TrainingDock(QWidget):
             show_error(message + (f" {hint}" if hint and hint not in message else ""))
         else:
             show_error(f"Training failed: {type(exc).__name__}: {exc}")
-        self.status.setText(f"Failed: {message}")
+        self._say(f"Failed: {message}")
         self._failed = True
 
     def _on_training_done(self) -> None:
         self.worker = None
+        self._answer_offer(False)
+        self._end_previews()
         self._set_running(False)
         self._refresh_runs()
         failed = getattr(self, "_failed", False)
@@ -590,10 +703,18 @@ class TrainingDock(QWidget):
         self._failed = self._cancelled = False
         if failed or cancelled:
             if cancelled:
-                self.status.setText("Cancelled; models trained so far are kept.")
+                self._say("Cancelled; models trained so far are kept.")
             return
-        if self.form.widgets["predict_on"].value != "nothing":
-            self.predict(self.models)
+        if self.form.widgets["predict_on"].value == "nothing":
+            return
+        missing = [MODEL_TABS[k] for k in MODEL_TABS if not self._has_model(k)]
+        if missing:
+            self._say(
+                f"Not predicting: no {' or '.join(missing)} was trained. Run again, or pick "
+                "a trained model in its tab (Start from: use trained model)."
+            )
+            return
+        self.predict(self.models)
 
     # ----- predict ------------------------------------------------------------------
     def frame_spec(self) -> str | list[int]:
@@ -657,7 +778,7 @@ class TrainingDock(QWidget):
         self.worker.errored.connect(self._on_error)
         self.worker.finished.connect(self._on_predict_done)
         self._set_running(True)
-        self.status.setText(f"Predicting {len(frames)} frames …")
+        self._say(f"Predicting {len(frames)} frames …")
         self.worker.start()
 
     def _on_predict_done(self) -> None:
@@ -686,7 +807,7 @@ class TrainingDock(QWidget):
             f"{scores.mean() if len(scores) else float('nan'):.2f} "
             f"({stats.fps:.1f} frames/s)."
         )
-        self.status.setText(text)
+        self._say(text)
         show_info(text)
 
     # ----- runs -------------------------------------------------------------------
@@ -736,6 +857,10 @@ class TrainingDock(QWidget):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
         self.shutdown()
         super().closeEvent(event)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
 class _LiveWork:

@@ -6,6 +6,7 @@ Each field is bound to a dotted path in :class:`~napari_sleap_train.config.Train
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Callable
@@ -15,7 +16,9 @@ from typing import Any
 
 from magicgui import widgets
 
-from ..config import TrainingConfig
+from ..config import SCHEDULES, TrainingConfig, default_config, default_preset
+
+PRESET_NAMES = {"fast-cpu": "fast CPU", "sleap": "SLEAP defaults (GPU)"}
 
 MODEL_TABS = {"centroid": "Centroid Model", "centered_instance": "Centered Instance Model"}
 NO_ANCHOR = "(none: centre of the visible nodes)"
@@ -62,6 +65,23 @@ def _combo(choices) -> Callable[[], widgets.ValueWidget]:
 def pipeline_fields() -> list[Field]:
     """Fields of the Training Pipeline tab."""
     return [
+        Field(
+            "preset",
+            None,
+            "Preset",
+            "Starting settings: 'fast CPU' reaches a usable model in minutes without a GPU "
+            "(a time budget, a higher learning rate with cosine decay); 'SLEAP defaults' are "
+            "SLEAP's baseline settings, best on a GPU. Choosing one resets every field.",
+            _combo(PRESET_NAMES.values()),
+        ),
+        Field(
+            "time_budget",
+            "pipeline.time_budget_minutes",
+            "Time budget (min, 0 = none)",
+            "Train both models for at most this many minutes in total; the centroid model "
+            "gets about a third, the instance model the rest. Best checkpoints are kept.",
+            _float(0, 100000, 1),
+        ),
         Field(
             "anchor_part",
             "pipeline.anchor_part",
@@ -219,8 +239,16 @@ def model_fields(kind: str) -> list[Field]:
             f"{p}.learning_rate",
             f"{p}.optimization.learning_rate",
             "Learning rate",
-            "Step size of the optimiser (Adam); it halves when validation stalls.",
+            "Step size of the optimiser (Adam); the peak rate with the cosine schedule.",
             lambda: widgets.FloatSpinBox(min=1e-7, max=1.0, step=1e-5),
+        ),
+        Field(
+            f"{p}.schedule",
+            f"{p}.optimization.schedule",
+            "Learning rate schedule",
+            "plateau: halve the rate when validation stalls (SLEAP). cosine: warm up, then "
+            "decay smoothly to the end of the time limit or the last epoch (fast CPU).",
+            _combo(SCHEDULES),
         ),
         Field(
             f"{p}.time_limit",
@@ -350,7 +378,9 @@ class ConfigForm:
                 items.append(w)
             self.tabs[tab] = widgets.Container(widgets=items, labels=True)
         self.set_nodes(node_names)
-        self.set_config(TrainingConfig())
+        self._base = TrainingConfig()
+        self.widgets["preset"].value = PRESET_NAMES[default_preset()]
+        self.set_config(default_config())
         self.widgets["predict_on"].value = "suggested frames"
         self.widgets["random_count"].value = 20
         self.widgets["frame_range"].value = "0-100"
@@ -363,21 +393,22 @@ class ConfigForm:
         combo.value = current if current in combo.choices else NO_ANCHOR
 
     def set_config(self, config: TrainingConfig) -> None:
-        """Show ``config`` in the widgets."""
+        """Show ``config`` in the widgets (settings without a field are kept as they are)."""
+        self._base = copy.deepcopy(config)
         for name, f in self.fields.items():
             if f.path is None:
                 continue
             value = get_path(config, f.path)
             if name == "anchor_part":
                 value = value if value in self.widgets[name].choices else NO_ANCHOR
-            elif name == "crop_size" or name.endswith(".time_limit"):
+            elif name == "crop_size" or name.endswith("time_limit") or name == "time_budget":
                 value = value or 0
             self.widgets[name].value = value
         self.widgets["batch_size"].value = config.centroid.optimization.batch_size
 
     def config(self) -> TrainingConfig:
         """A new config from the widgets' values (may be invalid: check ``problems()``)."""
-        config = TrainingConfig()
+        config = copy.deepcopy(self._base)
         for name, f in self.fields.items():
             if f.path is None:
                 continue
@@ -386,7 +417,7 @@ class ConfigForm:
                 value = None if value == NO_ANCHOR else value
             elif name == "crop_size":
                 value = int(value) or None
-            elif name.endswith(".time_limit"):
+            elif name.endswith(".time_limit") or name == "time_budget":
                 value = float(value) or None
             set_path(config, f.path, value)
         for section in (config.centroid, config.centered_instance):

@@ -140,12 +140,17 @@ class TrainingMonitor(QWidget):
         self._wait = 0
         self.n_batch_events = 0
         self.n_epoch_events = 0
+        self.budget_end: float | None = None
 
     def _options(self) -> None:
         self.plot.log_scale = self.log_box.isChecked()
         self.plot.ignore_outliers = self.outlier_box.isChecked()
         self.plot.recent_batches = self.recent.value()
         self.plot.update()
+
+    def set_budget(self, minutes: float | None) -> None:
+        """Show the time left of a total budget (None: no budget) from now on."""
+        self.budget_end = None if minutes is None else time.perf_counter() + minutes * 60
 
     def start(self, model: str, epochs: int, batches: int, patience: int) -> None:
         """A new model's run begins."""
@@ -184,10 +189,15 @@ class TrainingMonitor(QWidget):
         total = self.progress.maximum()
         eta = elapsed / done * (total - done) if done > 1 else float("nan")
         best = f"{self._best:.3g}" if math.isfinite(self._best) else "-"
+        budget = ""
+        if self.budget_end is not None:
+            left = max(self.budget_end - time.perf_counter(), 0.0)
+            budget = f" · budget left {_hms(left)}"
+            eta = min(eta, left) if math.isfinite(eta) else eta
         self.title.setText(
             f"<b>{self._model}</b> epoch {epoch}/{self._epochs} · {_hms(elapsed)} elapsed · "
             f"ETA {_hms(eta)} (at most) · no improvement {self._wait}/{self._patience} · "
-            f"best val loss {best}"
+            f"best val loss {best}{budget}"
         )
 
     def finish(self, text: str) -> None:

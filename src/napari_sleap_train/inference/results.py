@@ -54,3 +54,40 @@ def add_predictions(
     if hasattr(labels, "reindex"):
         labels.reindex()
     return added
+
+
+def _frame(labels: sio.Labels, video: sio.Video, frame_idx: int) -> sio.LabeledFrame | None:
+    return next(
+        (lf for lf in labels.labeled_frames if lf.video is video and lf.frame_idx == frame_idx),
+        None,
+    )
+
+
+class TemporaryPredictions:
+    """Predictions shown for a while (live previews during training), then undone.
+
+    :meth:`show` replaces the predictions of one frame, remembering what was there first;
+    :meth:`restore` puts every touched frame back as it was. User instances are never touched.
+    """
+
+    def __init__(self, project: Project, video: sio.Video):
+        self.project, self.video = project, video
+        self._saved: dict[int, list[sio.PredictedInstance]] = {}
+
+    def show(self, prediction: FramePrediction) -> int:
+        f = prediction.frame_idx
+        if f not in self._saved:
+            lf = _frame(self.project.labels, self.video, f)
+            self._saved[f] = list(lf.predicted_instances) if lf is not None else []
+        return add_predictions(self.project, self.video, [prediction], mode="replace")
+
+    def restore(self) -> None:
+        labels = self.project.labels
+        for f, saved in self._saved.items():
+            lf = _frame(labels, self.video, f)
+            if lf is not None:
+                lf.instances = [*lf.user_instances, *saved]
+        labels.labeled_frames = [lf for lf in labels.labeled_frames if lf.instances]
+        if hasattr(labels, "reindex"):
+            labels.reindex()
+        self._saved.clear()

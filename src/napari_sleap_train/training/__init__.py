@@ -3,7 +3,10 @@
 from ..errors import ModelFolderError, TrainingError
 from .events import (
     BatchEnded,
+    Choice,
     EpochEnded,
+    NextModelOffered,
+    PreviewPredicted,
     StopToken,
     TrainingEvent,
     TrainingFinished,
@@ -15,7 +18,10 @@ from .trainer import MODEL_KINDS, resolve_device, train_events, train_model
 __all__ = [
     "MODEL_KINDS",
     "BatchEnded",
+    "Choice",
     "EpochEnded",
+    "NextModelOffered",
+    "PreviewPredicted",
     "ModelFolderError",
     "StopToken",
     "TrainingError",

@@ -91,4 +91,49 @@ class TrainingFinished:
     model_dir: Path
 
 
-TrainingEvent = TrainingStarted | BatchEnded | EpochEnded | TrainingFinished
+class Choice:
+    """A question the run waits on in its own thread, answered from another (the GUI)."""
+
+    def __init__(self) -> None:
+        self._answered = threading.Event()
+        self.value: bool = False
+
+    def answer(self, value: bool) -> None:
+        self.value = value
+        self._answered.set()
+
+    def wait(self, stop: StopToken | None = None, poll: float = 0.1) -> bool:
+        """Block until answered; a ``stop`` request answers no."""
+        while not self._answered.wait(poll):
+            if stop is not None and stop.requested:
+                return False
+        return self.value
+
+
+@dataclass(frozen=True)
+class NextModelOffered:
+    """The user stopped ``model``; the run waits for ``choice``: train ``next_model`` or not."""
+
+    model: str
+    next_model: str
+    choice: Choice
+
+
+@dataclass(frozen=True)
+class PreviewPredicted:
+    """Predictions on one frame with the best models so far, made after an epoch."""
+
+    model: str
+    epoch: int
+    frame_idx: int
+    prediction: object  # inference.topdown.FramePrediction
+
+
+TrainingEvent = (
+    TrainingStarted
+    | BatchEnded
+    | EpochEnded
+    | TrainingFinished
+    | NextModelOffered
+    | PreviewPredicted
+)

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import copy
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..config import TrainingConfig
-from ..data.datasets import load_labelled_data
+from ..data.datasets import LabelledData, load_labelled_data
 from ..project import Project
-from .events import AnyStop, StopToken, TrainingEvent
+from .events import (
+    AnyStop,
+    Choice,
+    EpochEnded,
+    NextModelOffered,
+    PreviewPredicted,
+    StopToken,
+    TrainingEvent,
+    TrainingFinished,
+)
+from .model_folder import BEST_FILE
 from .trainer import MODEL_KINDS, check_writable, train_events
 
 
@@ -22,29 +34,138 @@ def pipeline_events(
     next_model: StopToken | None = None,
     models: tuple[str, ...] = MODEL_KINDS,
     init_weights: dict[str, str | os.PathLike] | None = None,
+    trained: dict[str, str | os.PathLike] | None = None,
+    preview_frame: Callable[[], int | None] | None = None,
 ) -> Iterator[TrainingEvent]:
     """Train the centroid model, then the centered-instance model, under ``out_dir``.
 
     The labelled frames are decoded once and shared. A ``stop`` request ends the current
-    model (keeping its best checkpoint) and skips the ones after it; a ``next_model`` request
-    ends the current model only.
+    model (keeping its best checkpoint) and skips the ones after it. A ``next_model`` request
+    ends the current model only; when another model follows, the run yields
+    :class:`NextModelOffered` and waits for its answer (go on, or finish here).
+
+    ``trained`` names model folders used as they are (models not trained in this run). With
+    ``preview_frame`` (a callable giving the frame to show, read in this thread), every
+    epoch that improves a model while both models exist is followed by a
+    :class:`PreviewPredicted` on that frame with the best checkpoints so far.
     """
     config.validate()
+    started = time.perf_counter()
     out = Path(out_dir)
     check_writable(out)
     data = load_labelled_data(project, config.pipeline.anchor_part)
     init_weights = init_weights or {}
-    for kind in models:
+    folders = {kind: Path(p) for kind, p in (trained or {}).items()}
+    folders.update({kind: out / kind for kind in models})
+    preview = _Preview(project, config, folders) if preview_frame is not None else None
+    budget = _Budget(config, models, started)
+    try:
+        yield from _train_in_turn(
+            models, budget, out, data, stop, next_model, init_weights, preview, preview_frame
+        )
+    finally:
+        if preview is not None:
+            preview.close()
+
+
+def _train_in_turn(
+    models: tuple[str, ...],
+    budget: _Budget,
+    out: Path,
+    data: LabelledData,
+    stop: StopToken | None,
+    next_model: StopToken | None,
+    init_weights: dict[str, str | os.PathLike],
+    preview: _Preview | None,
+    frame_of: Callable[[], int | None] | None,
+) -> Iterator[TrainingEvent]:
+    """The models one after the other, with previews and the offer after a user's Stop."""
+    for i, kind in enumerate(models):
         if stop is not None and stop.requested:
             return
-        yield from train_events(
+        finished = None
+        for event in train_events(
             kind,
             None,
-            config,
+            budget.config_for(kind),
             out / kind,
             stop=AnyStop(stop, next_model),
             data=data,
             init_weights=init_weights.get(kind),
-        )
-        if next_model is not None:
+        ):
+            yield event
+            if isinstance(event, TrainingFinished):
+                finished = event
+            if preview is not None and isinstance(event, EpochEnded) and event.is_best:
+                frame = frame_of()
+                pred = preview.predict(frame) if frame is not None else None
+                if pred is not None:
+                    yield PreviewPredicted(kind, event.epoch, frame, pred)
+        user_stopped = finished is not None and finished.reason == "stopped by user"
+        if next_model is not None and next_model.requested:
             next_model.clear()
+            if user_stopped and i + 1 < len(models) and not (stop and stop.requested):
+                choice = Choice()
+                yield NextModelOffered(kind, models[i + 1], choice)
+                if not choice.wait(stop):
+                    return
+
+
+class _Budget:
+    """Splits ``pipeline.time_budget_minutes`` between the models trained in this run.
+
+    The centroid model gets its share of the total; the centered-instance model gets what
+    is left when it starts, so time the first model saves by stopping early is not lost.
+    A model's own time limit still applies when it is shorter.
+    """
+
+    def __init__(self, config: TrainingConfig, models: tuple[str, ...], started: float):
+        self.config, self.models, self.started = config, models, started
+
+    def config_for(self, kind: str) -> TrainingConfig:
+        total = self.config.pipeline.time_budget_minutes
+        if total is None:
+            return self.config
+        left = total - (time.perf_counter() - self.started) / 60
+        share = self.config.pipeline.centroid_time_share
+        minutes = total * share if kind != self.models[-1] else left
+        config = copy.deepcopy(self.config)
+        opt = getattr(config, kind).optimization
+        own = opt.time_limit_minutes
+        opt.time_limit_minutes = max(min(minutes, own) if own else minutes, 0.05)
+        return config
+
+
+class _Preview:
+    """Predicts one frame with the best checkpoints of both models, when both exist."""
+
+    def __init__(self, project: Project, config: TrainingConfig, folders: dict[str, Path]):
+        self.project, self.config, self.folders = project, config, folders
+        self.video = None
+
+    def predict(self, frame: int):
+        from ..errors import InferenceError, ModelFolderError
+        from ..inference.topdown import TopDownPredictor
+        from ..video import LazyVideo
+
+        if not all((self.folders.get(k, Path()) / BEST_FILE).exists() for k in MODEL_KINDS):
+            return None
+        try:
+            if self.video is None:
+                self.video = LazyVideo(self.project.videos[0])
+            predictor = TopDownPredictor(
+                self.folders["centroid"],
+                self.folders["centered_instance"],
+                device=self.config.device,
+                peak_threshold=self.config.pipeline.peak_threshold,
+                max_instances=self.config.pipeline.max_instances,
+            )
+            pred = predictor.predict_batch(self.video.frame(frame)[None])[0]
+        except (InferenceError, ModelFolderError, OSError, IndexError):
+            return None
+        pred.frame_idx = frame
+        return pred
+
+    def close(self) -> None:
+        if self.video is not None:
+            self.video.close()

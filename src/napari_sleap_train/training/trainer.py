@@ -279,6 +279,8 @@ def train_events(
         save_torch_atomic(model.state_dict(), folder / BEST_FILE)
         write_info(folder, {**info, "best_epoch": epoch + 1, "best_val_loss": loss})
 
+    cosine = opt_cfg.schedule == "cosine"
+    total_steps = opt_cfg.epochs * opt_cfg.batches_per_epoch
     reason, epoch = "completed", start_epoch - 1
     order = torch.randperm(len(train), generator=gen)
     cursor = 0
@@ -291,6 +293,11 @@ def train_events(
                     order, cursor = torch.randperm(len(train), generator=gen), 0
                 idx = order[cursor : cursor + batch_size]
                 cursor += batch_size
+                if cosine:
+                    step = epoch * opt_cfg.batches_per_epoch + batch
+                    progress = max(step / total_steps, (time.perf_counter() - t0) / limit)
+                    for group in optimizer.param_groups:
+                        group["lr"] = cosine_lr(opt_cfg.learning_rate, progress)
                 x, y = train.batch(idx, gen)
                 x = to_layout(x.to(device, non_blocking=True), channels_last)
                 with autocast(device, precision):
@@ -311,7 +318,8 @@ def train_events(
             if reason != "completed" and best_epoch >= 0:
                 break
             val_loss = _evaluate(model, val_batches, device, precision, channels_last)
-            scheduler.step(val_loss)
+            if not cosine:
+                scheduler.step(val_loss)
             is_best = val_loss < best_loss - opt_cfg.early_stopping_min_delta
             if is_best:
                 best_loss, best_epoch, wait = val_loss, epoch, 0
@@ -357,6 +365,14 @@ def train_events(
     yield TrainingFinished(
         kind, reason, best_loss, best_epoch + 1, epoch + 1, time.perf_counter() - t0, folder
     )
+
+
+def cosine_lr(peak: float, progress: float, warmup: float = 0.03) -> float:
+    """Learning rate at ``progress`` in [0, 1]: linear warm-up, then cosine decay to 2 %."""
+    p = min(max(progress, 0.0), 1.0)
+    if p < warmup:
+        return peak * (0.1 + 0.9 * p / warmup)
+    return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * (p - warmup) / (1 - warmup))))
 
 
 def _fixed_batches(data: ModelData, batch_size: int, gen: torch.Generator) -> list[tuple]:

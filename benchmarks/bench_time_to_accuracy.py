@@ -1,0 +1,170 @@
+"""Accuracy after a fixed total training time: the fast CPU preset against SLEAP's defaults.
+
+Datasets (``--dataset``):
+
+- ``pair`` (default): ``../shared/data/centered_pair_predictions.slp``, two flies, 24 nodes,
+  384×384; 200 training and 100 disjoint test frames split by 25-frame chunks, as in
+  ``bench_realdata.py``.
+- ``dance``: ``../shared/data/dance.mp4.labels.slp``, one person, 17 nodes, 406×720 RGB;
+  100 training and 100 test frames, chunks of 10.
+- ``sample1024``: the built-in synthetic animals (8 nodes) on 1024×1024 frames, so the
+  animals are small; 100 training and 100 test frames of its ground truth.
+
+For each preset and total budget it trains both models from scratch (the budget split as
+the preset does), predicts the test frames and prints median and 90th-percentile node
+error, OKS mAP, animals found, and each model's training samples/s next to a pure
+forward+backward+step of the same network and batch.
+
+Run: ``.venv/bin/python benchmarks/bench_time_to_accuracy.py [--dataset pair]
+[--minutes 2 5 10] [--presets fast-cpu sleap]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import sleap_io as sio
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_realdata import DATA, split  # noqa: E402
+from bench_train import pure_step_rate  # noqa: E402
+from napari_sleap_train.config import preset  # noqa: E402
+from napari_sleap_train.data.datasets import load_labelled_data  # noqa: E402
+from napari_sleap_train.evaluation import evaluate_frames  # noqa: E402
+from napari_sleap_train.inference.topdown import TopDownPredictor  # noqa: E402
+from napari_sleap_train.project import Project  # noqa: E402
+from napari_sleap_train.training import BatchEnded, TrainingStarted  # noqa: E402
+from napari_sleap_train.training.pipeline import pipeline_events  # noqa: E402
+from napari_sleap_train.video import LazyVideo  # noqa: E402
+
+KINDS = ("centroid", "centered_instance")
+
+
+def chunked_split(frames: list[int], chunk: int, n_train: int, n_test: int, seed: int = 0):
+    """Training and test frames from disjoint contiguous chunks."""
+    chunks: dict[int, list[int]] = {}
+    for f in sorted(frames):
+        chunks.setdefault(f // chunk, []).append(f)
+    train, test = [], []
+    for c in np.random.default_rng(seed).permutation(sorted(chunks)):
+        (train if len(train) < n_train else test).extend(chunks[c])
+        if len(test) >= n_test:
+            break
+    return sorted(train[:n_train]), sorted(test[:n_test])
+
+
+def load_dataset(name: str, work: Path):
+    """(video, skeleton, {frame: ground truth (n, nodes, 2)}, train frames, test frames)."""
+    if name == "pair":
+        source = sio.load_slp(str(DATA / "centered_pair_predictions.slp"))
+        good, train, test = split(source)
+        return source.videos[0], source.skeletons[0], good, train, test
+    if name == "dance":
+        source = sio.load_slp(str(DATA / "dance.mp4.labels.slp"))
+        truth = {}
+        for lf in source.labeled_frames:
+            insts = lf.user_instances or lf.predicted_instances
+            if len(insts) == 1 and (~np.isnan(insts[0].numpy()[:, 0])).sum() >= 12:
+                truth[lf.frame_idx] = insts[0].numpy()[None]
+        train, test = chunked_split(list(truth), 10, 100, 100)
+        return source.videos[0], source.skeletons[0], truth, train, test
+    if name == "sample1024":
+        from napari_sleap_train.sample_data import _labels, _write_video, make_sample
+
+        sample = make_sample(seed=1, n_frames=300, size=1024)
+        path = work / "sample1024.avi"
+        _write_video(path, sample.frames)
+        labels = _labels(sample, path, list(range(sample.n_frames)), False)
+        truth = {
+            lf.frame_idx: np.stack([i.numpy() for i in lf.user_instances])
+            for lf in labels.labeled_frames
+        }
+        train, test = chunked_split(list(truth), 10, 100, 100)
+        return labels.videos[0], labels.skeletons[0], truth, train, test
+    raise SystemExit(f"unknown dataset {name}")
+
+
+def run(project: Project, name: str, minutes: float, video, truth, test, work: Path) -> dict:
+    config = preset(name)
+    config.device = "cpu"
+    config.pipeline.time_budget_minutes = minutes
+    for section in (config.centroid, config.centered_instance):
+        section.optimization.time_limit_minutes = None
+    batches = {k: 0 for k in KINDS}
+    elapsed = {k: 0.0 for k in KINDS}
+    bs = {}
+    t0 = time.perf_counter()
+    for event in pipeline_events(project, config, work):
+        if isinstance(event, TrainingStarted):
+            bs[event.model] = event.batch_size
+        elif isinstance(event, BatchEnded):
+            batches[event.model] += 1
+            elapsed[event.model] = event.elapsed
+    train_min = (time.perf_counter() - t0) / 60
+    predictor = TopDownPredictor.from_models_dir(work, device="cpu")
+    lazy = LazyVideo(video)
+    preds = list(predictor.predict_video(lazy, test))
+    m = evaluate_frames(
+        [(truth[p.frame_idx], p.points, p.scores) for p in preds], predictor.node_names
+    )
+    rates = {k: batches[k] * bs.get(k, 0) / max(elapsed[k], 1e-9) for k in KINDS}
+    return {"train_min": train_min, "rates": rates, **m}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="pair", choices=["pair", "dance", "sample1024"])
+    parser.add_argument("--minutes", type=float, nargs="+", default=[2, 5, 10])
+    parser.add_argument("--presets", nargs="+", default=["fast-cpu", "sleap"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        video, skeleton, truth, train, test = load_dataset(args.dataset, tmp)
+        frames = [
+            sio.LabeledFrame(
+                video=video,
+                frame_idx=f,
+                instances=[sio.Instance.from_numpy(p, skeleton=skeleton) for p in truth[f]],
+            )
+            for f in train
+        ]
+        project = Project(sio.Labels(labeled_frames=frames, videos=[video], skeletons=[skeleton]))
+        h, w = video.shape[1:3]
+        print(
+            f"dataset {args.dataset}: {w}x{h} frames, {len(skeleton.nodes)} nodes, "
+            f"{len(train)} training / {len(test)} test frames; torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads"
+        )
+        data = load_labelled_data(project)
+        pure = {}
+        for name in args.presets:
+            config = preset(name)
+            config.device = "cpu"
+            pure[name] = {k: pure_step_rate(k, data, config, 15) for k in KINDS}
+        print(
+            f"{'preset':<9} {'budget':>6} {'trained':>8} {'median':>7} {'p90':>7} "
+            f"{'mAP':>6} {'found':>6}  centroid samples/s   instance samples/s"
+        )
+        for minutes in args.minutes:
+            for name in args.presets:
+                r = run(project, name, minutes, video, truth, test, tmp / f"{name}_{minutes}")
+                c, i = r["rates"]["centroid"], r["rates"]["centered_instance"]
+                pc, pi = pure[name]["centroid"], pure[name]["centered_instance"]
+                print(
+                    f"{name:<9} {minutes:>4g} m {r['train_min']:>6.1f} m "
+                    f"{r['dist_p50']:>5.2f}px {r['dist_p90']:>5.2f}px {r['oks_map']:>6.3f} "
+                    f"{100 * r['found_fraction']:>5.1f}%  {c:>6.1f} (pure {pc:>5.1f})   "
+                    f"{i:>6.1f} (pure {pi:>5.1f})",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

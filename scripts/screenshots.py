@@ -1,0 +1,72 @@
+"""The README's screenshots, made on the built-in sample with the real dock.
+
+Writes ``docs/dock.png`` (the dock beside the video), ``docs/previews.png`` (receptive field
+and crop boxes on a labelled frame), ``docs/monitor.png`` (the training monitor mid-training)
+and ``docs/predictions.png`` (predictions on a suggested frame). Needs a display or
+``xvfb-run``; ``make screenshots`` runs it. Takes about three minutes on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run_main_job import open_sample, wait_until  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", default="docs", help="folder for the images")
+    parser.add_argument("--work", default="out/screenshots", help="folder for the run")
+    args = parser.parse_args()
+    docs = Path(args.docs)
+    docs.mkdir(parents=True, exist_ok=True)
+    viewer, dock = open_sample(Path(args.work).resolve(), show=True)
+    viewer.window._qt_window.resize(1500, 950)
+    dock.reset_defaults()
+    viewer.dims.set_current_step(0, 13)  # a labelled frame with three animals
+    wait_until(lambda: False, 1.0)
+
+    viewer.screenshot(str(docs / "dock.png"), canvas_only=False)
+
+    dock.tabs.setCurrentIndex(1)  # Centroid Model: its receptive field is drawn
+    viewer.camera.center = (0, 192, 192)
+    viewer.camera.zoom = 1.6
+    wait_until(lambda: False, 0.5)
+    viewer.screenshot(str(docs / "previews.png"), canvas_only=False)
+
+    dock.tabs.setCurrentIndex(0)
+    w = dock.form.widgets
+    for kind in ("centroid", "centered_instance"):
+        w[f"{kind}.time_limit"].value = 1.0
+        w[f"{kind}.batches_per_epoch"].value = 20
+        w[f"{kind}.learning_rate"].value = 1e-3
+    w["predict_on"].value = "suggested frames"
+    dock.run_button.click()
+    wait_until(
+        lambda: dock.monitor._model == "Centered Instance Model"
+        and dock.monitor.n_epoch_events >= 4,
+        timeout=600,
+    )
+    wait_until(lambda: False, 0.3)
+    dock.grab().save(str(docs / "monitor.png"))
+
+    done = wait_until(lambda: dock.worker is None and "Predicted" in dock.status.text(), 900)
+    if not done:
+        print(f"error: training did not finish: {dock.status.text()}", file=sys.stderr)
+        return 1
+    for layer in ("receptive field", "crop boxes"):
+        viewer.layers[layer].visible = False
+    wait_until(lambda: False, 0.5)
+    viewer.screenshot(str(docs / "predictions.png"), canvas_only=False)
+    for name in ("dock", "previews", "monitor", "predictions"):
+        print(docs / f"{name}.png")
+    viewer.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
