@@ -171,7 +171,9 @@ def test_stop_offers_the_next_model_then_predicts(viewer_dock, qtbot):
     n = dock.monitor.n_batch_events
     qtbot.waitUntil(lambda: dock.monitor.n_batch_events >= n + 2, timeout=30000)
     dock.stop_button.click()  # the last model: nothing to offer, predict with both
-    qtbot.waitUntil(lambda: dock.worker is None and "Predicted" in dock.status.text(), 60000)
+    qtbot.waitUntil(
+        lambda: dock.worker is None and "Predicted" in dock.status.text(), timeout=60000
+    )
     assert not dock.offer.isVisible()
     assert (dock.run_dir / "centered_instance" / "best.pt").exists()
 

@@ -1,4 +1,4 @@
-"""``python -m napari_sleap_train`` runs the command line."""
+"""``python -m napari_sleap_train`` (and ``torchrun -m napari_sleap_train``) runs the CLI."""
 
 import sys
 

@@ -1,4 +1,4 @@
-"""Command line: ``napari-sleap-train sample | train | predict | evaluate``."""
+"""Command line: ``napari-sleap-train sample | train | export-job | predict | evaluate``."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_config(args: argparse.Namespace):
+def _load_config(args: argparse.Namespace, job_config=None):
     from .config import TrainingConfig, default_preset, preset
 
     if args.config:
         config = TrainingConfig.load(args.config)
+    elif job_config is not None and args.preset is None:
+        config = job_config
     else:
         config = preset(args.preset or default_preset())
     if args.total_time is not None:
@@ -42,6 +44,8 @@ def _load_config(args: argparse.Namespace):
         config.device = args.device
     if args.precision is not None:
         config.precision = args.precision
+    if getattr(args, "amp", False):
+        config.precision = "amp"
     return config.validate()
 
 
@@ -94,11 +98,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import signal
 
     from .project import load_project
-    from .training import StopToken
+    from .training import StopToken, distributed
     from .training.pipeline import pipeline_events
 
-    config = _load_config(args)
-    project = load_project(args.labels, search_dirs=args.video_dir or ())
+    if args.labels.lower().endswith(".zip"):
+        from .jobs import open_job
+
+        project, job_config = open_job(args.labels)
+        config = _load_config(args, job_config)
+    else:
+        config = _load_config(args)
+        project = load_project(args.labels, search_dirs=args.video_dir or ())
+    group, config.device = distributed.init_from_env(config.device)
     stop = StopToken()
 
     def on_interrupt(signum, frame):  # noqa: ARG001
@@ -111,9 +122,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
     progress = _Progress()
     try:
         for event in pipeline_events(project, config, args.out, stop=stop):
-            progress(event)
+            if group.main:
+                progress(event)
     finally:
         signal.signal(signal.SIGINT, previous)
+        distributed.shutdown()
+    return 0
+
+
+def _cmd_export_job(args: argparse.Namespace) -> int:
+    from .jobs import export_job, job_commands
+    from .project import load_project
+
+    config = _load_config(args)
+    project = load_project(args.labels, search_dirs=args.video_dir or ())
+    out = export_job(project, config, args.out)
+    print(f"training job: {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    print("run it with:")
+    print(job_commands(out.name), end="")
     return 0
 
 
@@ -198,6 +224,32 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _training_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``train`` and ``export-job``: the settings of the run."""
+    p.add_argument(
+        "--config", help="training configuration JSON (default: the job's, or the preset)"
+    )
+    p.add_argument(
+        "--preset",
+        choices=["fast-cpu", "sleap"],
+        help="starting settings without --config (default: fast-cpu without a GPU, else sleap)",
+    )
+    p.add_argument("--epochs", type=int, help="maximum epochs per model")
+    p.add_argument("--batches-per-epoch", type=int, help="batches per epoch")
+    p.add_argument("--batch-size", type=int, help="samples per batch (default 4)")
+    p.add_argument("--crop-size", type=int, help="crop size in px (default: auto)")
+    p.add_argument("--time-limit", type=float, help="minutes per model at most")
+    p.add_argument(
+        "--total-time", type=float, help="minutes for both models together (split between them)"
+    )
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16", "fp16", "amp"],
+        help="auto: bfloat16 on CPUs that compute it natively, else fp32",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(
@@ -211,30 +263,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("train", help="train the centroid and centered-instance models")
-    p.add_argument("labels", help="labelled project (.slp or .pkg.slp)")
+    p.add_argument("labels", help="labelled project (.slp or .pkg.slp) or a training job .zip")
     p.add_argument("--out", required=True, help="folder for the model folders")
-    p.add_argument("--config", help="training configuration JSON (default: built-in defaults)")
-    p.add_argument("--epochs", type=int, help="maximum epochs per model")
-    p.add_argument("--batches-per-epoch", type=int, help="batches per epoch (default 200)")
-    p.add_argument("--batch-size", type=int, help="samples per batch (default 4)")
-    p.add_argument("--crop-size", type=int, help="crop size in px (default: auto)")
-    p.add_argument(
-        "--preset",
-        choices=["fast-cpu", "sleap"],
-        help="starting settings without --config (default: fast-cpu without a GPU, else sleap)",
-    )
-    p.add_argument("--time-limit", type=float, help="minutes per model at most")
-    p.add_argument(
-        "--total-time", type=float, help="minutes for both models together (split between them)"
-    )
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
-    p.add_argument(
-        "--precision",
-        choices=["auto", "fp32", "bf16"],
-        help="auto: bfloat16 on CPUs that compute it natively, else fp32",
-    )
+    _training_options(p)
+    p.add_argument("--amp", action="store_true", help="mixed precision (bfloat16/float16 on GPUs)")
     p.add_argument("--video-dir", action="append", help="folder to look for moved videos in")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "export-job", help="pack labelled frames (images embedded) and a config into one .zip"
+    )
+    p.add_argument("labels", help="labelled project (.slp)")
+    p.add_argument("-o", "--out", required=True, help="the job file to write (.zip)")
+    _training_options(p)
+    p.add_argument("--video-dir", action="append", help="folder to look for moved videos in")
+    p.set_defaults(func=_cmd_export_job)
 
     p = sub.add_parser("predict", help="predict poses with trained models")
     p.add_argument("models_dir", help="folder written by `train --out`")

@@ -187,8 +187,10 @@ class TrainingConfig:
             "cuda:"
         ):
             out["device"] = f"'{self.device}' is unknown; use auto, cpu, cuda or mps."
-        if self.precision not in ("auto", "fp32", "bf16"):
-            out["precision"] = f"'{self.precision}' is unknown; use auto, fp32 or bf16."
+        if self.precision not in ("auto", "fp32", "bf16", "fp16", "amp"):
+            out["precision"] = (
+                f"'{self.precision}' is unknown; use auto, amp (mixed), fp32, bf16 or fp16."
+            )
         for name in ("centroid", "centered_instance"):
             model = getattr(self, name)
             out.update(_model_problems(name, model))

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import torch
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "amp")
 
 
 def cpu_has_bf16() -> bool:
@@ -25,10 +25,17 @@ def cpu_has_bf16() -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto`` → ``bf16`` on a CPU that has it, else ``fp32``."""
+    """The precision to compute in: ``fp32``, ``bf16`` or ``fp16``.
+
+    ``auto``: bfloat16 on a CPU that has it, else float32 (GPUs keep float32 unless asked).
+    ``amp`` (mixed precision, ``--amp``): on CUDA bfloat16 where the GPU supports it, else
+    float16 with loss scaling; elsewhere as ``auto``.
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
-    if precision == "auto":
+    if precision == "amp" and device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision in ("auto", "amp"):
         return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
     return precision
 
@@ -45,9 +52,10 @@ def to_layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
 
 @contextlib.contextmanager
 def autocast(device: torch.device, precision: str) -> Iterator[None]:
-    """bfloat16 autocast when ``precision`` is ``bf16``; nothing otherwise."""
-    if precision == "bf16":
-        with torch.autocast(device.type, dtype=torch.bfloat16):
+    """Autocast to ``bf16`` or ``fp16``; nothing for ``fp32``."""
+    if precision in ("bf16", "fp16"):
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+        with torch.autocast(device.type, dtype=dtype):
             yield
     else:
         yield

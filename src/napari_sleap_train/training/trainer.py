@@ -32,6 +32,7 @@ from ..errors import DataError, TrainingError
 from ..models import ConfmapModel, UNetSpec
 from ..models.precision import autocast, resolve_precision, to_layout, use_channels_last
 from ..project import Project
+from . import distributed
 from .events import (
     AnyStop,
     BatchEnded,
@@ -204,19 +205,23 @@ def train_events(
     section = getattr(config, kind)
     opt_cfg = section.optimization
     folder = Path(model_dir)
-    check_writable(folder)
+    group = distributed.current()
+    if group.main:
+        check_writable(folder)
     device = resolve_device(config.device)
     if device.type == "cpu":
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // group.world))
     torch.manual_seed(opt_cfg.seed)
-    gen = torch.Generator().manual_seed(opt_cfg.seed)
+    gen = torch.Generator().manual_seed(opt_cfg.seed + group.rank)
+    # Every process draws the same sample order and trains on its own share of it.
+    shuffle = gen if group.world == 1 else torch.Generator().manual_seed(opt_cfg.seed)
 
     if data is None:
         if project is None:
             raise ValueError("Give a project or decoded data.")
         data = load_labelled_data(project, config.pipeline.anchor_part)
     train, val, notes, extra = _datasets(kind, data, config)
-    batch_size, note = with_batch_size(len(train), opt_cfg.batch_size)
+    batch_size, note = with_batch_size(len(train) // group.world, opt_cfg.batch_size)
     if note:
         notes.append(note)
     spec = unet_spec(section.backbone, data.channels)
@@ -227,11 +232,17 @@ def train_events(
         notes.append(f"Starting from the weights of {init_weights}.")
     precision = resolve_precision(config.precision, device)
     channels_last = use_channels_last(device)
-    if precision == "bf16":
-        notes.append("Mixed precision: bfloat16 autocast, float32 weights.")
+    if precision in ("bf16", "fp16"):
+        notes.append(f"Mixed precision: {precision} autocast, float32 weights.")
+    if group.world > 1:
+        notes.append(
+            f"Data-parallel training: {group.world} processes (this is rank {group.rank})."
+        )
     model.to(
         device, memory_format=torch.channels_last if channels_last else torch.contiguous_format
     )
+    net = group.wrap(model, device)
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
     optimizer = torch.optim.Adam(model.parameters(), lr=opt_cfg.learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer,
@@ -256,8 +267,9 @@ def train_events(
         gen.set_state(state["generator"])
         log = read_log(folder)
         notes.append(f"Resuming at epoch {start_epoch + 1}.")
-    config.save(folder / CONFIG_FILE)
-    write_info(folder, info)
+    if group.main:
+        config.save(folder / CONFIG_FILE)
+        write_info(folder, info)
 
     val_batches = _fixed_batches(val, batch_size, gen)
     t0 = time.perf_counter()
@@ -276,21 +288,23 @@ def train_events(
     )
 
     def save_best(loss: float, epoch: int) -> None:
-        save_torch_atomic(model.state_dict(), folder / BEST_FILE)
-        write_info(folder, {**info, "best_epoch": epoch + 1, "best_val_loss": loss})
+        if group.main:
+            save_torch_atomic(model.state_dict(), folder / BEST_FILE)
+            write_info(folder, {**info, "best_epoch": epoch + 1, "best_val_loss": loss})
 
     cosine = opt_cfg.schedule == "cosine"
     total_steps = opt_cfg.epochs * opt_cfg.batches_per_epoch
     reason, epoch = "completed", start_epoch - 1
-    order = torch.randperm(len(train), generator=gen)
+    order = group.share(torch.randperm(len(train), generator=shuffle))
     cursor = 0
     try:
         for epoch in range(start_epoch, opt_cfg.epochs):
-            model.train()
+            net.train()
             total, n = 0.0, 0
             for batch in range(opt_cfg.batches_per_epoch):
                 if cursor + batch_size > len(order):
-                    order, cursor = torch.randperm(len(train), generator=gen), 0
+                    order = group.share(torch.randperm(len(train), generator=shuffle))
+                    cursor = 0
                 idx = order[cursor : cursor + batch_size]
                 cursor += batch_size
                 if cosine:
@@ -301,23 +315,28 @@ def train_events(
                 x, y = train.batch(idx, gen)
                 x = to_layout(x.to(device, non_blocking=True), channels_last)
                 with autocast(device, precision):
-                    pred = model(x)
+                    pred = net(x)
                 loss = F.mse_loss(pred.float(), y.to(device, non_blocking=True))
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                if scaler is None:
+                    loss.backward()
+                    optimizer.step()
+                else:
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
                 value = float(loss.detach())
                 total, n = total + value, n + 1
                 yield BatchEnded(kind, epoch, batch, value, time.perf_counter() - t0)
-                if stop is not None and stop.requested:
+                if group.agree(stop is not None and stop.requested):
                     reason = "stopped by user"
                     break
-                if time.perf_counter() - t0 > limit:
+                if group.agree(time.perf_counter() - t0 > limit):
                     reason = "time limit"
                     break
             if reason != "completed" and best_epoch >= 0:
                 break
-            val_loss = _evaluate(model, val_batches, device, precision, channels_last)
+            val_loss = group.mean(_evaluate(model, val_batches, device, precision, channels_last))
             if not cosine:
                 scheduler.step(val_loss)
             is_best = val_loss < best_loss - opt_cfg.early_stopping_min_delta
@@ -328,30 +347,32 @@ def train_events(
                 wait += 1
             lr = optimizer.param_groups[0]["lr"]
             elapsed = time.perf_counter() - t0
+            train_loss = group.mean(total / max(n, 1))
             log.append(
                 {
                     "epoch": epoch + 1,
-                    "train_loss": total / max(n, 1),
+                    "train_loss": train_loss,
                     "val_loss": val_loss,
                     "learning_rate": lr,
                     "seconds": round(elapsed, 3),
                 }
             )
-            write_log(folder, log)
-            save_torch_atomic(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "epoch": epoch,
-                    "best_val_loss": best_loss,
-                    "best_epoch": best_epoch,
-                    "wait": wait,
-                    "generator": gen.get_state(),
-                },
-                folder / LAST_FILE,
-            )
-            yield EpochEnded(kind, epoch, total / max(n, 1), val_loss, lr, is_best, wait, elapsed)
+            if group.main:
+                _save_last(
+                    folder,
+                    log,
+                    {
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "epoch": epoch,
+                        "best_val_loss": best_loss,
+                        "best_epoch": best_epoch,
+                        "wait": wait,
+                        "generator": gen.get_state(),
+                    },
+                )
+            yield EpochEnded(kind, epoch, train_loss, val_loss, lr, is_best, wait, elapsed)
             if reason != "completed":
                 break
             if wait >= opt_cfg.early_stopping_patience:
@@ -365,6 +386,11 @@ def train_events(
     yield TrainingFinished(
         kind, reason, best_loss, best_epoch + 1, epoch + 1, time.perf_counter() - t0, folder
     )
+
+
+def _save_last(folder: Path, log: list[dict], state: dict) -> None:
+    write_log(folder, log)
+    save_torch_atomic(state, folder / LAST_FILE)
 
 
 def cosine_lr(peak: float, progress: float, warmup: float = 0.03) -> float:
