@@ -114,3 +114,124 @@ def test_errors_are_one_clear_line(tmp_path, capsys, sample_paths):
         == 2
     )
     assert "is the input file" in capsys.readouterr().err
+
+
+def test_suggest_keeps_the_input_unless_told(sample_paths, tmp_path, capsys):
+    import shutil
+
+    project = tmp_path / "project.slp"  # its video path is absolute, so a copy still finds it
+    shutil.copy(sample_paths.project, project)
+    before = project.read_bytes()
+    out = tmp_path / "suggested.slp"
+    args = ["suggest", str(project), "--method", "image-features", "--n", "5", "-o", str(out)]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "video 0 (sample.avi): added 5 suggestions" in text
+    assert f"41 suggestions in all -> {out}" in text
+    assert project.read_bytes() == before
+    assert not (tmp_path / "project.slp.bak").exists()
+    labels = sio.load_slp(str(out), open_videos=False)
+    assert len(labels.suggestions) == 41
+    assert len(labels.user_labeled_frames) == 20 and len(labels.tracks) == 3
+    labelled = {lf.frame_idx for lf in labels.user_labeled_frames}
+    assert not labelled & {s.frame_idx for s in labels.suggestions}
+
+    # -o naming the input saves in place and keeps the previous file as .bak
+    args = ["suggest", str(project), "--method", "random", "--n", "4", "--seed", "1"]
+    assert main([*args, "-o", str(project)]) == 0
+    assert "previous file kept as project.slp.bak" in capsys.readouterr().out
+    assert (tmp_path / "project.slp.bak").read_bytes() == before
+    assert len(sio.load_slp(str(project), open_videos=False).suggestions) == 40
+
+    # --include-labelled: every frame may be suggested, the labelled ones too
+    everything = tmp_path / "all.slp"
+    args = ["suggest", str(project), "--method", "stride", "--n", "1000", "--include-labelled"]
+    assert main([*args, "-o", str(everything)]) == 0
+    assert "added 260 suggestions - fewer than 1000" in capsys.readouterr().out
+    frames = {s.frame_idx for s in sio.load_slp(str(everything), open_videos=False).suggestions}
+    assert frames == set(range(300))
+
+
+def test_suggest_then_export_predictions(tmp_path, capsys):
+    import csv
+    import shutil
+
+    import h5py
+    import numpy as np
+
+    from .conftest import require_data
+
+    source = require_data("centered_pair_predictions.slp")
+    moved = tmp_path / "preds.slp"  # away from its video: found through --video-dir
+    shutil.copy(source, moved)
+    low = tmp_path / "low.slp"
+    args = ["suggest", str(moved), "--method", "low-score", "--n", "10", "-o", str(low)]
+    assert main(args) == 2
+    assert "was not found" in capsys.readouterr().err
+    assert main([*args, "--video-dir", str(source.parent)]) == 0
+    assert "added 10 suggestions" in capsys.readouterr().out
+
+    labels = sio.load_slp(str(low), open_videos=False)
+    means = {
+        lf.frame_idx: np.mean([i.score for i in lf.predicted_instances])
+        for lf in labels.labeled_frames
+    }
+    suggested = sorted(s.frame_idx for s in labels.suggestions)
+    assert suggested == sorted(sorted(means, key=means.get)[:10])
+    assert sum(len(lf.instances) for lf in labels.labeled_frames) == 2274
+
+    h5, table, slp = tmp_path / "low.h5", tmp_path / "low.csv", tmp_path / "low_export.slp"
+    for fmt, path in (("analysis-h5", h5), ("csv", table), ("slp", slp)):
+        assert main(["export", str(low), "--format", fmt, "--predicted-only", "-o", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert "exported 2274 instances in 1100 frames" in out and str(path) in out
+
+    first = labels.labeled_frames[0]
+    back = sio.load_analysis_h5(str(h5))
+    got = {i.track.name: i.numpy() for i in back.labeled_frames[0].instances}
+    for inst in first.instances:
+        np.testing.assert_allclose(got[inst.track.name], inst.numpy())
+    with h5py.File(h5, "r") as f:
+        assert f["tracks"].shape == (27, 2, 24, 1100)
+        assert f["labels_path"][()].decode() == str(low.resolve())
+    with open(table, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2274
+    row = next(r for r in rows if r["frame_idx"] == str(first.frame_idx))
+    inst = next(i for i in first.instances if i.track.name == row["track"])
+    assert float(row["thorax.x"]) == inst.numpy()[2, 0]
+    exported = sio.load_slp(str(slp), open_videos=False)
+    assert sorted(s.frame_idx for s in exported.suggestions) == suggested
+    assert sum(len(lf.instances) for lf in exported.labeled_frames) == 2274
+
+
+def test_suggest_and_export_errors_are_one_line(sample_paths, tmp_path, capsys):
+    import pytest
+
+    from .conftest import require_data
+
+    cases = [
+        (["suggest", str(sample_paths.project), "--method", "low-score", "--n", "3"], "predict"),
+        (["suggest", str(sample_paths.project), "--method", "random", "--n", "0"], "1 or more"),
+        (
+            ["export", str(require_data("centered_pair_predictions.slp")), "--format", "csv"]
+            + ["--user-only"],
+            "no user-labelled instances",
+        ),
+        (
+            ["export", str(sample_paths.project), "--format", "slp", "--predicted-only"],
+            "no predicted instances",
+        ),
+        (["export", str(tmp_path / "none.slp"), "--format", "csv"], "does not exist"),
+    ]
+    for args, message in cases:
+        assert main([*args, "-o", str(tmp_path / "out.x")]) == 2
+        captured = capsys.readouterr()
+        assert captured.err.startswith("error:") and message in captured.err
+        assert len(captured.err.strip().splitlines()) == 1 and "Traceback" not in captured.err
+    assert list(tmp_path.iterdir()) == []
+    args = ["export", str(sample_paths.project), "--format", "slp", "-o"]
+    assert main([*args, str(sample_paths.project)]) == 2
+    assert "is the input file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["suggest", str(sample_paths.project), "--method", "sharpest", "--n", "3", "-o", "x"])

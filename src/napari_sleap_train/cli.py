@@ -1,4 +1,5 @@
-"""Command line: ``napari-sleap-train sample | train | export-job | predict | evaluate``."""
+"""Command line: ``napari-sleap-train sample | train | export-job | predict | evaluate |
+suggest | export``."""
 
 from __future__ import annotations
 
@@ -250,6 +251,102 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _video_label(video) -> str:
+    from pathlib import Path
+
+    name = video.filename[0] if isinstance(video.filename, list) else video.filename
+    return Path(str(name)).name
+
+
+def _cmd_suggest(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .project import load_project
+    from .suggestions import suggest
+
+    project = load_project(args.labels, search_dirs=args.video_dir or ())
+    results = suggest(
+        project.labels,
+        args.method,
+        args.n,
+        seed=args.seed,
+        exclude_labelled=not args.include_labelled,
+        n_clusters=args.clusters,
+    )
+    same = Path(args.out).expanduser().resolve() == project.path
+    out = project.save(args.out, backup=True)
+    for i, res in enumerate(results):
+        kept = len(res.frames) - res.added
+        print(
+            f"video {i} ({_video_label(res.video)}): added {res.added} suggestions"
+            + (f" ({kept} were already suggested)" if kept else "")
+            + (
+                f" - fewer than {args.n}: no more frames to choose"
+                if len(res.frames) < args.n
+                else ""
+            )
+        )
+    total = len(project.labels.suggestions)
+    backup = f" (previous file kept as {out.name}.bak)" if same else ""
+    print(f"{total} suggestions in all -> {out}{backup}")
+    return 0
+
+
+def _load_for_export(path: str, search_dirs):
+    """The project at ``path``; when only its video is missing, the labels without it."""
+    from pathlib import Path
+
+    import sleap_io as sio
+
+    from .project import Project, ProjectError, load_project
+
+    try:
+        return load_project(path, search_dirs=search_dirs)
+    except ProjectError as exc:
+        try:
+            labels = sio.load_slp(str(path), open_videos=False)
+        except Exception:  # noqa: BLE001 - the file itself is unreadable: report that
+            raise exc from None
+        print(
+            f"note: a video of {Path(path).name} was not found (name its folder with "
+            "--video-dir); exporting the poses without it.",
+            file=sys.stderr,
+        )
+        return Project(labels=labels, path=None)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .export import ExportError, export_labels, select_instances, tracked_instances
+
+    source = Path(args.labels).expanduser()
+    if Path(args.out).expanduser().resolve() == source.resolve():
+        raise ExportError(
+            f"-o {args.out} is the input file: exports go to a new file so the input stays "
+            "as it is. Choose another output name."
+        )
+    which = "user" if args.user_only else "predicted" if args.predicted_only else "all"
+    project = _load_for_export(str(source), args.video_dir or ())
+    labels = project.labels
+    if args.format == "slp":
+        chosen = select_instances(labels, which)
+        where = f"{len(chosen.videos)} video(s)"
+    else:
+        chosen = tracked_instances(labels, args.video, which)
+        index = next(i for i, v in enumerate(labels.videos) if v is chosen.videos[0])
+        where = f"video {index}, {len(chosen.tracks)} tracks"
+    out = export_labels(
+        labels, args.out, args.format, which, video=args.video, labels_path=str(source.resolve())
+    )
+    n_inst = sum(len(lf.instances) for lf in chosen.labeled_frames)
+    print(
+        f"exported {n_inst} instances in {len(chosen.labeled_frames)} frames ({where}) "
+        f"as {args.format} -> {out}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(
@@ -306,6 +403,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("predictions", help="project with predicted instances (.slp)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("suggest", help="suggest frames to label next (adds them to a project)")
+    p.add_argument("labels", help="project (.slp) to suggest frames in")
+    p.add_argument(
+        "--method",
+        required=True,
+        choices=["random", "stride", "image-features", "low-score"],
+        help="random frames, evenly spaced frames, frames from every image-feature cluster, "
+        "or the frames with the lowest prediction scores",
+    )
+    p.add_argument("--n", type=int, required=True, help="frames to suggest per video")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--include-labelled",
+        action="store_true",
+        help="also suggest frames that already hold user labels",
+    )
+    p.add_argument(
+        "--clusters", type=int, default=5, help="image-features: k-means clusters (default 5)"
+    )
+    p.add_argument(
+        "-o", "--out", required=True, help="where to save (.slp); the input keeps a .bak if named"
+    )
+    p.add_argument("--video-dir", action="append", help="folder to look for moved videos in")
+    p.set_defaults(func=_cmd_suggest)
+
+    p = sub.add_parser("export", help="export poses as .slp, SLEAP analysis HDF5 or CSV")
+    p.add_argument("labels", help="predictions or project (.slp)")
+    p.add_argument("--format", required=True, choices=["slp", "analysis-h5", "csv"])
+    p.add_argument("-o", "--out", required=True, help="file to write")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--user-only", action="store_true", help="only user-labelled instances")
+    group.add_argument("--predicted-only", action="store_true", help="only predicted instances")
+    p.add_argument(
+        "--video",
+        type=int,
+        help="analysis-h5/csv: which video (index) when several hold instances",
+    )
+    p.add_argument("--video-dir", action="append", help="folder to look for moved videos in")
+    p.set_defaults(func=_cmd_export)
     return parser
 
 
@@ -313,7 +450,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; errors print one clear line and exit with status 2."""
     from .config import ConfigError
     from .errors import DataError, InferenceError, ModelFolderError, TrainingError
+    from .export import ExportError
     from .project import ProjectError
+    from .suggestions import SuggestionError
     from .video import VideoOpenError
 
     errors = (
@@ -325,6 +464,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         TrainingError,
         ModelFolderError,
         InferenceError,
+        SuggestionError,
+        ExportError,
     )
 
     args = build_parser().parse_args(argv)
