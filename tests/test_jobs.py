@@ -115,3 +115,16 @@ def test_torchrun_two_cpu_processes_train_the_job(job, tmp_path, make_napari_vie
     assert len(layer.data) > 0
     labelled = {lf.frame_idx for lf in project.user_frames()}
     assert set(np.rint(layer.data[:, 0]).astype(int)) <= labelled
+
+
+def test_dock_exports_a_job(make_napari_viewer, sample_paths, tmp_path, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open(str(sample_paths.project), plugin="napari-sleap-train")
+    _, dock = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Run Training…")
+    dock.form.widgets["centroid.epochs"].value = 7
+    worker = dock.export_job(tmp_path / "from_dock.zip")
+    qtbot.waitUntil(lambda: "Training job written" in dock.status.text(), timeout=30000)
+    assert worker is not None
+    project, config = open_job(tmp_path / "from_dock.zip", tmp_path / "x")
+    assert config.centroid.optimization.epochs == 7
+    assert len(project.user_frames()) == 20

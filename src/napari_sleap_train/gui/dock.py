@@ -221,6 +221,7 @@ class TrainingDock(QWidget):
             ("Save configuration…", self._save_config_dialog),
             ("Load configuration…", self._load_config_dialog),
             ("Reset to defaults", self.reset_defaults),
+            ("Export training job…", self._export_job_dialog),
         ):
             button = QPushButton(text)
             button.clicked.connect(slot)
@@ -316,6 +317,35 @@ class TrainingDock(QWidget):
                 self.load_config(path)
             except ConfigError as exc:
                 show_error(f"Could not load {path}: {exc}")
+
+    def export_job(self, path: str | Path):
+        """Write a training job (.zip) in a worker; returns the worker."""
+        from ..jobs import export_job, job_commands
+
+        try:
+            config = self.config().validate()
+            project = project_from_viewer(self.viewer)
+        except KNOWN_ERRORS as exc:
+            show_error(str(exc))
+            return None
+        worker = thread_worker(export_job, start_thread=False)(project, config, path)
+
+        def done(out: Path) -> None:
+            self._say(f"Training job written to {out}. Run it with: {job_commands(out.name)}")
+            show_info(f"Training job written to {out}.")
+
+        worker.returned.connect(done)
+        worker.errored.connect(lambda exc: show_error(f"Could not export the job: {exc}"))
+        self._say(f"Exporting the training job to {path} …")
+        worker.start()
+        return worker
+
+    def _export_job_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export training job", "training_job.zip", "Training job (*.zip)"
+        )
+        if path:
+            self.export_job(path)
 
     # ----- previews ----------------------------------------------------------------------
     def current_frame(self) -> int:
@@ -536,6 +566,7 @@ class TrainingDock(QWidget):
         self.stop_all, self.stop_model = StopToken(), StopToken()
         self._preview_frame = self.current_frame()
         self._previews = None
+        self._redraw_predictions()  # create the layer now: adding one later stalls the viewer
         self.monitor.set_budget(config.pipeline.time_budget_minutes)
 
         def events():
@@ -619,7 +650,7 @@ class TrainingDock(QWidget):
                 show_info(note)
         elif isinstance(event, BatchEnded):
             self.monitor.batch(event.epoch, event.batch, event.loss)
-            if not self._estimated and event.batch >= 4:
+            if not self._estimated and event.batch >= min(4, self._started.batches_per_epoch - 1):
                 self._estimated = True
                 self._say(self._estimate(event))
         elif isinstance(event, PreviewPredicted):

@@ -135,15 +135,26 @@ def show_predictions(viewer, project: Project, video_index: int = 0) -> None:
     kwargs["border_width"] = np.where(low, 0.3, 0.05) if len(low) else 0.05
     layer_name = kwargs["name"]
     if layer_name in viewer.layers:
-        viewer.layers.remove(layer_name)
-    viewer.add_points(data, **{k: v for k, v in kwargs.items() if k != "ndim"}, ndim=3)
+        # Refresh in place: removing a layer makes napari run a full garbage collection
+        # (~0.7 s), which would freeze the viewer at every refresh during training.
+        layer = viewer.layers[layer_name]
+        layer.data = data
+        layer.features = kwargs["features"]
+        for key in ("symbol", "border_color", "border_width"):
+            setattr(layer, key, kwargs[key])
+        layer.face_color = "keypoint"
+        layer.metadata = kwargs["metadata"]
+    else:
+        viewer.add_points(data, **{k: v for k, v in kwargs.items() if k != "ndim"}, ndim=3)
     edges = table_edges(table, project.edge_inds, project.node_names)
     vec_name = f"{name} predicted skeleton"
-    if vec_name in viewer.layers:
-        viewer.layers.remove(vec_name)
+    vectors = np.zeros((0, 2, 3))
     if len(edges):
         vectors = np.stack([edges[:, 0], edges[:, 1] - edges[:, 0]], axis=1)
         vectors[:, 1, 0] = 0
+    if vec_name in viewer.layers:
+        viewer.layers[vec_name].data = vectors
+    else:
         viewer.add_vectors(
             vectors,
             name=vec_name,

@@ -310,8 +310,8 @@ def train_events(
                 if cosine:
                     step = epoch * opt_cfg.batches_per_epoch + batch
                     progress = max(step / total_steps, (time.perf_counter() - t0) / limit)
-                    for group in optimizer.param_groups:
-                        group["lr"] = cosine_lr(opt_cfg.learning_rate, progress)
+                    for params in optimizer.param_groups:
+                        params["lr"] = cosine_lr(opt_cfg.learning_rate, progress)
                 x, y = train.batch(idx, gen)
                 x = to_layout(x.to(device, non_blocking=True), channels_last)
                 with autocast(device, precision):
