@@ -70,6 +70,8 @@ def test_cosine_run_lowers_the_rate_every_epoch(project, tmp_path):
 def test_time_budget_is_split_between_the_models(project, tmp_path):
     cfg = tiny_config(epochs=10000, batches=5)
     cfg.pipeline.time_budget_minutes = 0.3
+    for section in (cfg.centroid, cfg.centered_instance):
+        section.optimization.early_stopping_patience = 10000
     started = {}
     for event in pipeline_events(project, cfg, tmp_path):
         if isinstance(event, TrainingFinished):
@@ -131,6 +133,7 @@ def test_previews_after_improving_epochs_of_the_second_model(project, tmp_path):
             best += event.model == "centered_instance"
         if isinstance(event, PreviewPredicted):
             previews.append(event)
+            event.shown.set()
     assert previews and len(previews) == best
     assert {p.model for p in previews} == {"centered_instance"}
     assert all(p.frame_idx == 14 and p.prediction.points.shape[1:] == (8, 2) for p in previews)

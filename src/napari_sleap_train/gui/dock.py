@@ -7,6 +7,7 @@ layers; training and prediction run in napari thread workers.
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import math
 from pathlib import Path
 
@@ -71,6 +72,10 @@ def _warm_up_torch() -> None:
     opt = torch.optim.Adam([param])
     (param * 2).sum().backward()
     opt.step()
+    # The objects of napari, Qt and torch live for the whole session: move them out of the
+    # garbage collector's reach, so its full passes (0.5 s and more here) stay short.
+    gc.collect()
+    gc.freeze()
 
 
 def square(center_xy: tuple[float, float], side: float, frame: int) -> np.ndarray:
@@ -695,7 +700,10 @@ class TrainingDock(QWidget):
         if self._previews is None:
             self._previews = TemporaryPredictions(self.project, self.project.videos[0])
         self._previews.show(event.prediction)
-        self._redraw_predictions()
+        try:
+            self._redraw_predictions()
+        finally:
+            event.shown.set()
 
     def _end_previews(self) -> None:
         """Undo the live previews, so only real predictions stay in the project."""

@@ -138,7 +138,10 @@ def show_predictions(viewer, project: Project, video_index: int = 0) -> None:
         # Refresh in place: removing a layer makes napari run a full garbage collection
         # (~0.7 s), which would freeze the viewer at every refresh during training.
         layer = viewer.layers[layer_name]
-        layer.data = data
+        # Predictions lie inside the video, so the viewer's extent need not be recomputed
+        # (that reslices every layer and took most of the refresh time).
+        with layer.events.extent.blocker():
+            layer.data = data
         layer.features = kwargs["features"]
         for key in ("symbol", "border_color", "border_width"):
             setattr(layer, key, kwargs[key])

@@ -121,12 +121,17 @@ class NextModelOffered:
 
 @dataclass(frozen=True)
 class PreviewPredicted:
-    """Predictions on one frame with the best models so far, made after an epoch."""
+    """Predictions on one frame with the best models so far, made after an epoch.
+
+    Training waits (up to a second) until the receiver sets ``shown``, so a GUI redraws
+    the layer without the training thread competing for the interpreter.
+    """
 
     model: str
     epoch: int
     frame_idx: int
     prediction: object  # inference.topdown.FramePrediction
+    shown: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
 TrainingEvent = (

@@ -100,7 +100,9 @@ def _train_in_turn(
                 frame = frame_of()
                 pred = preview.predict(frame) if frame is not None else None
                 if pred is not None:
-                    yield PreviewPredicted(kind, event.epoch, frame, pred)
+                    preview_event = PreviewPredicted(kind, event.epoch, frame, pred)
+                    yield preview_event
+                    preview_event.shown.wait(timeout=1.0)
         user_stopped = finished is not None and finished.reason == "stopped by user"
         if next_model is not None and next_model.requested:
             next_model.clear()
