@@ -246,3 +246,12 @@ def test_predict_with_an_added_run(viewer_dock, qtbot, tmp_path):
     )
     layer = viewer.layers["sample.avi predictions"]
     assert set(np.rint(layer.data[:, 0]).astype(int)) <= {14}
+
+
+def test_counts_follow_the_labels(viewer_dock):
+    viewer, dock = viewer_dock
+    assert "20 labelled frames, 60 instances" in dock.count_label.text()
+    layer = viewer.layers["sample.avi labels"]
+    keep = np.rint(layer.data[:, 0]).astype(int) != 13
+    layer.data = layer.data[keep]
+    assert "19 labelled frames, 57 instances" in dock.count_label.text()

@@ -199,6 +199,7 @@ class TrainingDock(QWidget):
         self.destroyed.connect(self._live.shutdown)
         self._set_running(False)
         self._refresh_runs()
+        self._watch_labels()
         self._settings_changed()
 
     def _say(self, text: str) -> None:
@@ -214,6 +215,8 @@ class TrainingDock(QWidget):
         self.crop_label = QLabel()
         self.crop_label.setWordWrap(True)
         lay.addWidget(self.crop_label)
+        self.count_label = QLabel()
+        lay.addWidget(self.count_label)
         self.sizes = QListWidget()
         self.sizes.setMaximumHeight(90)
         self.sizes.setToolTip("Largest labelled instances: click one to jump to its frame.")
@@ -262,6 +265,7 @@ class TrainingDock(QWidget):
         if self._updating:
             return
         self._instances_cache = None
+        self._watch_labels()
         self.form.set_nodes(self._node_names())
         self._validate()
 
@@ -361,6 +365,28 @@ class TrainingDock(QWidget):
         if self.current_frame() != self._last_frame:
             self.update_previews()
 
+    def _watch_labels(self) -> None:
+        """Follow edits of the user-labels layer (counts, crop size, previews)."""
+        layer = labels_layer(self.viewer)
+        if layer is not None and layer is not getattr(self, "_watched", None):
+            self._watched = layer
+            layer.events.data.connect(self._labels_edited)
+
+    def _labels_edited(self, event=None) -> None:
+        action = getattr(event, "action", None)
+        if action is not None and str(action).lower().endswith("ing"):
+            return  # the "…ing" event before a change; redraw after it
+        self._instances_cache = None
+        self.update_previews()
+
+    def training_counts(self) -> tuple[int, int]:
+        """Labelled frames and instances the next run trains on (those with a visible node)."""
+        frames, pts = self._instances()
+        if not len(pts):
+            return 0, 0
+        ok = np.isfinite(pts).all(-1).any(-1)
+        return len(set(frames[ok].tolist())), int(ok.sum())
+
     def _instances(self):
         if self._instances_cache is None:
             self._instances_cache = all_instances(labels_layer(self.viewer))
@@ -443,6 +469,10 @@ class TrainingDock(QWidget):
             CROP_LAYER, boxes, edge_color="red", face_color="transparent", edge_width=2
         )
         self._update_sizes(crop)
+        n_frames, n_instances = self.training_counts()
+        self.count_label.setText(
+            f"The next run trains on {n_frames} labelled frames, {n_instances} instances."
+        )
 
     def _set_shapes(self, name: str, shapes: list[np.ndarray], **style) -> None:
         if name in self.viewer.layers:
