@@ -47,8 +47,9 @@ def main() -> int:
     w["predict_on"].value = "suggested frames"
     dock.run_button.click()
     wait_until(
-        lambda: dock.monitor._model == "Centered Instance Model"
-        and dock.monitor.n_epoch_events >= 4,
+        lambda: (
+            dock.monitor._model == "Centered Instance Model" and dock.monitor.n_epoch_events >= 4
+        ),
         timeout=600,
     )
     wait_until(lambda: False, 0.3)

@@ -25,19 +25,26 @@ def test_sample_accuracy_on_held_out_frames(sample_paths, tmp_path):
         section.optimization.learning_rate = 1e-3
         section.optimization.batches_per_epoch = 50
         section.optimization.epochs = epochs
-    finished = [e for e in pipeline_events(project, config, tmp_path / "models")
-                if isinstance(e, TrainingFinished)]
+    finished = [
+        e
+        for e in pipeline_events(project, config, tmp_path / "models")
+        if isinstance(e, TrainingFinished)
+    ]
     assert [e.model for e in finished] == ["centroid", "centered_instance"]
 
     video = project.videos[0]
     labelled = project.labelled_frame_indices(video)
     frames = [f for f in range(0, 300, 2) if f not in labelled][:100]
     truth = sio.load_slp(str(sample_paths.ground_truth))
-    gt = {lf.frame_idx: np.stack([i.numpy() for i in lf.user_instances])
-          for lf in truth.labeled_frames}
+    gt = {
+        lf.frame_idx: np.stack([i.numpy() for i in lf.user_instances])
+        for lf in truth.labeled_frames
+    }
     predictor = TopDownPredictor.from_models_dir(tmp_path / "models", device="cpu")
-    results = [(gt[p.frame_idx], p.points, p.scores)
-               for p in predictor.predict_video(LazyVideo(video), frames)]
+    results = [
+        (gt[p.frame_idx], p.points, p.scores)
+        for p in predictor.predict_video(LazyVideo(video), frames)
+    ]
     m = evaluate_frames(results, project.node_names)
     print({k: m[k] for k in ("oks_map", "dist_p50", "dist_p90", "found_fraction")})
     assert len(results) == 100
