@@ -50,12 +50,9 @@ def headless(out_dir: Path, minutes: float) -> int:
     viewer, dock = open_sample(out_dir, show=False)
     assert isinstance(dock, TrainingDock)
     viewer.window._qt_window.resize(1500, 950)
-    dock.reset_defaults()  # the engine's defaults, not settings left by an earlier session
+    dock.reset_defaults()  # this machine's preset, not settings left by an earlier session
     w = dock.form.widgets
-    for kind in ("centroid", "centered_instance"):
-        w[f"{kind}.time_limit"].value = minutes / 2
-        w[f"{kind}.batches_per_epoch"].value = 50
-        w[f"{kind}.learning_rate"].value = 1e-3  # a short budget needs larger steps
+    w["time_budget"].value = minutes
     w["predict_on"].value = "suggested frames"
     print(f"training both models for at most {minutes:.1f} min in total ...", flush=True)
     dock.run_button.click()

@@ -40,10 +40,9 @@ def main() -> int:
 
     dock.tabs.setCurrentIndex(0)
     w = dock.form.widgets
+    w["time_budget"].value = 2.0
     for kind in ("centroid", "centered_instance"):
-        w[f"{kind}.time_limit"].value = 1.0
         w[f"{kind}.batches_per_epoch"].value = 20
-        w[f"{kind}.learning_rate"].value = 1e-3
     w["predict_on"].value = "suggested frames"
     dock.run_button.click()
     wait_until(
