@@ -188,3 +188,60 @@ def _locate_video(video: sio.Video, slp_path: Path, search_dirs: Sequence[Path])
         f"The video of {slp_path.name} was not found. Looked in:\n  {looked}\n"
         "Move the video next to the project file, or name the folder that holds it."
     )
+
+
+def instances_overlap(a: np.ndarray, b: np.ndarray, tolerance: float = 0.25) -> bool:
+    """Whether two poses ``(N, 2)`` (NaN = missing) show the same animal.
+
+    They do when their mean node distance, over the nodes present in both, is under
+    ``tolerance`` times the size of ``a`` (the square root of its bounding-box area), and
+    at least 2 px. Poses with no node in common never overlap.
+    """
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    both = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+    if not both.any():
+        return False
+    present = a[np.isfinite(a).all(axis=1)]
+    w, h = np.ptp(present, axis=0)
+    size = float(np.sqrt(max(w, 1.0) * max(h, 1.0)))
+    dist = float(np.linalg.norm(a[both] - b[both], axis=1).mean())
+    return dist < max(tolerance * size, 2.0)
+
+
+def drop_overlapping_predictions(labels: sio.Labels, tolerance: float = 0.25) -> int:
+    """Drop every predicted instance that a user instance of the same frame replaces.
+
+    A user instance replaces the prediction it was made from (``from_predicted``), a
+    prediction of the same track, and a prediction that overlaps it (see
+    :func:`instances_overlap`). Returns how many predictions were dropped.
+    """
+    dropped = 0
+    for lf in labels.labeled_frames:
+        users = list(lf.user_instances)
+        preds = list(lf.predicted_instances)
+        if not users or not preds:
+            continue
+        sources = {id(u.from_predicted) for u in users if u.from_predicted is not None}
+        user_xy = [u.numpy() for u in users]
+        keep = []
+        for pred in preds:
+            same_track = pred.track is not None and any(
+                u.track is not None and (u.track is pred.track or u.track.name == pred.track.name)
+                for u in users
+            )
+            xy = pred.numpy()
+            if (
+                id(pred) in sources
+                or same_track
+                or any(instances_overlap(u, xy, tolerance) for u in user_xy)
+            ):
+                dropped += 1
+            else:
+                keep.append(pred)
+        if len(keep) != len(preds):
+            kept = {id(p) for p in keep}
+            for user in users:  # a link to a dropped prediction would not be saved
+                if user.from_predicted is not None and id(user.from_predicted) not in kept:
+                    user.from_predicted = None
+            lf.instances = [*users, *keep]
+    return dropped

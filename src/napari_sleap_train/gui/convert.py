@@ -264,6 +264,14 @@ def table_to_instances(
         )
     frame = np.rint(data[:, 0]).astype(int)
     inst = feats["instance"].to_numpy() if "instance" in feats else np.zeros(len(data), int)
+    dup = pd.DataFrame({"f": frame, "i": inst, "k": kp}).duplicated().to_numpy()
+    if dup.any():
+        first = int(np.flatnonzero(dup)[0])
+        raise ProjectError(
+            f"{int(dup.sum())} point(s) repeat a node of their instance (first: point {first}, "
+            f"node {kp[first]!r} at frame {frame[first]}). Delete the extra point, or give it "
+            "a missing node."
+        )
     visible = feats["visible"].to_numpy(bool) if "visible" in feats else np.ones(len(data), bool)
     conf = feats["confidence"].to_numpy(float) if "confidence" in feats else np.ones(len(data))
     score = feats["score"].to_numpy(float) if "score" in feats else np.full(len(data), np.nan)

@@ -34,6 +34,51 @@ def labels_layer(viewer, video_index: int = 0):
     return (tagged or candidates or [None])[0]
 
 
+def predictions_layer(viewer, video_index: int = 0):
+    """The predictions Points layer of a video, or None."""
+    for layer in viewer.layers:
+        info = layer.metadata.get(META_KEY, {})
+        if (
+            layer._type_string == "points"
+            and info.get("kind") == "predicted"
+            and info.get("video_index", 0) == video_index
+        ):
+            return layer
+    return None
+
+
+def skeleton_layer(viewer, video_index: int = 0):
+    """The Shapes layer with the skeleton edges of a video's user labels, or None."""
+    for layer in viewer.layers:
+        info = layer.metadata.get(META_KEY, {})
+        if (
+            layer._type_string == "shapes"
+            and info.get("kind") == "skeleton"
+            and info.get("video_index", 0) == video_index
+        ):
+            return layer
+    return None
+
+
+def source_project(viewer) -> Project | None:
+    """The project the layers were opened from (skeleton, videos, tracks, suggestions)."""
+    first = labels_layer(viewer)
+    layers = [first] if first is not None else []
+    for layer in [*layers, *viewer.layers]:
+        project = layer.metadata.get(META_KEY, {}).get("project")
+        if project is not None:
+            return project
+    return None
+
+
+def set_project(viewer, project: Project) -> None:
+    """Make ``project`` the one every layer of the project refers to."""
+    for layer in viewer.layers:
+        info = layer.metadata.get(META_KEY)
+        if info is not None and "project" in info:
+            layer.metadata[META_KEY] = {**info, "project": project}
+
+
 def video_layer(viewer):
     """The Image layer holding the (first) project video."""
     for layer in viewer.layers:
