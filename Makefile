@@ -36,7 +36,7 @@ bench: $(VENV)/.test
 	$(PY) benchmarks/bench_video.py
 
 screenshots: $(VENV)/.test
-	$(XVFB) $(PY) scripts/screenshots.py
+	$(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1920x1200x24") $(PY) scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -25,7 +25,9 @@ def main() -> int:
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
     viewer, dock = open_sample(Path(args.work).resolve(), show=True)
-    viewer.window._qt_window.resize(1500, 950)
+    viewer.window._qt_window.resize(1800, 1000)
+    wait_until(lambda: False, 0.5)
+    viewer.reset_view()
     dock.reset_defaults()
     viewer.dims.set_current_step(0, 13)  # a labelled frame with three animals
     wait_until(lambda: False, 1.0)
@@ -34,7 +36,7 @@ def main() -> int:
 
     dock.tabs.setCurrentIndex(1)  # Centroid Model: its receptive field is drawn
     viewer.camera.center = (0, 192, 192)
-    viewer.camera.zoom = 1.6
+    viewer.camera.zoom = viewer.camera.zoom * 1.4
     wait_until(lambda: False, 0.5)
     viewer.screenshot(str(docs / "previews.png"), canvas_only=False)
 
@@ -47,7 +49,7 @@ def main() -> int:
     dock.run_button.click()
     wait_until(
         lambda: (
-            dock.monitor._model == "Centered Instance Model" and dock.monitor.n_epoch_events >= 4
+            dock.monitor._model == "Centered Instance Model" and len(dock.monitor.plot.val) >= 6
         ),
         timeout=600,
     )

@@ -249,8 +249,8 @@ class TrainingDock(QWidget):
         if mps is not None and mps.is_available():
             return "Training on the Apple GPU (MPS)."
         return (
-            "Training on the CPU (no GPU found): expect minutes per epoch at SLEAP's "
-            "defaults; the time per epoch is estimated once training starts."
+            "Training on the CPU (no GPU found): the fast CPU preset trains both models "
+            "within its time budget; the time per epoch is measured once training starts."
         )
 
     # ----- project & settings ------------------------------------------------------------

@@ -372,6 +372,8 @@ class ConfigForm:
             for f in fields:
                 w = f.make()
                 w.label = f.label
+                if isinstance(w, widgets.CheckBox):
+                    w.text = f.label  # a check box shows its own text, not the label column
                 w.tooltip = f.tooltip
                 self.fields[f.name] = f
                 self.widgets[f.name] = w
