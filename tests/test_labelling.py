@@ -8,7 +8,8 @@ import pytest
 import sleap_io as sio
 from qtpy.QtCore import Qt
 
-from napari_sleap_train.gui.labelling import LabellingWidget, mean_pose
+from napari_sleap_train.gui.keypoint_tables import mean_pose
+from napari_sleap_train.gui.labelling import LabellingWidget
 from napari_sleap_train.gui.layers import project_from_viewer, show_predictions
 from napari_sleap_train.inference.results import add_predictions
 from napari_sleap_train.inference.topdown import FramePrediction
