@@ -87,7 +87,7 @@ def check_writable(folder: Path) -> None:
     """Create ``folder`` and prove it can be written, before any training starts."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write_test"
+        probe = folder / f".write_test.{os.getpid()}"  # one per process (torchrun)
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
