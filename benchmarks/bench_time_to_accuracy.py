@@ -123,6 +123,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="pair", choices=["pair", "dance", "sample1024"])
     parser.add_argument("--minutes", type=float, nargs="+", default=[2, 5, 10])
     parser.add_argument("--presets", nargs="+", default=["fast-cpu", "sleap"])
+    parser.add_argument("--steps", type=int, default=40, help="steps of the pure measurement")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -147,7 +148,13 @@ def main() -> None:
         for name in args.presets:
             config = preset(name)
             config.device = "cpu"
-            pure[name] = {k: pure_step_rate(k, data, config, 15) for k in KINDS}
+            pure[name] = {k: pure_step_rate(k, data, config, args.steps) for k in KINDS}
+        for name in args.presets:
+            print(
+                f"pure forward+backward+step, {name}: centroid "
+                f"{pure[name]['centroid']:.1f}, centered instance "
+                f"{pure[name]['centered_instance']:.1f} samples/s"
+            )
         print(
             f"{'preset':<9} {'budget':>6} {'trained':>8} {'median':>7} {'p90':>7} "
             f"{'mAP':>6} {'found':>6}  centroid samples/s   instance samples/s"
