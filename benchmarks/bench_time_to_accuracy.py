@@ -121,7 +121,7 @@ def run(project: Project, name: str, minutes: float, video, truth, test, work: P
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="pair", choices=["pair", "dance", "sample1024"])
-    parser.add_argument("--minutes", type=float, nargs="+", default=[2, 5, 10])
+    parser.add_argument("--minutes", type=float, nargs="*", default=[2, 5, 10])
     parser.add_argument("--presets", nargs="+", default=["fast-cpu", "sleap"])
     parser.add_argument("--steps", type=int, default=40, help="steps of the pure measurement")
     args = parser.parse_args()
