@@ -118,6 +118,11 @@ def run(project: Project, name: str, minutes: float, video, truth, test, work: P
     return {"train_min": train_min, "rates": rates, **m}
 
 
+def _num(value, width: int, digits: int) -> str:
+    """A number for the table; ``-`` when there is none (e.g. nothing was found)."""
+    return f"{value:>{width}.{digits}f}" if value is not None else "-".rjust(width)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="pair", choices=["pair", "dance", "sample1024"])
@@ -166,9 +171,9 @@ def main() -> None:
                 pc, pi = pure[name]["centroid"], pure[name]["centered_instance"]
                 print(
                     f"{name:<9} {minutes:>4g} m {r['train_min']:>6.1f} m "
-                    f"{r['dist_p50']:>5.2f}px {r['dist_p90']:>5.2f}px {r['oks_map']:>6.3f} "
-                    f"{100 * r['found_fraction']:>5.1f}%  {c:>6.1f} (pure {pc:>5.1f})   "
-                    f"{i:>6.1f} (pure {pi:>5.1f})",
+                    f"{_num(r['dist_p50'], 5, 2)}px {_num(r['dist_p90'], 5, 2)}px "
+                    f"{_num(r['oks_map'], 6, 3)} {_num(100 * (r['found_fraction'] or 0), 5, 1)}%"
+                    f"  {c:>6.1f} (pure {pc:>5.1f})   {i:>6.1f} (pure {pi:>5.1f})",
                     flush=True,
                 )
 
