@@ -255,3 +255,15 @@ def test_counts_follow_the_labels(viewer_dock):
     keep = np.rint(layer.data[:, 0]).astype(int) != 13
     layer.data = layer.data[keep]
     assert "19 labelled frames, 57 instances" in dock.count_label.text()
+
+
+def test_monitor_range_keeps_epoch_lines_and_drops_batch_outliers(qtbot):
+    from napari_sleap_train.gui.monitor import LossPlot
+
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    batches = [(i / 10, 0.01) for i in range(100)] + [(0.05, 5.0)]  # one wild batch
+    epochs = [(2, 0.02), (3, 0.05)]  # validation above nearly every batch
+    _, _, lo, hi = plot._range(batches, epochs)
+    assert hi >= np.log10(0.05) and hi < np.log10(5.0)
+    assert lo <= np.log10(0.01)

@@ -44,20 +44,28 @@ class LossPlot(QWidget):
     def _values(self) -> tuple[list, list, list]:
         return self.batches[-self.recent_batches :], self.train, self.val
 
-    def _range(self, pts: list[tuple[float, float]]) -> tuple[float, float, float, float]:
-        xs = np.array([p[0] for p in pts])
-        ys = np.array([p[1] for p in pts], dtype=float)
-        ys = ys[np.isfinite(ys) & ((ys > 0) if self.log_scale else True)]
-        if not len(ys):
+    def _range(
+        self, pts: list[tuple[float, float]], epochs: list[tuple[float, float]] = ()
+    ) -> tuple[float, float, float, float]:
+        """Axes limits; outliers are ignored among batch losses, epoch losses always show."""
+        xs = np.array([p[0] for p in [*pts, *epochs]])
+        ys = self._finite([p[1] for p in pts])
+        lines = self._finite([p[1] for p in epochs])
+        if not len(ys) and not len(lines):
             return 0, 1, 0, 1
-        lo, hi = float(ys.min()), float(ys.max())
         if self.ignore_outliers and len(ys) > 10:
-            lo, hi = (float(v) for v in np.percentile(ys, [1, 95]))
+            ys = np.percentile(ys, [1, 95])
+        ys = np.concatenate([ys, lines])
+        lo, hi = float(ys.min()), float(ys.max())
         if self.log_scale:
             lo, hi = math.log10(max(lo, 1e-12)), math.log10(max(hi, 1e-12))
         if hi - lo < 1e-9:
             lo, hi = lo - 0.5, hi + 0.5
         return float(xs.min()), float(max(xs.max(), xs.min() + 1)), lo, hi
+
+    def _finite(self, values: list[float]) -> np.ndarray:
+        ys = np.asarray(values, dtype=float)
+        return ys[np.isfinite(ys) & ((ys > 0) if self.log_scale else True)]
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
         painter = QPainter(self)
@@ -69,7 +77,8 @@ class LossPlot(QWidget):
             painter.setPen(QColor(160, 160, 160))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "loss appears here")
             return
-        x0, x1, y0, y1 = self._range(pts)
+        lines = [p for p in train + val if p[0] >= 2] or train + val
+        x0, x1, y0, y1 = self._range(batches, lines)
         w, h, m = self.width(), self.height(), 8
 
         def to_px(x: float, y: float) -> QPointF | None:
