@@ -52,6 +52,19 @@ def split(labels: sio.Labels, n_train: int = 200, n_test: int = 100, seed: int =
     return good, sorted(train[:n_train]), sorted(test[:n_test])
 
 
+def training_project(video, skeleton, truth: dict, frames: list[int]) -> Project:
+    """A project whose user labels are the ground truth of ``frames``."""
+    labelled = [
+        sio.LabeledFrame(
+            video=video,
+            frame_idx=f,
+            instances=[sio.Instance.from_numpy(p, skeleton=skeleton) for p in truth[f]],
+        )
+        for f in frames
+    ]
+    return Project(sio.Labels(labeled_frames=labelled, videos=[video], skeletons=[skeleton]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=20.0, help="total training budget")
@@ -62,15 +75,7 @@ def main() -> None:
     source = sio.load_slp(str(DATA / "centered_pair_predictions.slp"))
     video, skeleton = source.videos[0], source.skeletons[0]
     good, train, test = split(source)
-    frames = [
-        sio.LabeledFrame(
-            video=video,
-            frame_idx=f,
-            instances=[sio.Instance.from_numpy(p, skeleton=skeleton) for p in good[f]],
-        )
-        for f in train
-    ]
-    project = Project(sio.Labels(labeled_frames=frames, videos=[video], skeletons=[skeleton]))
+    project = training_project(video, skeleton, good, train)
     print(
         f"{len(good)} eligible frames; {len(train)} training, {len(test)} test frames; "
         f"preset {args.preset}, budget {args.minutes:.1f} min in total"

@@ -33,7 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_realdata import DATA, split  # noqa: E402
+from bench_realdata import DATA, split, training_project  # noqa: E402
 from bench_train import pure_step_rate  # noqa: E402
 from napari_sleap_train.config import preset  # noqa: E402
 from napari_sleap_train.data.datasets import load_labelled_data  # noqa: E402
@@ -133,15 +133,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         video, skeleton, truth, train, test = load_dataset(args.dataset, tmp)
-        frames = [
-            sio.LabeledFrame(
-                video=video,
-                frame_idx=f,
-                instances=[sio.Instance.from_numpy(p, skeleton=skeleton) for p in truth[f]],
-            )
-            for f in train
-        ]
-        project = Project(sio.Labels(labeled_frames=frames, videos=[video], skeletons=[skeleton]))
+        project = training_project(video, skeleton, truth, train)
         h, w = video.shape[1:3]
         print(
             f"dataset {args.dataset}: {w}x{h} frames, {len(skeleton.nodes)} nodes, "

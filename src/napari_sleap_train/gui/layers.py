@@ -34,30 +34,27 @@ def labels_layer(viewer, video_index: int = 0):
     return (tagged or candidates or [None])[0]
 
 
-def predictions_layer(viewer, video_index: int = 0):
-    """The predictions Points layer of a video, or None."""
+def _tagged_layer(viewer, type_string: str, kind: str, video_index: int):
+    """The first layer of a type whose metadata marks it as ``kind`` for a video, or None."""
     for layer in viewer.layers:
         info = layer.metadata.get(META_KEY, {})
         if (
-            layer._type_string == "points"
-            and info.get("kind") == "predicted"
+            layer._type_string == type_string
+            and info.get("kind") == kind
             and info.get("video_index", 0) == video_index
         ):
             return layer
     return None
+
+
+def predictions_layer(viewer, video_index: int = 0):
+    """The predictions Points layer of a video, or None."""
+    return _tagged_layer(viewer, "points", "predicted", video_index)
 
 
 def skeleton_layer(viewer, video_index: int = 0):
     """The Shapes layer with the skeleton edges of a video's user labels, or None."""
-    for layer in viewer.layers:
-        info = layer.metadata.get(META_KEY, {})
-        if (
-            layer._type_string == "shapes"
-            and info.get("kind") == "skeleton"
-            and info.get("video_index", 0) == video_index
-        ):
-            return layer
-    return None
+    return _tagged_layer(viewer, "shapes", "skeleton", video_index)
 
 
 def source_project(viewer) -> Project | None:
