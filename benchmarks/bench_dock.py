@@ -55,7 +55,7 @@ def dock_run(work: Path, config: Path) -> dict[str, float]:
 
 def main() -> None:
     config = TrainingConfig()
-    for section in (config.centroid, config.centered_instance):
+    for section in config.models.values():
         section.optimization.epochs = EPOCHS
         section.optimization.batches_per_epoch = BATCHES
         section.optimization.early_stopping_patience = EPOCHS

@@ -83,7 +83,7 @@ def main() -> None:
     config = preset(args.preset)
     config.device = "cpu"
     config.pipeline.time_budget_minutes = args.minutes
-    for section in (config.centroid, config.centered_instance):
+    for section in config.models.values():
         if args.lr is not None:
             section.optimization.learning_rate = args.lr
         if args.batches_per_epoch is not None:

@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     config = preset("sleap")
     config.device = args.device
-    for section in (config.centroid, config.centered_instance):
+    for section in config.models.values():
         section.optimization.epochs = EPOCHS
         section.optimization.batches_per_epoch = BATCHES
         section.optimization.batch_size = BATCH

@@ -95,7 +95,7 @@ def run(project: Project, name: str, minutes: float, video, truth, test, work: P
     config = preset(name)
     config.device = "cpu"
     config.pipeline.time_budget_minutes = minutes
-    for section in (config.centroid, config.centered_instance):
+    for section in config.models.values():
         section.optimization.time_limit_minutes = None
     batches = {k: 0 for k in KINDS}
     elapsed = {k: 0.0 for k in KINDS}

@@ -27,7 +27,7 @@ from napari_sleap_train.data.datasets import (
     split_frames,
 )
 from napari_sleap_train.models import ConfmapModel
-from napari_sleap_train.models.precision import autocast, resolve_precision, to_layout
+from napari_sleap_train.models.device import autocast, resolve_precision, to_layout
 from napari_sleap_train.project import load_project
 from napari_sleap_train.sample_data import sample_dir
 from napari_sleap_train.training import BatchEnded, TrainingFinished, train_events
@@ -37,7 +37,7 @@ from napari_sleap_train.training.trainer import unet_spec
 
 def pure_step_rate(kind: str, data, config: TrainingConfig, steps: int) -> float:
     """Samples/s of forward+backward+Adam on one fixed batch (no data work)."""
-    section = getattr(config, kind)
+    section = config.model(kind)
     split = split_frames(data.n_frames, section.optimization.validation_fraction, 0)
     if kind == "centroid":
         ds = CentroidData(data, split.train, section)
@@ -68,7 +68,7 @@ def pure_step_rate(kind: str, data, config: TrainingConfig, steps: int) -> float
 
 def real_step_rate(kind: str, data, config: TrainingConfig, steps: int, folder) -> float:
     """Samples/s of the trainer's own steps (batches built and augmented on the fly)."""
-    section = getattr(config, kind)
+    section = config.model(kind)
     section.optimization.epochs = 1
     section.optimization.batches_per_epoch = steps + 3
     times = []
@@ -98,7 +98,7 @@ def main() -> None:
             real = real_step_rate(kind, data, config, args.steps, f"{tmp}/{kind}")
             pure2 = pure_step_rate(kind, data, config, args.steps)
             pure = (pure + pure2) / 2
-            section = getattr(config, kind)
+            section = config.model(kind)
             shape = "96x96" if kind == "centroid" else "crop"
             if kind != "centroid":
                 crop, _ = resolve_crop_size(data, section)

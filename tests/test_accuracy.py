@@ -21,7 +21,10 @@ from napari_sleap_train.video import LazyVideo
 def test_sample_accuracy_on_held_out_frames(sample_paths, tmp_path):
     project = load_project(sample_paths.project)
     config = TrainingConfig(device="cpu")
-    for section, epochs in ((config.centroid, 20), (config.centered_instance, 12)):
+    for section, epochs in (
+        (config.model("centroid"), 20),
+        (config.model("centered_instance"), 12),
+    ):
         section.optimization.learning_rate = 1e-3
         section.optimization.batches_per_epoch = 50
         section.optimization.epochs = epochs

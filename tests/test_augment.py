@@ -8,8 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from napari_sleap_train.config import AugmentationConfig as AugmentParams
 from napari_sleap_train.data.augment import (
-    AugmentParams,
+    fixed_affines,
     intensity_augment,
     random_affines,
     swap_symmetric,
@@ -252,12 +253,24 @@ def test_intensity_leaves_geometry_alone() -> None:
             assert abs(row - 3) <= 1 and abs(col - 3) <= 1
 
 
-def test_params_from_config() -> None:
-    from napari_sleap_train.config import AugmentationConfig
+def test_config_defaults_are_sleaps() -> None:
+    defaults = AugmentParams()
+    assert defaults.rotation and defaults.rotation_deg == 15.0
+    switches = ("scale", "translate", "uniform_noise", "gaussian_noise", "contrast")
+    assert not any(getattr(defaults, name) for name in (*switches, "brightness", "hflip"))
+    cfg = AugmentParams(scale=True, scale_min=0.7, hflip=True)
+    assert (cfg.scale, cfg.scale_min, cfg.scale_max, cfg.hflip) == (True, 0.7, 1.1, True)
 
-    assert AugmentParams.from_config(AugmentationConfig()) == AugmentParams()
-    cfg = AugmentationConfig(scale=True, scale_min=0.7, hflip=True)
-    assert AugmentParams.from_config(cfg) == AugmentParams(scale=True, scale_min=0.7, hflip=True)
+
+def test_fixed_affines_are_the_maps_without_augmentation() -> None:
+    centres = torch.tensor([[10.0, 20.0], [100.5, 3.25]])
+    for scale in (1.0, 0.25):
+        drawn, flipped = random_affines(2, OFF, centres, (32, 48), _gen(), scale=scale)
+        fixed = fixed_affines(centres, (32, 48), scale)
+        assert torch.equal(fixed, drawn) and not flipped.any()
+    crop = fixed_affines(torch.tensor([[10.5, 20.5]]), (4, 4))  # output centre (1.5, 1.5)
+    image = torch.arange(40 * 200, dtype=torch.float32).reshape(1, 1, 40, 200)
+    assert torch.equal(warp_images(image, crop, (4, 4)), image[:, :, 19:23, 9:13])
 
 
 def test_device_follows_inputs() -> None:

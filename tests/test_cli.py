@@ -45,7 +45,7 @@ def test_train_predict_evaluate(sample_paths, tmp_path, capsys):
     assert "[centered_instance] completed after 2 epochs" in out
     for kind in ("centroid", "centered_instance"):
         saved = TrainingConfig.load(models / kind / "training_config.json")
-        assert saved.centroid.optimization.batch_size == 2
+        assert saved.model("centroid").optimization.batch_size == 2
         assert (models / kind / "best.pt").exists()
 
     pred = tmp_path / "pred.slp"

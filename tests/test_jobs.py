@@ -74,7 +74,7 @@ def test_cli_export_job(sample_paths, tmp_path, capsys):
     assert main(["export-job", str(sample_paths.project), "-o", str(out), "--epochs", "3"]) == 0
     assert "torchrun --nproc_per_node=N" in capsys.readouterr().out
     _, config = open_job(out, tmp_path / "x")
-    assert config.centroid.optimization.epochs == 3
+    assert config.model("centroid").optimization.epochs == 3
 
 
 def _log(folder):
@@ -126,5 +126,5 @@ def test_dock_exports_a_job(make_napari_viewer, sample_paths, tmp_path, qtbot):
     qtbot.waitUntil(lambda: "Training job written" in dock.status.text(), timeout=30000)
     assert worker is not None
     project, config = open_job(tmp_path / "from_dock.zip", tmp_path / "x")
-    assert config.centroid.optimization.epochs == 7
+    assert config.model("centroid").optimization.epochs == 7
     assert len(project.user_frames()) == 20

@@ -257,7 +257,7 @@ def test_receptive_field_px_without_torch() -> None:
 
 
 def test_precision_choice_and_bf16_agreement() -> None:
-    from napari_sleap_train.models.precision import (
+    from napari_sleap_train.models.device import (
         autocast,
         cpu_has_bf16,
         resolve_precision,

@@ -10,6 +10,7 @@ import pytest
 from napari_sleap_train.config import ConfigError, TrainingConfig, default_config, preset
 from napari_sleap_train.inference.results import TemporaryPredictions
 from napari_sleap_train.inference.topdown import FramePrediction
+from napari_sleap_train.models.folder import ModelFolder
 from napari_sleap_train.project import load_project
 from napari_sleap_train.training import (
     BatchEnded,
@@ -20,7 +21,6 @@ from napari_sleap_train.training import (
     TrainingFinished,
     TrainingStarted,
 )
-from napari_sleap_train.training.model_folder import read_log
 from napari_sleap_train.training.pipeline import pipeline_events
 from napari_sleap_train.training.trainer import cosine_lr
 
@@ -36,18 +36,18 @@ def test_presets():
     sleap, fast = preset("sleap"), preset("fast-cpu")
     assert sleap == TrainingConfig()
     assert fast.pipeline.time_budget_minutes == 10
-    assert fast.centroid.optimization.schedule == "cosine"
-    assert fast.centered_instance.optimization.learning_rate == 1e-3
-    assert fast.centroid.backbone == sleap.centroid.backbone  # same networks
+    assert fast.model("centroid").optimization.schedule == "cosine"
+    assert fast.model("centered_instance").optimization.learning_rate == 1e-3
+    assert fast.model("centroid").backbone == sleap.model("centroid").backbone  # same networks
     assert default_config() == fast  # this machine has no GPU
     with pytest.raises(ConfigError, match="unknown"):
         preset("turbo")
     bad = TrainingConfig()
     bad.pipeline.time_budget_minutes = -1
-    bad.centroid.optimization.schedule = "linear"
+    bad.model("centroid").optimization.schedule = "linear"
     assert set(bad.problems()) == {
         "pipeline.time_budget_minutes",
-        "centroid.optimization.schedule",
+        "models.centroid.optimization.schedule",
     }
 
 
@@ -61,16 +61,16 @@ def test_cosine_schedule_warms_up_then_decays():
 
 def test_cosine_run_lowers_the_rate_every_epoch(project, tmp_path):
     cfg = tiny_config(epochs=4, batches=3)
-    cfg.centroid.optimization.schedule = "cosine"
+    cfg.model("centroid").optimization.schedule = "cosine"
     list(pipeline_events(project, cfg, tmp_path, models=("centroid",)))
-    rates = [row["learning_rate"] for row in read_log(tmp_path / "centroid")]
+    rates = [row["learning_rate"] for row in ModelFolder(tmp_path / "centroid").read_log()]
     assert len(rates) == 4 and all(a > b for a, b in zip(rates, rates[1:]))
 
 
 def test_time_budget_is_split_between_the_models(project, tmp_path):
     cfg = tiny_config(epochs=10000, batches=5)
     cfg.pipeline.time_budget_minutes = 0.3
-    for section in (cfg.centroid, cfg.centered_instance):
+    for section in cfg.models.values():
         section.optimization.early_stopping_patience = 10000
     started = {}
     for event in pipeline_events(project, cfg, tmp_path):
@@ -163,5 +163,5 @@ def test_cli_total_time_and_preset(sample_paths, tmp_path, capsys):
     assert "[centroid] time limit" in out and "[centered_instance] time limit" in out
     saved = TrainingConfig.load(tmp_path / "centered_instance" / "training_config.json")
     assert saved.pipeline.time_budget_minutes == 0.2
-    assert saved.centroid.optimization.schedule == "plateau"  # the sleap preset
-    assert saved.centered_instance.optimization.time_limit_minutes < 0.2
+    assert saved.model("centroid").optimization.schedule == "plateau"  # the sleap preset
+    assert saved.model("centered_instance").optimization.time_limit_minutes < 0.2

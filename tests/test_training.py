@@ -18,6 +18,7 @@ import torch
 from napari_sleap_train.config import TrainingConfig
 from napari_sleap_train.data.datasets import load_labelled_data
 from napari_sleap_train.errors import DataError, ModelFolderError, TrainingError
+from napari_sleap_train.models.folder import ModelFolder
 from napari_sleap_train.project import Project, load_project
 from napari_sleap_train.training import (
     BatchEnded,
@@ -25,17 +26,15 @@ from napari_sleap_train.training import (
     StopToken,
     TrainingFinished,
     TrainingStarted,
-    load_model,
     train_events,
     train_model,
 )
-from napari_sleap_train.training.model_folder import BEST_FILE, read_log
 
 
 def tiny_config(epochs: int = 2, batches: int = 4, lr: float = 1e-3) -> TrainingConfig:
     """Small networks and few batches, so a run takes seconds."""
     cfg = TrainingConfig(device="cpu")
-    for section in (cfg.centroid, cfg.centered_instance):
+    for section in cfg.models.values():
         section.backbone.filters = 8
         section.backbone.max_stride = 8
         section.optimization.epochs = epochs
@@ -75,24 +74,25 @@ def test_events_in_order_and_model_folder_complete(data, tmp_path):
         "last.pt",
         "training_log.csv",
     } <= files
-    assert [r["epoch"] for r in read_log(tmp_path / "c")] == [1, 2]
+    assert [r["epoch"] for r in ModelFolder(tmp_path / "c").read_log()] == [1, 2]
     assert not [f for f in files if f.startswith(".")]
 
 
 @pytest.mark.parametrize("kind", ["centroid", "centered_instance"])
 def test_loss_falls_on_the_sample(data, tmp_path, kind):
-    cfg = tiny_config(epochs=4, batches=8, lr=3e-3)
+    # 64 steps: with 32, how far the centroid loss falls depends on the seed (0.67-0.97).
+    cfg = tiny_config(epochs=8, batches=8, lr=3e-3)
     events, done = run(kind, data, cfg, tmp_path / kind)
     val = [e.val_loss for e in events if isinstance(e, EpochEnded)]
     train = [e.loss for e in events if isinstance(e, BatchEnded)]
-    # The instance model first learns to output empty maps; its fall is slower in 32 steps.
+    # The instance model first learns to output empty maps; its fall is slower.
     assert val[-1] < val[0] * (0.8 if kind == "centroid" else 0.995), val
     assert np.mean(train[-4:]) < np.mean(train[:4]), train
 
 
 def test_early_stopping_fires_on_a_plateau(data, tmp_path):
     cfg = tiny_config(epochs=50, batches=2, lr=1e-12)
-    opt = cfg.centroid.optimization
+    opt = cfg.model("centroid").optimization
     opt.early_stopping_patience, opt.early_stopping_min_delta = 2, 1.0
     events, done = run("centroid", data, cfg, tmp_path / "c")
     assert done.reason == "early stopped"
@@ -121,19 +121,19 @@ def test_stop_is_honoured_quickly_and_keeps_a_loadable_model(data, tmp_path):
     assert not thread.is_alive()
     assert result["event"].reason == "stopped by user"
     assert result["done"] - result["asked"] < 2.0
-    model, info = load_model(tmp_path / "i")
-    assert info["kind"] == "centered_instance"
+    model, info = ModelFolder(tmp_path / "i").load_model()
+    assert info.kind == "centered_instance"
 
 
 def test_reloaded_checkpoint_gives_identical_outputs(data, tmp_path):
     cfg = tiny_config(epochs=1, batches=2)
     events, done = run("centroid", data, cfg, tmp_path / "c")
-    model, info = load_model(tmp_path / "c")
-    again, _ = load_model(tmp_path / "c")
-    x = torch.rand(2, 1, *info["input_hw"])
+    model, info = ModelFolder(tmp_path / "c").load_model()
+    again, _ = ModelFolder(tmp_path / "c").load_model()
+    x = torch.rand(2, 1, *info.input_hw)
     with torch.no_grad():
         assert torch.equal(model(x), again(x))
-    state = torch.load(tmp_path / "c" / BEST_FILE, weights_only=True)
+    state = torch.load(ModelFolder(tmp_path / "c").best, weights_only=True)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
 
 
@@ -151,20 +151,20 @@ class _Evil:
 
 def test_a_pickled_object_in_best_pt_is_refused(data, tmp_path):
     run("centroid", data, tiny_config(epochs=1, batches=1), tmp_path / "c")
-    with open(tmp_path / "c" / BEST_FILE, "wb") as fh:
+    with open(ModelFolder(tmp_path / "c").best, "wb") as fh:
         pickle.dump({"weights": _Evil()}, fh)
     with pytest.raises(ModelFolderError, match="could not be loaded safely"):
-        load_model(tmp_path / "c")
+        ModelFolder(tmp_path / "c").load_model()
 
 
 def test_resume_continues_and_fine_tune_starts_from_weights(data, tmp_path):
     cfg = tiny_config(epochs=2, batches=2)
     run("centroid", data, cfg, tmp_path / "c")
-    cfg.centroid.optimization.epochs = 3
+    cfg.model("centroid").optimization.epochs = 3
     events, done = run("centroid", data, cfg, tmp_path / "c", resume=True)
     epochs = [e.epoch for e in events if isinstance(e, EpochEnded)]
     assert epochs == [2] and done.epochs == 3
-    assert [r["epoch"] for r in read_log(tmp_path / "c")] == [1, 2, 3]
+    assert [r["epoch"] for r in ModelFolder(tmp_path / "c").read_log()] == [1, 2, 3]
     events, _ = run(
         "centroid",
         data,
@@ -178,7 +178,7 @@ def test_resume_continues_and_fine_tune_starts_from_weights(data, tmp_path):
 def test_fine_tune_from_another_architecture_is_refused(data, tmp_path):
     run("centroid", data, tiny_config(epochs=1, batches=1), tmp_path / "c")
     cfg = tiny_config(epochs=1, batches=1)
-    cfg.centroid.backbone.filters = 4
+    cfg.model("centroid").backbone.filters = 4
     with pytest.raises(TrainingError, match="another architecture"):
         run("centroid", data, cfg, tmp_path / "x", init_weights=tmp_path / "c")
 
@@ -206,14 +206,14 @@ def test_every_node_invisible_is_a_clear_error(project):
 
 def test_crop_smaller_than_the_animals_names_the_auto_value(data, tmp_path):
     cfg = tiny_config(epochs=1, batches=1)
-    cfg.centered_instance.crop_size = 16
+    cfg.model("centered_instance").crop_size = 16
     with pytest.raises(DataError, match=r"smaller than the animals.*auto crop size \(\d+ px"):
         run("centered_instance", data, cfg, tmp_path / "i")
 
 
 def test_batch_larger_than_the_data_is_clamped_with_a_note(data, tmp_path):
     cfg = tiny_config(epochs=1, batches=1)
-    cfg.centroid.optimization.batch_size = 500
+    cfg.model("centroid").optimization.batch_size = 500
     events, done = run("centroid", data, cfg, tmp_path / "c")
     assert events[0].batch_size == events[0].n_train < 500
     assert any("larger than the training set" in n for n in events[0].notes)
@@ -235,9 +235,9 @@ def test_out_of_memory_becomes_a_hint(sample_paths, tmp_path):
         from napari_sleap_train.project import load_project
         from napari_sleap_train.training import train_model
         cfg = TrainingConfig(device="cpu")
-        cfg.centroid.input_scaling = 1.0
-        cfg.centroid.optimization.batch_size = 20
-        cfg.centroid.backbone.filters = 64
+        cfg.model("centroid").input_scaling = 1.0
+        cfg.model("centroid").optimization.batch_size = 20
+        cfg.model("centroid").backbone.filters = 64
         project = load_project({str(sample_paths.project)!r})
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         import psutil

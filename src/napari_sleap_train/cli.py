@@ -29,7 +29,7 @@ def _load_config(args: argparse.Namespace, job_config=None):
         config = preset(args.preset or default_preset())
     if args.total_time is not None:
         config.pipeline.time_budget_minutes = args.total_time
-    for section in (config.centroid, config.centered_instance):
+    for section in config.models.values():
         opt = section.optimization
         if args.epochs is not None:
             opt.epochs = args.epochs
@@ -40,7 +40,7 @@ def _load_config(args: argparse.Namespace, job_config=None):
         if args.time_limit is not None:
             opt.time_limit_minutes = args.time_limit
     if args.crop_size is not None:
-        config.centered_instance.crop_size = args.crop_size
+        config.model("centered_instance").crop_size = args.crop_size
     if args.device is not None:
         config.device = args.device
     if args.precision is not None:
@@ -147,10 +147,11 @@ def _cmd_export_job(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .errors import ProjectError
     from .inference.frames import select_frames
     from .inference.results import add_predictions
     from .inference.topdown import PredictionStats, TopDownPredictor
-    from .project import Project, ProjectError, load_project
+    from .project import Project, load_project
     from .video import LazyVideo
 
     source = Path(args.input)
@@ -298,7 +299,8 @@ def _load_for_export(path: str, search_dirs):
 
     import sleap_io as sio
 
-    from .project import Project, ProjectError, load_project
+    from .errors import ProjectError
+    from .project import Project, load_project
 
     try:
         return load_project(path, search_dirs=search_dirs)
@@ -318,7 +320,8 @@ def _load_for_export(path: str, search_dirs):
 def _cmd_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .export import ExportError, export_labels, select_instances, tracked_instances
+    from .errors import ExportError
+    from .export import export_labels, select_instances, tracked_instances
 
     source = Path(args.labels).expanduser()
     if Path(args.out).expanduser().resolve() == source.resolve():
@@ -448,30 +451,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; errors print one clear line and exit with status 2."""
-    from .config import ConfigError
-    from .errors import DataError, InferenceError, ModelFolderError, TrainingError
-    from .export import ExportError
-    from .project import ProjectError
-    from .suggestions import SuggestionError
-    from .video import VideoOpenError
-
-    errors = (
-        ProjectError,
-        ConfigError,
-        VideoOpenError,
-        OSError,
-        DataError,
-        TrainingError,
-        ModelFolderError,
-        InferenceError,
-        SuggestionError,
-        ExportError,
-    )
+    from .errors import SleapTrainError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except errors as exc:
+    except (SleapTrainError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

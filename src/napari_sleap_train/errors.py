@@ -1,20 +1,64 @@
-"""Errors the engine raises for bad input; each message says what to change.
+"""Errors raised for bad input; each message says what to change.
 
-Kept free of torch so the command line and the GUI can catch them without loading it.
+Every error meant for the user derives from :class:`SleapTrainError`, so the command line
+and both docks catch one class and show its message. Kept free of torch so they can be
+caught without loading it.
 """
 
+from __future__ import annotations
 
-class DataError(ValueError):
+
+class SleapTrainError(Exception):
+    """Something the user can fix; the message says what to change."""
+
+
+class ConfigError(SleapTrainError, ValueError):
+    """One or more settings are invalid; ``problems`` maps field paths to messages."""
+
+    def __init__(self, problems: dict[str, str]):
+        self.problems = problems
+        super().__init__("\n".join(f"{k}: {v}" for k, v in problems.items()))
+
+
+class DataError(SleapTrainError, ValueError):
     """The labels cannot make a training set."""
 
 
-class TrainingError(RuntimeError):
+class TrainingError(SleapTrainError, RuntimeError):
     """Training cannot start or go on."""
 
 
-class ModelFolderError(RuntimeError):
+class ModelFolderError(SleapTrainError, RuntimeError):
     """A model folder is missing, incomplete, unsafe or does not fit the data."""
 
 
-class InferenceError(RuntimeError):
+class InferenceError(SleapTrainError, RuntimeError):
     """Prediction cannot run on this input."""
+
+
+class ProjectError(SleapTrainError, RuntimeError):
+    """A project could not be opened or saved."""
+
+
+class JobError(ProjectError):
+    """A training job package cannot be written or read."""
+
+
+class VideoOpenError(SleapTrainError, RuntimeError):
+    """A video could not be opened or decoded."""
+
+
+class ExportError(SleapTrainError, ValueError):
+    """Nothing (or not this) can be exported."""
+
+
+class SuggestionError(SleapTrainError, ValueError):
+    """Suggestions cannot be made as asked."""
+
+
+class SkeletonError(SleapTrainError, ValueError):
+    """The skeleton as edited cannot be used."""
+
+
+class WriteError(SleapTrainError, OSError):
+    """A file could not be written where asked."""

@@ -26,13 +26,14 @@ from __future__ import annotations
 import csv
 import math
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 import numpy as np
 import sleap_io as sio
+
+from .atomic import atomic_path
+from .errors import ExportError
 
 __all__ = [
     "FORMATS",
@@ -49,10 +50,6 @@ __all__ = [
 
 FORMATS: tuple[str, ...] = ("slp", "analysis-h5", "csv")
 INSTANCES: tuple[str, ...] = ("all", "user", "predicted")
-
-
-class ExportError(ValueError):
-    """Nothing (or not this) can be exported; the message says what to change."""
 
 
 # ---------------------------------------------------------------------------
@@ -230,29 +227,8 @@ def _export_video(labels: sio.Labels, video: sio.Video | int | None, which: str)
 # ---------------------------------------------------------------------------
 
 
-def _atomic(target: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Run ``write(tmp)`` on a temporary file beside ``target``, then rename it over it."""
-    target = Path(target).expanduser().resolve()
-    if not target.parent.is_dir():
-        raise ExportError(f"Cannot write {target}: folder {target.parent} does not exist.")
-    if target.is_dir():
-        raise ExportError(f"Cannot write {target}: it is a folder. Name a file.")
-    try:
-        fd, tmp = tempfile.mkstemp(
-            suffix=target.suffix, prefix=f".{target.stem}.", dir=target.parent
-        )
-    except PermissionError as exc:
-        raise ExportError(f"Cannot write {target}: permission denied. Export elsewhere.") from exc
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except PermissionError as exc:
-        raise ExportError(f"Cannot write {target}: permission denied. Export elsewhere.") from exc
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return target
+def _target(path: str | os.PathLike) -> Path:
+    return Path(path).expanduser().resolve()
 
 
 def export_slp(labels: sio.Labels, path: str | os.PathLike, which: str = "all") -> Path:
@@ -261,12 +237,8 @@ def export_slp(labels: sio.Labels, path: str | os.PathLike, which: str = "all") 
     from .project import save_labels_atomic
 
     selected = select_instances(labels, which)
-    target = Path(path).expanduser().resolve()
-    if target.is_dir():
-        raise ExportError(f"Cannot write {target}: it is a folder. Name a file.")
-    if not target.parent.is_dir():
-        raise ExportError(f"Cannot write {target}: folder {target.parent} does not exist.")
-    save_labels_atomic(selected, target, backup=True)
+    target = _target(path)
+    save_labels_atomic(selected, target, backup=True, error=ExportError)
     return target
 
 
@@ -288,9 +260,14 @@ def export_analysis_h5(
     source = labels_path if labels_path is not None else labels.provenance.get("filename")
     index = _index(labels, tracked.videos[0])
 
-    def write(tmp: str) -> None:
+    target = _target(path)
+    with atomic_path(target, error=ExportError) as tmp:
         sio.save_analysis_h5(
-            tracked, tmp, video=0, labels_path=str(source) if source else None, all_frames=True
+            tracked,
+            str(tmp),
+            video=0,
+            labels_path=str(source) if source else None,
+            all_frames=True,
         )
         if index:  # the file names the video's index in the source labels, as SLEAP does
             import h5py
@@ -298,8 +275,7 @@ def export_analysis_h5(
             with h5py.File(tmp, "r+") as f:
                 del f["video_ind"]
                 f.create_dataset("video_ind", data=index)
-
-    return _atomic(path, write)
+    return target
 
 
 def csv_columns(node_names: list[str]) -> list[str]:
@@ -334,25 +310,27 @@ def export_csv(
     node_names = list(tracked.skeletons[0].node_names)
     order = {id(t): i for i, t in enumerate(tracked.tracks)}
 
-    def write(tmp: str) -> None:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(csv_columns(node_names))
-            for lf in tracked.labeled_frames:
-                for inst in sorted(lf.instances, key=lambda i: order[id(i.track)]):
-                    predicted = isinstance(inst, sio.PredictedInstance)
-                    xy = inst.numpy()
-                    scores = (
-                        np.asarray(inst.points["score"], dtype=np.float64)
-                        if predicted
-                        else np.full(len(node_names), np.nan)
-                    )
-                    row = [inst.track.name, lf.frame_idx, _num(inst.score if predicted else None)]
-                    for k in range(len(node_names)):
-                        row += [_num(xy[k, 0]), _num(xy[k, 1]), _num(scores[k])]
-                    writer.writerow(row)
-
-    return _atomic(path, write)
+    target = _target(path)
+    with (
+        atomic_path(target, error=ExportError) as tmp,
+        open(tmp, "w", newline="", encoding="utf-8") as f,
+    ):
+        writer = csv.writer(f)
+        writer.writerow(csv_columns(node_names))
+        for lf in tracked.labeled_frames:
+            for inst in sorted(lf.instances, key=lambda i: order[id(i.track)]):
+                predicted = isinstance(inst, sio.PredictedInstance)
+                xy = inst.numpy()
+                scores = (
+                    np.asarray(inst.points["score"], dtype=np.float64)
+                    if predicted
+                    else np.full(len(node_names), np.nan)
+                )
+                row = [inst.track.name, lf.frame_idx, _num(inst.score if predicted else None)]
+                for k in range(len(node_names)):
+                    row += [_num(xy[k, 0]), _num(xy[k, 1]), _num(scores[k])]
+                writer.writerow(row)
+    return target
 
 
 def export_labels(

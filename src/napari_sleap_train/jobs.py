@@ -14,17 +14,14 @@ from pathlib import Path
 
 import sleap_io as sio
 
+from .atomic import atomic_path
 from .config import TrainingConfig
-from .errors import DataError
-from .project import Project, ProjectError, load_project
+from .errors import DataError, JobError
+from .project import Project, load_project
 
 LABELS_FILE = "labels.pkg.slp"
 CONFIG_FILE = "training_config.json"
 README_FILE = "README.txt"
-
-
-class JobError(ProjectError):
-    """A job package cannot be written or read; the message says what to change."""
 
 
 def job_commands(name: str) -> str:
@@ -41,8 +38,6 @@ def export_job(project: Project, config: TrainingConfig, out: str | os.PathLike)
     out = Path(out).expanduser().resolve()
     if out.suffix.lower() != ".zip":
         raise JobError(f"{out.name}: a training job is a .zip file; name it e.g. job.zip.")
-    if not out.parent.is_dir():
-        raise JobError(f"Cannot write {out}: folder {out.parent} does not exist.")
     frames = [
         sio.LabeledFrame(video=lf.video, frame_idx=lf.frame_idx, instances=list(lf.user_instances))
         for lf in project.labels.labeled_frames
@@ -56,20 +51,21 @@ def export_job(project: Project, config: TrainingConfig, out: str | os.PathLike)
         skeletons=list(project.labels.skeletons),
         tracks=list(project.labels.tracks),
     )
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".job.") as tmp:
-        tmp = Path(tmp)
-        sio.save_slp(labels, str(tmp / LABELS_FILE), embed="user", verbose=False)
-        config.save(tmp / CONFIG_FILE)
-        (tmp / README_FILE).write_text(
-            f"napari-sleap-train training job: {len(frames)} labelled frames, "
-            f"{sum(len(f.instances) for f in frames)} instances, skeleton "
-            f"{', '.join(project.node_names)}.\n\nRun it with:\n{job_commands(out.name)}"
-        )
-        part = tmp / "job.zip"
+    readme = (
+        f"napari-sleap-train training job: {len(frames)} labelled frames, "
+        f"{sum(len(f.instances) for f in frames)} instances, skeleton "
+        f"{', '.join(project.node_names)}.\n\nRun it with:\n{job_commands(out.name)}"
+    )
+    with (
+        atomic_path(out, error=JobError) as part,
+        tempfile.TemporaryDirectory(dir=out.parent, prefix=".job.") as tmp,
+    ):
+        labels_file = Path(tmp) / LABELS_FILE
+        sio.save_slp(labels, str(labels_file), embed="user", verbose=False)
         with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name in (LABELS_FILE, CONFIG_FILE, README_FILE):
-                zf.write(tmp / name, name)
-        os.replace(part, out)
+            zf.write(labels_file, LABELS_FILE)
+            zf.writestr(CONFIG_FILE, config.to_json())
+            zf.writestr(README_FILE, readme)
     return out
 
 

@@ -7,8 +7,6 @@ moved videos, atomic saving with a backup, and the numpy views the engine trains
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +15,8 @@ import h5py
 import numpy as np
 import sleap_io as sio
 
-
-class ProjectError(RuntimeError):
-    """A project could not be opened or saved; the message says what to change."""
+from .atomic import atomic_path
+from .errors import ProjectError, SleapTrainError
 
 
 @dataclass
@@ -105,24 +102,18 @@ class Project:
         return target
 
 
-def save_labels_atomic(labels: sio.Labels, target: Path, *, backup: bool = True) -> None:
-    """Write ``labels`` to ``target`` through a temporary file, keeping ``.bak`` of the old one."""
-    target = Path(target)
-    if not target.parent.is_dir():
-        raise ProjectError(f"Cannot save to {target}: folder {target.parent} does not exist.")
-    fd, tmp = tempfile.mkstemp(suffix=".slp", prefix=f".{target.stem}.", dir=target.parent)
-    os.close(fd)
-    try:
-        embed = any(_is_embedded(v) for v in labels.videos)
-        sio.save_slp(labels, tmp, embed=embed, verbose=False)
-        if backup and target.exists():
-            shutil.copy2(target, target.with_name(target.name + ".bak"))
-        os.replace(tmp, target)
-    except PermissionError as exc:
-        raise ProjectError(f"Cannot write {target}: permission denied. Save elsewhere.") from exc
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+def save_labels_atomic(
+    labels: sio.Labels,
+    target: Path,
+    *,
+    backup: bool = True,
+    error: type[SleapTrainError] = ProjectError,
+) -> None:
+    """Write ``labels`` to ``target`` atomically, keeping ``.bak`` of the old file; a target
+    that cannot be written raises ``error``."""
+    embed = any(_is_embedded(v) for v in labels.videos)
+    with atomic_path(target, backup=backup, error=error) as tmp:
+        sio.save_slp(labels, str(tmp), embed=embed, verbose=False)
 
 
 def _is_embedded(video: sio.Video) -> bool:

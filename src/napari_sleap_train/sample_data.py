@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .atomic import atomic_path
+
 if TYPE_CHECKING:
     import sleap_io as sio
 
@@ -548,28 +550,20 @@ def make_sample(seed: int = 0, n_frames: int = 300, size: int = 384) -> SampleDa
 # ---------------------------------------------------------------------------
 
 
-def _tmp_name(path: Path) -> Path:
-    """Temporary sibling of ``path`` with the same suffix."""
-    return path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-
-
 def _write_video(path: Path, frames: np.ndarray, fourcc: str = _FOURCC) -> None:
     """Write grayscale ``frames`` to ``path`` atomically with OpenCV."""
     import cv2
 
-    tmp = _tmp_name(path)
     h, w = frames.shape[1:3]
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), FPS, (w, h), False)
-    try:
-        if not writer.isOpened():
-            raise RuntimeError(f"OpenCV cannot write {fourcc} video to {tmp}")
-        for frame in frames:
-            writer.write(np.ascontiguousarray(frame))
-        writer.release()
-        os.replace(tmp, path)
-    finally:
-        writer.release()
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), FPS, (w, h), False)
+        try:
+            if not writer.isOpened():
+                raise RuntimeError(f"OpenCV cannot write {fourcc} video to {tmp}")
+            for frame in frames:
+                writer.write(np.ascontiguousarray(frame))
+        finally:
+            writer.release()
 
 
 def _labels(
@@ -615,12 +609,8 @@ def _save_labels(labels: sio.Labels, path: Path) -> None:
     """Save labels to ``path`` atomically."""
     import sleap_io as sio
 
-    tmp = _tmp_name(path)
-    try:
+    with atomic_path(path) as tmp:
         sio.save_slp(labels, str(tmp), verbose=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_sample(out_dir: str | Path, seed: int = 0) -> SamplePaths:

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import sleap_io as sio
 
+from .errors import SuggestionError
+
 __all__ = [
     "METHODS",
     "SuggestionError",
@@ -44,10 +46,6 @@ __all__ = [
 ]
 
 METHODS: tuple[str, ...] = ("random", "stride", "image-features", "low-score")
-
-
-class SuggestionError(ValueError):
-    """Suggestions cannot be made as asked; the message says what to change."""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ import cv2
 import numpy as np
 import sleap_io as sio
 
+from .errors import VideoOpenError
+
 __all__ = ["LazyVideo", "VideoOpenError", "open_video", "MEDIA_SUFFIXES"]
 
 MEDIA_SUFFIXES: frozenset[str] = frozenset(
@@ -57,10 +59,6 @@ _SIO_SUFFIXES = frozenset(
     {".h5", ".hdf5", ".slp", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".seq"}
 )
 _GRAB_AHEAD = 32
-
-
-class VideoOpenError(RuntimeError):
-    """A video could not be opened or decoded."""
 
 
 def _cv_error(path: str, problem: str, advice: str) -> VideoOpenError:

@@ -1,10 +1,11 @@
 """Batched geometric and intensity augmentation.
 
-Geometric augmentation is one affine map per sample. `random_affines` draws the maps,
-`warp_images` resamples a batch of images with a single ``grid_sample`` call and
-`warp_points` moves keypoints with the same maps, so images and keypoints stay in
-register. Points are ``(x, y)`` in pixels with the centre of pixel ``(row i, col j)``
-at ``(x=j, y=i)``; missing points are NaN.
+Geometric augmentation is one affine map per sample. `random_affines` draws the maps
+(`fixed_affines` gives them without randomness: crops and scaled frames), `warp_images`
+resamples a batch of images with a single ``grid_sample`` call and `warp_points` moves
+keypoints with the same maps, so images and keypoints stay in register. Points are
+``(x, y)`` in pixels with the centre of pixel ``(row i, col j)`` at ``(x=j, y=i)``;
+missing points are NaN.
 
 Random numbers come from the given ``torch.Generator`` on its own device, so a seed
 gives the same augmentation whatever device the data live on.
@@ -13,15 +14,17 @@ gives the same augmentation whatever device the data live on.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+if TYPE_CHECKING:
+    from ..config import AugmentationConfig
+
 __all__ = [
-    "AugmentParams",
+    "fixed_affines",
     "intensity_augment",
     "random_affines",
     "swap_symmetric",
@@ -30,50 +33,41 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class AugmentParams:
-    """Augmentation settings, with the fields and defaults of SLEAP's augmentation config.
+def fixed_affines(
+    centres: Tensor, out_size: tuple[int, int], scale: float | Tensor = 1.0
+) -> Tensor:
+    """Maps that place ``centres`` at the output centre, resized by ``scale`` (no rotation):
+    a crop, or a whole frame scaled for a model.
 
-    Rotation is uniform in ``±rotation_deg``; scale uniform in ``[scale_min,
-    scale_max]``; translation uniform in ``±translate_px`` input pixels along each axis.
-    Uniform noise adds per-pixel values in ``[uniform_noise_min, uniform_noise_max]``
-    grey levels, Gaussian noise per-pixel ``N(mean, std²)``, contrast a per-sample
-    gamma in ``[contrast_min_gamma, contrast_max_gamma]`` on ``[0, 1]`` intensities,
-    brightness a per-sample offset in ``[brightness_min, brightness_max]``; images are
-    mirrored left-right with probability ``hflip_prob``.
+    Parameters
+    ----------
+    centres : Tensor
+        ``(B, 2)`` input pixel coordinates ``(x, y)`` mapped to the output centre.
+    out_size : tuple of int
+        Output ``(height, width)`` in pixels.
+    scale : float or Tensor
+        Resize factor from input to output (one, or ``(B,)``).
+
+    Returns
+    -------
+    Tensor
+        ``(B, 2, 3)`` float32 on ``centres``' device, as :func:`random_affines` gives.
     """
-
-    rotation: bool = True
-    rotation_deg: float = 15.0
-    scale: bool = False
-    scale_min: float = 0.9
-    scale_max: float = 1.1
-    translate: bool = False
-    translate_px: float = 0.0
-    uniform_noise: bool = False
-    uniform_noise_min: float = 0.0
-    uniform_noise_max: float = 10.0
-    gaussian_noise: bool = False
-    gaussian_noise_mean: float = 0.0
-    gaussian_noise_std: float = 1.0
-    contrast: bool = False
-    contrast_min_gamma: float = 0.5
-    contrast_max_gamma: float = 2.0
-    brightness: bool = False
-    brightness_min: float = 0.0
-    brightness_max: float = 10.0
-    hflip: bool = False
-    hflip_prob: float = 0.5
-
-    @classmethod
-    def from_config(cls, config: Any) -> AugmentParams:
-        """Build from any object with attributes of the same names (e.g. a config)."""
-        return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
+    centres = torch.as_tensor(centres).to(torch.float64)
+    factor = torch.as_tensor(scale, dtype=torch.float64, device=centres.device)
+    factor = factor.expand(centres.shape[0])
+    if (factor <= 0).any():
+        raise ValueError(f"scale must be positive, got {scale}.")
+    out_h, out_w = out_size
+    c_out = torch.tensor([(out_w - 1) / 2, (out_h - 1) / 2], dtype=torch.float64)
+    lin = torch.eye(2, dtype=torch.float64, device=centres.device) / factor[:, None, None]
+    offset = centres - (lin @ c_out.to(centres.device)[:, None])[..., 0]
+    return torch.cat([lin, offset[..., None]], dim=-1).to(torch.float32)
 
 
 def random_affines(
     batch: int,
-    params: AugmentParams,
+    params: AugmentationConfig,
     centres: Tensor,
     out_size: tuple[int, int],
     generator: torch.Generator,
@@ -91,7 +85,7 @@ def random_affines(
     ----------
     batch : int
         Number of samples ``B``.
-    params : AugmentParams
+    params : AugmentationConfig
         Which augmentations to draw, and their ranges.
     centres : Tensor
         ``(B, 2)`` input pixel coordinates ``(x, y)`` mapped to the output centre.
@@ -274,7 +268,9 @@ def _uniform(shape: tuple[int, ...], low: float, high: float, generator: torch.G
     return low + u * (high - low)
 
 
-def intensity_augment(images: Tensor, params: AugmentParams, generator: torch.Generator) -> Tensor:
+def intensity_augment(
+    images: Tensor, params: AugmentationConfig, generator: torch.Generator
+) -> Tensor:
     """Random noise, contrast and brightness, as SLEAP applies them.
 
     In order: per-pixel uniform noise, per-pixel Gaussian noise, a per-sample gamma
@@ -285,7 +281,7 @@ def intensity_augment(images: Tensor, params: AugmentParams, generator: torch.Ge
     ----------
     images : Tensor
         ``(B, ...)`` floating-point images in grey levels 0–255.
-    params : AugmentParams
+    params : AugmentationConfig
         Which augmentations to apply, and their ranges.
     generator : torch.Generator
         Source of randomness.

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..choices import ModelKind
 from ..config import AugmentationConfig, CenteredInstanceConfig, CentroidConfig
 from ..errors import DataError
 from ..project import Project
 from ..video import LazyVideo
 from .augment import (
-    AugmentParams,
+    fixed_affines,
     intensity_augment,
     random_affines,
     swap_symmetric,
@@ -27,13 +28,6 @@ from .augment import (
 )
 from .confmaps import anchor_confmaps, node_confmaps
 from .geometry import CropSizeReport, auto_crop_size, instance_anchors
-
-NO_AUGMENT = AugmentParams(rotation=False)
-
-
-def augment_params(cfg: AugmentationConfig) -> AugmentParams:
-    """Engine augmentation parameters from the config section of the same name."""
-    return AugmentParams(**{k: getattr(cfg, k) for k in AugmentParams.__dataclass_fields__})
 
 
 def round_up(value: float, multiple: int) -> int:
@@ -170,7 +164,7 @@ class ModelData:
     Subclasses define how a sample's transform is chosen and which points form its target.
     """
 
-    kind: str
+    kind: ModelKind
     n_maps: int
     input_hw: tuple[int, int]
 
@@ -180,7 +174,7 @@ class ModelData:
         rows: list[int],
         sigma: float,
         output_stride: int,
-        augment: AugmentParams,
+        augment: AugmentationConfig,
     ):
         self.data = data
         self.rows = rows
@@ -205,26 +199,27 @@ class ModelData:
         generator: torch.Generator,
         augment: bool,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        params = self.augment if augment else NO_AUGMENT
-        A, flipped = random_affines(
-            len(frame_rows), params, centres, self.input_hw, generator, scale=scale
-        )
+        if augment:
+            A, flipped = random_affines(
+                len(frame_rows), self.augment, centres, self.input_hw, generator, scale=scale
+            )
+        else:
+            A = fixed_affines(centres, self.input_hw, scale)
+            flipped = torch.zeros(len(frame_rows), dtype=torch.bool)
         images = warp_images(self.data.frames[frame_rows].float(), A, self.input_hw)
         if augment:
-            images = intensity_augment(images, params, generator)
+            images = intensity_augment(images, self.augment, generator)
         return images.div_(255.0), A, flipped
 
 
 class CentroidData(ModelData):
     """Scaled full frames; one target map holding every animal's anchor."""
 
-    kind = "centroid"
+    kind = ModelKind.CENTROID
     n_maps = 1
 
     def __init__(self, data: LabelledData, rows: list[int], cfg: CentroidConfig):
-        super().__init__(
-            data, rows, cfg.sigma, cfg.backbone.output_stride, augment_params(cfg.augmentation)
-        )
+        super().__init__(data, rows, cfg.sigma, cfg.backbone.output_stride, cfg.augmentation)
         self.scale = cfg.input_scaling
         h, w = data.frame_hw
         ms = cfg.backbone.max_stride
@@ -246,14 +241,12 @@ class CentroidData(ModelData):
 class InstanceData(ModelData):
     """Full-resolution crops centred on each instance's anchor; maps of its nodes only."""
 
-    kind = "centered_instance"
+    kind = ModelKind.CENTERED_INSTANCE
 
     def __init__(
         self, data: LabelledData, rows: list[int], cfg: CenteredInstanceConfig, crop_size: int
     ):
-        super().__init__(
-            data, rows, cfg.sigma, cfg.backbone.output_stride, augment_params(cfg.augmentation)
-        )
+        super().__init__(data, rows, cfg.sigma, cfg.backbone.output_stride, cfg.augmentation)
         self.scale = cfg.input_scaling
         self.crop_size = crop_size
         side = round_up(crop_size * self.scale, cfg.backbone.max_stride)
@@ -319,7 +312,6 @@ __all__ = [
     "LabelledData",
     "ModelData",
     "Split",
-    "augment_params",
     "load_labelled_data",
     "resolve_crop_size",
     "split_frames",

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import sleap_io as sio
 
-from ..project import Project, ProjectError
+from ..errors import ProjectError
+from ..project import Project
 from ..video import LazyVideo
 
 META_KEY = "napari_sleap_train"

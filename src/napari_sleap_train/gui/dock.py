@@ -27,12 +27,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..config import ConfigError, TrainingConfig, default_config, preset
+from ..config import TrainingConfig, default_config, preset
 from ..data.geometry import auto_crop_size, instance_anchors, instance_bbox_sides
-from ..errors import DataError, InferenceError, ModelFolderError, TrainingError
+from ..errors import SleapTrainError
 from ..models.receptive_field import receptive_field_px
-from ..project import ProjectError
-from ..video import VideoOpenError
 from .forms import (
     MODEL_TABS,
     PRESET_NAMES,
@@ -46,15 +44,7 @@ from .monitor import TrainingMonitor
 
 RF_LAYER = "receptive field"
 CROP_LAYER = "crop boxes"
-KNOWN_ERRORS = (
-    ProjectError,
-    ConfigError,
-    DataError,
-    TrainingError,
-    ModelFolderError,
-    InferenceError,
-    VideoOpenError,
-)
+KNOWN_ERRORS = SleapTrainError
 HINTS = {
     "Out of memory": "Lower Batch Size or Input Scaling.",
 }
@@ -324,7 +314,7 @@ class TrainingDock(QWidget):
         if path:
             try:
                 self.load_config(path)
-            except ConfigError as exc:
+            except SleapTrainError as exc:
                 show_error(f"Could not load {path}: {exc}")
 
     def export_job(self, path: str | Path):
@@ -397,10 +387,10 @@ class TrainingDock(QWidget):
         _, pts = self._instances()
         if not len(pts) or not np.isfinite(pts).any():
             return None
-        aug = config.centered_instance.augmentation
+        aug = config.model("centered_instance").augmentation
         report = auto_crop_size(
             pts,
-            config.centered_instance.backbone.max_stride,
+            config.model("centered_instance").backbone.max_stride,
             rotation_deg=aug.rotation_deg if aug.rotation else 0.0,
             scale_max=aug.scale_max if aug.scale else 1.0,
         )
@@ -408,7 +398,7 @@ class TrainingDock(QWidget):
 
     def receptive_field(self, kind: str, config: TrainingConfig) -> float:
         """Receptive field of a model in original-frame pixels."""
-        section = getattr(config, kind)
+        section = config.model(kind)
         b = section.backbone
         try:
             rf = receptive_field_px(b.max_stride, b.convs_per_block)
@@ -432,12 +422,12 @@ class TrainingDock(QWidget):
         config = self.config()
         frame = self._last_frame = self.current_frame()
         auto = self.auto_crop(config)
-        crop = config.centered_instance.crop_size or auto
+        crop = config.model("centered_instance").crop_size or auto
         self.crop_label.setText(
             f"Crop size: {crop} px"
             + (
                 " (auto)"
-                if config.centered_instance.crop_size is None
+                if config.model("centered_instance").crop_size is None
                 else f" (auto would be {auto} px)"
             )
             if crop
@@ -527,11 +517,11 @@ class TrainingDock(QWidget):
             return []
         gen = torch.Generator().manual_seed(0)
         rows = list(range(data.n_frames))
-        crop, _ = resolve_crop_size(data, config.centered_instance)
+        crop, _ = resolve_crop_size(data, config.model("centered_instance"))
         added = []
         for ds in (
-            CentroidData(data, rows, config.centroid),
-            InstanceData(data, rows, config.centered_instance, crop),
+            CentroidData(data, rows, config.model("centroid")),
+            InstanceData(data, rows, config.model("centered_instance"), crop),
         ):
             idx = torch.randint(len(ds), (min(n, len(ds)),), generator=gen)
             x, y = ds.batch(idx, gen, augment=True)
@@ -674,7 +664,7 @@ class TrainingDock(QWidget):
         if isinstance(event, TrainingStarted):
             self._started = event
             self._estimated = False
-            section = getattr(self.config(), event.model)
+            section = self.config().model(event.model)
             self.monitor.start(
                 MODEL_TABS[event.model],
                 event.epochs,
@@ -712,7 +702,7 @@ class TrainingDock(QWidget):
         started = self._started
         per_batch = event.elapsed / (event.batch + 1)
         per_epoch = per_batch * started.batches_per_epoch
-        section = getattr(self.config(), event.model)
+        section = self.config().model(event.model)
         total = per_epoch * started.epochs
         limit = section.optimization.time_limit_minutes
         cap = f", capped at {limit:g} min by the time limit" if limit else ""
@@ -813,9 +803,8 @@ class TrainingDock(QWidget):
             return
         try:
             project = project_from_viewer(self.viewer)
-            predictor = TopDownPredictor(
-                models["centroid"],
-                models["centered_instance"],
+            predictor = TopDownPredictor.from_folders(
+                models,
                 peak_threshold=self.config().pipeline.peak_threshold,
             )
             predictor.check_skeleton(project.node_names)

@@ -16,7 +16,8 @@ from typing import Any
 
 from magicgui import widgets
 
-from ..config import SCHEDULES, TrainingConfig, default_config, default_preset
+from ..choices import Schedule
+from ..config import TrainingConfig, default_config, default_preset
 
 PRESET_NAMES = {"fast-cpu": "fast CPU", "sleap": "SLEAP defaults (GPU)"}
 
@@ -92,7 +93,7 @@ def pipeline_fields() -> list[Field]:
         ),
         Field(
             "centroid_sigma",
-            "centroid.sigma",
+            "models.centroid.sigma",
             "Sigma for centroids",
             "Spread (px) of the blob the centroid model learns to draw on each animal. "
             "Larger is easier to learn, smaller separates close animals better.",
@@ -100,14 +101,14 @@ def pipeline_fields() -> list[Field]:
         ),
         Field(
             "node_sigma",
-            "centered_instance.sigma",
+            "models.centered_instance.sigma",
             "Sigma for nodes",
             "Spread (px) of the blob drawn on each body part.",
             _float(0.5, 50, 0.5),
         ),
         Field(
             "crop_size",
-            "centered_instance.crop_size",
+            "models.centered_instance.crop_size",
             "Crop size (0 = auto)",
             "Side (px) of the square cut around each animal for the instance model. 0 picks "
             "it from the largest labelled animal plus room for rotation.",
@@ -160,7 +161,7 @@ def pipeline_fields() -> list[Field]:
 
 def model_fields(kind: str) -> list[Field]:
     """Fields of a model tab (``centroid`` or ``centered_instance``)."""
-    p = kind
+    p, m = kind, f"models.{kind}"
     return [
         Field(
             f"{p}.start",
@@ -179,7 +180,7 @@ def model_fields(kind: str) -> list[Field]:
         ),
         Field(
             f"{p}.max_stride",
-            f"{p}.backbone.max_stride",
+            f"{m}.backbone.max_stride",
             "Max stride",
             "How far the network shrinks the image (a power of two). Larger sees more "
             "context (a larger receptive field) but needs inputs a multiple of it.",
@@ -187,28 +188,28 @@ def model_fields(kind: str) -> list[Field]:
         ),
         Field(
             f"{p}.filters",
-            f"{p}.backbone.filters",
+            f"{m}.backbone.filters",
             "Filters",
             "Feature channels of the first layer; more learn more but run slower.",
             _spin(1, 256),
         ),
         Field(
             f"{p}.filters_rate",
-            f"{p}.backbone.filters_rate",
+            f"{m}.backbone.filters_rate",
             "Filters rate",
             "Factor by which the channels grow at each down-sampling step.",
             _float(1.0, 4.0, 0.5),
         ),
         Field(
             f"{p}.output_stride",
-            f"{p}.backbone.output_stride",
+            f"{m}.backbone.output_stride",
             "Output stride",
             "Resolution of the predicted maps relative to the input (1 = full).",
             _combo([1, 2, 4, 8, 16]),
         ),
         Field(
             f"{p}.input_scaling",
-            f"{p}.input_scaling",
+            f"{m}.input_scaling",
             "Input scaling",
             "Images are resized by this factor before the network sees them (1 = full "
             "resolution). Lower is faster and sees more context.",
@@ -216,127 +217,127 @@ def model_fields(kind: str) -> list[Field]:
         ),
         Field(
             f"{p}.sigma",
-            f"{p}.sigma",
+            f"{m}.sigma",
             "Sigma",
             "Spread (px) of the target blobs.",
             _float(0.5, 50, 0.5),
         ),
         Field(
             f"{p}.epochs",
-            f"{p}.optimization.epochs",
+            f"{m}.optimization.epochs",
             "Epochs",
             "Most passes of training; early stopping usually ends sooner.",
             _spin(1, 10000),
         ),
         Field(
             f"{p}.batches_per_epoch",
-            f"{p}.optimization.batches_per_epoch",
+            f"{m}.optimization.batches_per_epoch",
             "Batches per epoch",
             "Training steps between two validations.",
             _spin(1, 100000),
         ),
         Field(
             f"{p}.learning_rate",
-            f"{p}.optimization.learning_rate",
+            f"{m}.optimization.learning_rate",
             "Learning rate",
             "Step size of the optimiser (Adam); the peak rate with the cosine schedule.",
             lambda: widgets.FloatSpinBox(min=1e-7, max=1.0, step=1e-5),
         ),
         Field(
             f"{p}.schedule",
-            f"{p}.optimization.schedule",
+            f"{m}.optimization.schedule",
             "Learning rate schedule",
             "plateau: halve the rate when validation stalls (SLEAP). cosine: warm up, then "
             "decay smoothly to the end of the time limit or the last epoch (fast CPU).",
-            _combo(SCHEDULES),
+            _combo([s.value for s in Schedule]),
         ),
         Field(
             f"{p}.time_limit",
-            f"{p}.optimization.time_limit_minutes",
+            f"{m}.optimization.time_limit_minutes",
             "Time limit (min, 0 = none)",
             "Stop training this model after this many minutes, keeping its best checkpoint.",
             _float(0, 10000, 0.5),
         ),
         Field(
             f"{p}.patience",
-            f"{p}.optimization.early_stopping_patience",
+            f"{m}.optimization.early_stopping_patience",
             "Early stopping patience",
             "Epochs without improvement before training stops.",
             _spin(1, 1000),
         ),
         Field(
             f"{p}.min_delta",
-            f"{p}.optimization.early_stopping_min_delta",
+            f"{m}.optimization.early_stopping_min_delta",
             "Early stopping min delta",
             "Smallest drop of the validation loss that counts as an improvement.",
             lambda: widgets.FloatSpinBox(min=0.0, max=1.0, step=1e-8),
         ),
         Field(
             f"{p}.validation_fraction",
-            f"{p}.optimization.validation_fraction",
+            f"{m}.optimization.validation_fraction",
             "Validation fraction",
             "Share of labelled frames held out to measure progress.",
             _float(0.0, 0.9, 0.05),
         ),
         Field(
             f"{p}.rotation",
-            f"{p}.augmentation.rotation",
+            f"{m}.augmentation.rotation",
             "Rotate",
             "Randomly rotate training images (and labels).",
             widgets.CheckBox,
         ),
         Field(
             f"{p}.rotation_deg",
-            f"{p}.augmentation.rotation_deg",
+            f"{m}.augmentation.rotation_deg",
             "Rotation ±°",
             "Largest random rotation in degrees.",
             _float(0, 180, 5),
         ),
         Field(
             f"{p}.scale",
-            f"{p}.augmentation.scale",
+            f"{m}.augmentation.scale",
             "Scale",
             "Randomly resize training images.",
             widgets.CheckBox,
         ),
         Field(
             f"{p}.scale_min",
-            f"{p}.augmentation.scale_min",
+            f"{m}.augmentation.scale_min",
             "Scale min",
             "Smallest random scale factor.",
             _float(0.1, 2, 0.05),
         ),
         Field(
             f"{p}.scale_max",
-            f"{p}.augmentation.scale_max",
+            f"{m}.augmentation.scale_max",
             "Scale max",
             "Largest random scale factor.",
             _float(0.1, 4, 0.05),
         ),
         Field(
             f"{p}.hflip",
-            f"{p}.augmentation.hflip",
+            f"{m}.augmentation.hflip",
             "Flip left/right",
             "Randomly mirror images, swapping left and right body parts.",
             widgets.CheckBox,
         ),
         Field(
             f"{p}.gaussian_noise",
-            f"{p}.augmentation.gaussian_noise",
+            f"{m}.augmentation.gaussian_noise",
             "Noise",
             "Add random Gaussian noise to training images.",
             widgets.CheckBox,
         ),
         Field(
             f"{p}.contrast",
-            f"{p}.augmentation.contrast",
+            f"{m}.augmentation.contrast",
             "Contrast",
             "Randomly change image contrast.",
             widgets.CheckBox,
         ),
         Field(
             f"{p}.brightness",
-            f"{p}.augmentation.brightness",
+            f"{m}.augmentation.brightness",
             "Brightness",
             "Randomly change image brightness.",
             widgets.CheckBox,
@@ -347,15 +348,14 @@ def model_fields(kind: str) -> list[Field]:
 def get_path(obj: Any, path: str) -> Any:
     """Value at a dotted attribute path."""
     for part in path.split("."):
-        obj = getattr(obj, part)
+        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
     return obj
 
 
 def set_path(obj: Any, path: str, value: Any) -> None:
     """Set the value at a dotted attribute path."""
     *head, last = path.split(".")
-    for part in head:
-        obj = getattr(obj, part)
+    obj = get_path(obj, ".".join(head)) if head else obj
     setattr(obj, last, value)
 
 
@@ -406,7 +406,7 @@ class ConfigForm:
             elif name == "crop_size" or name.endswith("time_limit") or name == "time_budget":
                 value = value or 0
             self.widgets[name].value = value
-        self.widgets["batch_size"].value = config.centroid.optimization.batch_size
+        self.widgets["batch_size"].value = config.model("centroid").optimization.batch_size
 
     def config(self) -> TrainingConfig:
         """A new config from the widgets' values (may be invalid: check ``problems()``)."""
@@ -422,7 +422,7 @@ class ConfigForm:
             elif name.endswith(".time_limit") or name == "time_budget":
                 value = float(value) or None
             set_path(config, f.path, value)
-        for section in (config.centroid, config.centered_instance):
+        for section in config.models.values():
             section.optimization.batch_size = int(self.widgets["batch_size"].value)
         return config
 

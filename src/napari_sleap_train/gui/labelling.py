@@ -41,15 +41,11 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..export import ExportError, export_labels
-from ..project import (
-    Project,
-    ProjectError,
-    drop_overlapping_predictions,
-    instances_overlap,
-)
-from ..suggestions import METHODS, SuggestionError, add_suggestions, suggest
-from ..video import LazyVideo, VideoOpenError
+from ..errors import ProjectError, SkeletonError, SleapTrainError
+from ..export import export_labels
+from ..project import Project, drop_overlapping_predictions, instances_overlap
+from ..suggestions import METHODS, add_suggestions, suggest
+from ..video import LazyVideo
 from .convert import (
     META_KEY,
     PointsTable,
@@ -83,14 +79,14 @@ from .layers import (
     source_project,
     video_layer,
 )
-from .skeleton_editor import SkeletonEditor, SkeletonError
+from .skeleton_editor import SkeletonEditor
 
 NEXT_KEYS = ("Shift-Right", ".")
 PREV_KEYS = ("Shift-Left", ",")
 EXPORT_FORMATS = {"slp": "SLEAP project (*.slp)", "analysis-h5": "SLEAP analysis HDF5 (*.h5)"}
 EXPORT_FORMATS["csv"] = "CSV (*.csv)"
 FRAME_ROLE = Qt.ItemDataRole.UserRole
-ERRORS = (ProjectError, ExportError, SuggestionError, SkeletonError, VideoOpenError)
+ERRORS = SleapTrainError
 
 
 class LabellingWidget(QWidget):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..project import Project, ProjectError
+from ..errors import ProjectError
+from ..project import Project
 from ..video import LazyVideo
 from .convert import (
     META_KEY,

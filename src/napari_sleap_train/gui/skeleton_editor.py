@@ -24,12 +24,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..errors import SkeletonError
+
 ORIGIN_ROLE = Qt.ItemDataRole.UserRole  # the project node a node came from (None: new)
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1  # the name before an in-place edit
-
-
-class SkeletonError(ValueError):
-    """The skeleton as edited cannot be used; the message says what to change."""
 
 
 def load_skeleton_file(path: str | Path) -> sio.Skeleton:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..project import ProjectError
+from ..errors import ProjectError
 from .convert import LayerData, layers_to_project
 
 

@@ -10,19 +10,25 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..data.augment import random_affines, warp_images
-from ..data.datasets import NO_AUGMENT, round_up
+from ..choices import ModelKind
+from ..data.augment import fixed_affines, warp_images
+from ..data.datasets import round_up
 from ..errors import InferenceError, ModelFolderError
-from ..models.precision import autocast, resolve_precision, to_layout, use_channels_last
-from ..training.model_folder import load_model
-from ..training.trainer import resolve_device
+from ..models.device import (
+    autocast,
+    resolve_device,
+    resolve_precision,
+    to_layout,
+    use_channels_last,
+)
+from ..models.folder import ModelFolder, RunFolder
 from ..video import LazyVideo
 from .peaks import global_peaks, local_peaks
 
@@ -56,6 +62,13 @@ class PredictionStats:
         return self.frames / self.seconds if self.seconds else 0.0
 
 
+TOP_DOWN_MODELS = (ModelKind.CENTROID, ModelKind.CENTERED_INSTANCE)
+
+
+def _folder(folder: str | os.PathLike | ModelFolder) -> ModelFolder:
+    return folder if isinstance(folder, ModelFolder) else ModelFolder(Path(folder))
+
+
 def output_to_input(A: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
     """Map points ``(B, ..., 2)`` through affines ``A`` ``(B, 2, 3)`` (output px -> input px)."""
     shape = pts.shape
@@ -70,7 +83,7 @@ class TopDownPredictor:
     Parameters
     ----------
     centroid_dir, instance_dir
-        Model folders written by training.
+        Model folders written by training (paths or :class:`ModelFolder`).
     device
         ``auto``, ``cpu``, ``cuda`` or ``mps``.
     peak_threshold
@@ -84,8 +97,8 @@ class TopDownPredictor:
 
     def __init__(
         self,
-        centroid_dir: str | os.PathLike,
-        instance_dir: str | os.PathLike,
+        centroid_dir: str | os.PathLike | ModelFolder,
+        instance_dir: str | os.PathLike | ModelFolder,
         device: str = "auto",
         peak_threshold: float | None = None,
         max_instances: int | None = None,
@@ -94,29 +107,40 @@ class TopDownPredictor:
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         self.channels_last = use_channels_last(self.device)
-        self.centroid, self.centroid_info = load_model(centroid_dir)
-        self.instance, self.instance_info = load_model(instance_dir)
-        if self.centroid_info.get("kind") != "centroid":
+        self.centroid, self.centroid_info = _folder(centroid_dir).load_model()
+        self.instance, self.instance_info = _folder(instance_dir).load_model()
+        if self.centroid_info.kind is not ModelKind.CENTROID:
             raise ModelFolderError(f"{centroid_dir} does not hold a centroid model.")
-        if self.instance_info.get("kind") != "centered_instance":
+        if self.instance_info.kind is not ModelKind.CENTERED_INSTANCE:
             raise ModelFolderError(f"{instance_dir} does not hold a centered-instance model.")
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         self.centroid.to(self.device, memory_format=layout)
         self.instance.to(self.device, memory_format=layout)
-        self.node_names: list[str] = list(self.instance_info["node_names"])
+        self.node_names: list[str] = list(self.instance_info.node_names)
         self.threshold = 0.2 if peak_threshold is None else peak_threshold
         self.max_instances = max_instances
-        self.in_channels = int(self.instance_info["in_channels"])
+        self.in_channels = self.instance_info.in_channels
+
+    @classmethod
+    def from_folders(
+        cls, folders: Mapping[ModelKind | str, ModelFolder | str | os.PathLike], **kwargs
+    ) -> TopDownPredictor:
+        """The predictor of a top-down pipeline's model folders, keyed by model kind."""
+        folders = {ModelKind(k): v for k, v in folders.items()}
+        missing = [k.value for k in TOP_DOWN_MODELS if k not in folders]
+        if missing:
+            raise ModelFolderError(f"No {' or '.join(missing)} model to predict with.")
+        return cls(folders[ModelKind.CENTROID], folders[ModelKind.CENTERED_INSTANCE], **kwargs)
 
     @classmethod
     def from_models_dir(cls, models_dir: str | os.PathLike, **kwargs) -> TopDownPredictor:
         """Load ``centroid/`` and ``centered_instance/`` from a folder written by ``train``."""
-        root = Path(models_dir)
-        if not root.is_dir():
+        run = RunFolder(Path(models_dir))
+        if not run.path.is_dir():
             raise ModelFolderError(
-                f"Models folder {root} does not exist: give the folder `train --out` wrote."
+                f"Models folder {run.path} does not exist: give the folder `train --out` wrote."
             )
-        return cls(root / "centroid", root / "centered_instance", **kwargs)
+        return cls.from_folders(run.models(TOP_DOWN_MODELS), **kwargs)
 
     def check_skeleton(self, node_names: Sequence[str]) -> None:
         """Refuse a project whose skeleton differs from the one the models learnt."""
@@ -149,16 +173,13 @@ class TopDownPredictor:
         x = self._to_tensor(frames).to(self.device)
         b, _, h, w = x.shape
         ci = self.centroid_info
-        scale = float(ci["input_scaling"])
-        ms = int(ci["max_stride"])
-        hw = (round_up(h * scale, ms), round_up(w * scale, ms))
-        gen = torch.Generator()
+        scale = ci.input_scaling
+        hw = (round_up(h * scale, ci.max_stride), round_up(w * scale, ci.max_stride))
         centres = torch.tensor([(w - 1) / 2, (h - 1) / 2]).expand(b, 2)
-        A, _ = random_affines(b, NO_AUGMENT, centres, hw, gen, scale=scale)
-        A = A.to(self.device)
+        A = fixed_affines(centres, hw, scale).to(self.device)
         cms = self._run(self.centroid, warp_images(x, A, hw) / 255.0)
         sample, _, peaks, values = local_peaks(
-            cms, threshold=self.threshold, stride=int(ci["output_stride"])
+            cms, threshold=self.threshold, stride=ci.output_stride
         )
         peaks = output_to_input(A[sample], peaks[:, None])[:, 0] if len(sample) else peaks
         sample, peaks, values = self._limit(sample, peaks, values)
@@ -168,15 +189,11 @@ class TopDownPredictor:
         pscores = torch.zeros((len(sample), n_nodes))
         if len(sample):
             ii = self.instance_info
-            s2 = float(ii["input_scaling"])
-            side = int(ii["input_hw"][0])
-            Ac, _ = random_affines(
-                len(sample), NO_AUGMENT, peaks.cpu(), (side, side), gen, scale=s2
-            )
-            Ac = Ac.to(self.device)
+            side = ii.input_hw[0]
+            Ac = fixed_affines(peaks.cpu(), (side, side), ii.input_scaling).to(self.device)
             crops = warp_images(x[sample], Ac, (side, side)) / 255.0
             node_cms = self._run(self.instance, crops)
-            nodes, nvals = global_peaks(node_cms, stride=int(ii["output_stride"]))
+            nodes, nvals = global_peaks(node_cms, stride=ii.output_stride)
             nodes = output_to_input(Ac, nodes)
             found = nvals >= self.threshold
             pts = torch.where(found[..., None], nodes, torch.nan).cpu()

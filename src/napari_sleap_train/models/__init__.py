@@ -15,9 +15,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .receptive_field import receptive_field, receptive_field_px, unet_receptive_field
+from .spec import UNetSpec
 
 if TYPE_CHECKING:
-    from .unet import ConfmapModel, UNet, UNetSpec, check_input_shape
+    from .unet import ConfmapModel, UNet, check_input_shape
 
 __all__ = [
     "ConfmapModel",
@@ -29,7 +30,7 @@ __all__ = [
     "unet_receptive_field",
 ]
 
-_LAZY = frozenset({"ConfmapModel", "UNet", "UNetSpec", "check_input_shape"})
+_LAZY = frozenset({"ConfmapModel", "UNet", "check_input_shape"})
 
 
 def __getattr__(name: str) -> Any:

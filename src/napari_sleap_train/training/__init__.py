@@ -1,6 +1,6 @@
-"""Training loop, events, stop token and model folders (imports torch)."""
+"""Training loop, events, stop token and the pipeline of models (imports torch)."""
 
-from ..errors import ModelFolderError, TrainingError
+from ..errors import TrainingError
 from .events import (
     BatchEnded,
     Choice,
@@ -12,25 +12,19 @@ from .events import (
     TrainingFinished,
     TrainingStarted,
 )
-from .model_folder import load_model, read_info
-from .trainer import MODEL_KINDS, resolve_device, train_events, train_model
+from .trainer import train_events, train_model
 
 __all__ = [
-    "MODEL_KINDS",
     "BatchEnded",
     "Choice",
     "EpochEnded",
     "NextModelOffered",
     "PreviewPredicted",
-    "ModelFolderError",
     "StopToken",
     "TrainingError",
     "TrainingEvent",
     "TrainingFinished",
     "TrainingStarted",
-    "load_model",
-    "read_info",
-    "resolve_device",
     "train_events",
     "train_model",
 ]

@@ -1,4 +1,4 @@
-"""Train both models of the top-down pipeline into one folder each."""
+"""Train the models of a pipeline in turn, one model folder each, in one run folder."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ..choices import ModelKind
 from ..config import TrainingConfig
 from ..data.datasets import LabelledData, load_labelled_data
+from ..models.folder import ModelFolder
 from ..project import Project
 from .events import (
     AnyStop,
@@ -21,8 +23,7 @@ from .events import (
     TrainingEvent,
     TrainingFinished,
 )
-from .model_folder import BEST_FILE
-from .trainer import MODEL_KINDS, check_writable, train_events
+from .trainer import check_writable, train_events
 
 
 def pipeline_events(
@@ -32,12 +33,13 @@ def pipeline_events(
     *,
     stop: StopToken | None = None,
     next_model: StopToken | None = None,
-    models: tuple[str, ...] = MODEL_KINDS,
+    models: tuple[ModelKind | str, ...] | None = None,
     init_weights: dict[str, str | os.PathLike] | None = None,
     trained: dict[str, str | os.PathLike] | None = None,
     preview_frame: Callable[[], int | None] | None = None,
 ) -> Iterator[TrainingEvent]:
-    """Train the centroid model, then the centered-instance model, under ``out_dir``.
+    """Train the models of the pipeline (default: all of ``config.models``, in order) under
+    ``out_dir``, one model folder each.
 
     The labelled frames are decoded once and shared. A ``stop`` request ends the current
     model (keeping its best checkpoint) and skips the ones after it. A ``next_model`` request
@@ -51,12 +53,13 @@ def pipeline_events(
     """
     config.validate()
     started = time.perf_counter()
+    models = tuple(ModelKind(k) for k in (models or tuple(config.models)))
     out = Path(out_dir)
     check_writable(out)
     data = load_labelled_data(project, config.pipeline.anchor_part)
-    init_weights = init_weights or {}
-    folders = {kind: Path(p) for kind, p in (trained or {}).items()}
-    folders.update({kind: out / kind for kind in models})
+    init_weights = {ModelKind(k): v for k, v in (init_weights or {}).items()}
+    folders = {ModelKind(kind): ModelFolder(Path(p)) for kind, p in (trained or {}).items()}
+    folders.update({kind: ModelFolder(out / kind.value) for kind in models})
     preview = _Preview(project, config, folders) if preview_frame is not None else None
     budget = _Budget(config, models, started)
     try:
@@ -69,13 +72,13 @@ def pipeline_events(
 
 
 def _train_in_turn(
-    models: tuple[str, ...],
+    models: tuple[ModelKind, ...],
     budget: _Budget,
     out: Path,
     data: LabelledData,
     stop: StopToken | None,
     next_model: StopToken | None,
-    init_weights: dict[str, str | os.PathLike],
+    init_weights: dict[ModelKind, str | os.PathLike],
     preview: _Preview | None,
     frame_of: Callable[[], int | None] | None,
 ) -> Iterator[TrainingEvent]:
@@ -88,7 +91,7 @@ def _train_in_turn(
             kind,
             None,
             budget.config_for(kind),
-            out / kind,
+            out / kind.value,
             stop=AnyStop(stop, next_model),
             data=data,
             init_weights=init_weights.get(kind),
@@ -121,10 +124,10 @@ class _Budget:
     A model's own time limit still applies when it is shorter.
     """
 
-    def __init__(self, config: TrainingConfig, models: tuple[str, ...], started: float):
+    def __init__(self, config: TrainingConfig, models: tuple[ModelKind, ...], started: float):
         self.config, self.models, self.started = config, models, started
 
-    def config_for(self, kind: str) -> TrainingConfig:
+    def config_for(self, kind: ModelKind) -> TrainingConfig:
         total = self.config.pipeline.time_budget_minutes
         if total is None:
             return self.config
@@ -132,16 +135,18 @@ class _Budget:
         share = self.config.pipeline.centroid_time_share
         minutes = total * share if kind != self.models[-1] else left
         config = copy.deepcopy(self.config)
-        opt = getattr(config, kind).optimization
+        opt = config.model(kind).optimization
         own = opt.time_limit_minutes
         opt.time_limit_minutes = max(min(minutes, own) if own else minutes, 0.05)
         return config
 
 
 class _Preview:
-    """Predicts one frame with the best checkpoints of both models, when both exist."""
+    """Predicts one frame with the best checkpoints of every model, once all exist."""
 
-    def __init__(self, project: Project, config: TrainingConfig, folders: dict[str, Path]):
+    def __init__(
+        self, project: Project, config: TrainingConfig, folders: dict[ModelKind, ModelFolder]
+    ):
         self.project, self.config, self.folders = project, config, folders
         self.video = None
 
@@ -150,14 +155,13 @@ class _Preview:
         from ..inference.topdown import TopDownPredictor
         from ..video import LazyVideo
 
-        if not all((self.folders.get(k, Path()) / BEST_FILE).exists() for k in MODEL_KINDS):
+        if not all(k in self.folders and self.folders[k].best.exists() for k in self.config.models):
             return None
         try:
             if self.video is None:
                 self.video = LazyVideo(self.project.videos[0])
-            predictor = TopDownPredictor(
-                self.folders["centroid"],
-                self.folders["centered_instance"],
+            predictor = TopDownPredictor.from_folders(
+                self.folders,
                 device=self.config.device,
                 peak_threshold=self.config.pipeline.peak_threshold,
                 max_instances=self.config.pipeline.max_instances,

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..choices import ModelKind, Schedule
 from ..config import TrainingConfig
 from ..data.datasets import (
     CentroidData,
@@ -30,7 +31,14 @@ from ..data.datasets import (
 )
 from ..errors import DataError, TrainingError
 from ..models import ConfmapModel, UNetSpec
-from ..models.precision import autocast, resolve_precision, to_layout, use_channels_last
+from ..models.device import (
+    autocast,
+    resolve_device,
+    resolve_precision,
+    to_layout,
+    use_channels_last,
+)
+from ..models.folder import ModelFolder, ModelInfo, versions
 from ..project import Project
 from . import distributed
 from .events import (
@@ -42,33 +50,6 @@ from .events import (
     TrainingFinished,
     TrainingStarted,
 )
-from .model_folder import (
-    BEST_FILE,
-    CONFIG_FILE,
-    LAST_FILE,
-    load_state,
-    read_info,
-    read_log,
-    save_torch_atomic,
-    spec_dict,
-    write_info,
-    write_log,
-)
-
-MODEL_KINDS = ("centroid", "centered_instance")
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainingError("--device cuda was asked for but no CUDA GPU is available; use cpu.")
-    return torch.device(name)
 
 
 def unet_spec(backbone, in_channels: int) -> UNetSpec:
@@ -106,7 +87,7 @@ def _oom_error(kind: str, exc: BaseException) -> TrainingError:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    what = "Input Scaling" if kind == "centroid" else "Crop Size or Input Scaling"
+    what = "Input Scaling" if kind is ModelKind.CENTROID else "Crop Size or Input Scaling"
     return TrainingError(
         f"Out of memory while training the {kind} model. Lower Batch Size or {what}, "
         f"or the number of filters, and run again. ({type(exc).__name__})"
@@ -114,15 +95,15 @@ def _oom_error(kind: str, exc: BaseException) -> TrainingError:
 
 
 def _datasets(
-    kind: str, data: LabelledData, config: TrainingConfig
+    kind: ModelKind, data: LabelledData, config: TrainingConfig
 ) -> tuple[ModelData, ModelData, list[str], dict]:
-    section = getattr(config, kind)
+    section = config.model(kind)
     split = split_frames(
         data.n_frames, section.optimization.validation_fraction, section.optimization.seed
     )
     notes = [split.note] if split.note else []
     extra: dict = {}
-    if kind == "centroid":
+    if kind is ModelKind.CENTROID:
         train, val = (
             CentroidData(data, split.train, section),
             CentroidData(data, split.val, section),
@@ -140,35 +121,34 @@ def _datasets(
 
 
 def _model_info(
-    kind: str,
+    kind: ModelKind,
     config: TrainingConfig,
     data: LabelledData,
     train: ModelData,
     spec: UNetSpec,
     extra: dict,
-) -> dict:
-    section = getattr(config, kind)
-    return {
-        "kind": kind,
-        "format_version": 1,
-        "node_names": data.node_names,
-        "flip_index": data.flip_index,
-        "anchor_part": config.pipeline.anchor_part,
-        "input_scaling": section.input_scaling,
-        "sigma": section.sigma,
-        "max_stride": spec.max_stride,
-        "output_stride": spec.output_stride,
-        "in_channels": data.channels,
-        "n_maps": train.n_maps,
-        "input_hw": list(train.input_hw),
-        "frame_hw": list(data.frame_hw),
-        "crop_size": extra.get("crop_size"),
-        "backbone": spec_dict(spec),
-    }
+) -> ModelInfo:
+    section = config.model(kind)
+    return ModelInfo(
+        kind=kind,
+        pipeline=config.pipeline.kind,
+        node_names=data.node_names,
+        flip_index=data.flip_index,
+        anchor_part=config.pipeline.anchor_part,
+        input_scaling=section.input_scaling,
+        sigma=section.sigma,
+        in_channels=data.channels,
+        n_maps=train.n_maps,
+        input_hw=train.input_hw,
+        frame_hw=data.frame_hw,
+        crop_size=extra.get("crop_size"),
+        backbone=spec,
+        versions=versions(),
+    )
 
 
 def train_events(
-    kind: str,
+    kind: ModelKind | str,
     project: Project | None,
     config: TrainingConfig,
     model_dir: str | os.PathLike,
@@ -183,11 +163,11 @@ def train_events(
     Parameters
     ----------
     kind
-        ``"centroid"`` or ``"centered_instance"``.
+        The model to train, one of ``config.models``.
     project
         The labelled project (ignored when ``data`` is given).
     config
-        The whole training configuration; the section named ``kind`` is used.
+        The whole training configuration; the part of model ``kind`` is used.
     model_dir
         Folder to write the model to (created; must be writable).
     stop
@@ -199,15 +179,14 @@ def train_events(
     resume
         Continue the interrupted run in ``model_dir`` (weights, optimizer, epoch, best loss).
     """
-    if kind not in MODEL_KINDS:
-        raise ValueError(f"kind must be one of {MODEL_KINDS}, not {kind!r}")
     config.validate()
-    section = getattr(config, kind)
+    kind = ModelKind(kind)
+    section = config.model(kind)
     opt_cfg = section.optimization
-    folder = Path(model_dir)
+    folder = ModelFolder(Path(model_dir))
     group = distributed.current()
     if group.main:
-        check_writable(folder)
+        check_writable(folder.path)
     device = resolve_device(config.device)
     if device.type == "cpu":
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // group.world))
@@ -228,7 +207,7 @@ def train_events(
     model = ConfmapModel(spec, train.n_maps)
     info = _model_info(kind, config, data, train, spec, extra)
     if init_weights is not None:
-        _load_matching_weights(model, Path(init_weights), info)
+        _load_matching_weights(model, ModelFolder(Path(init_weights)), info)
         notes.append(f"Starting from the weights of {init_weights}.")
     precision = resolve_precision(config.precision, device)
     channels_last = use_channels_last(device)
@@ -256,20 +235,22 @@ def train_events(
     )
     start_epoch, best_loss, best_epoch, wait, log = 0, math.inf, -1, 0, []
     if resume:
-        if not (folder / LAST_FILE).exists():
-            raise TrainingError(f"Nothing to resume in {folder}: {LAST_FILE} is missing.")
-        state = load_state(folder / LAST_FILE)
+        if not folder.last.exists():
+            raise TrainingError(
+                f"Nothing to resume in {folder.path}: {folder.last.name} is missing."
+            )
+        state = folder.load_state(folder.last)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, best_loss = int(state["epoch"]) + 1, float(state["best_val_loss"])
         best_epoch, wait = int(state["best_epoch"]), int(state["wait"])
         gen.set_state(state["generator"])
-        log = read_log(folder)
+        log = folder.read_log()
         notes.append(f"Resuming at epoch {start_epoch + 1}.")
     if group.main:
-        config.save(folder / CONFIG_FILE)
-        write_info(folder, info)
+        config.save(folder.config_file)
+        folder.write_info(info)
 
     val_batches = _fixed_batches(val, batch_size, gen)
     t0 = time.perf_counter()
@@ -283,16 +264,17 @@ def train_events(
         opt_cfg.batches_per_epoch,
         opt_cfg.epochs,
         (batch_size, data.channels, *train.input_hw),
-        folder,
+        folder.path,
         notes,
     )
 
     def save_best(loss: float, epoch: int) -> None:
         if group.main:
-            save_torch_atomic(model.state_dict(), folder / BEST_FILE)
-            write_info(folder, {**info, "best_epoch": epoch + 1, "best_val_loss": loss})
+            folder.save_best(model.state_dict())
+            info.best_epoch, info.best_val_loss = epoch + 1, loss
+            folder.write_info(info)
 
-    cosine = opt_cfg.schedule == "cosine"
+    cosine = opt_cfg.schedule == Schedule.COSINE
     total_steps = opt_cfg.epochs * opt_cfg.batches_per_epoch
     reason, epoch = "completed", start_epoch - 1
     order = group.share(torch.randperm(len(train), generator=shuffle))
@@ -358,9 +340,8 @@ def train_events(
                 }
             )
             if group.main:
-                _save_last(
-                    folder,
-                    log,
+                folder.write_log(log)
+                folder.save_last(
                     {
                         "model": model.state_dict(),
                         "optimizer": optimizer.state_dict(),
@@ -384,13 +365,8 @@ def train_events(
             raise _oom_error(kind, exc) from exc
         raise
     yield TrainingFinished(
-        kind, reason, best_loss, best_epoch + 1, epoch + 1, time.perf_counter() - t0, folder
+        kind, reason, best_loss, best_epoch + 1, epoch + 1, time.perf_counter() - t0, folder.path
     )
-
-
-def _save_last(folder: Path, log: list[dict], state: dict) -> None:
-    write_log(folder, log)
-    save_torch_atomic(state, folder / LAST_FILE)
 
 
 def cosine_lr(peak: float, progress: float, warmup: float = 0.03) -> float:
@@ -429,20 +405,19 @@ def _evaluate(
     return total / max(count, 1)
 
 
-def _load_matching_weights(model: ConfmapModel, folder: Path, info: dict) -> None:
-    other = read_info(folder)
-    keys = ("backbone", "n_maps")
-    if any(other.get(k) != info.get(k) for k in keys):
+def _load_matching_weights(model: ConfmapModel, folder: ModelFolder, info: ModelInfo) -> None:
+    other = folder.read_info()
+    if (other.backbone, other.n_maps) != (info.backbone, info.n_maps):
         raise TrainingError(
-            f"Cannot start from {folder}: it was trained with another architecture or skeleton "
-            f"({', '.join(f'{k}={other.get(k)}' for k in keys)}). Use the same settings, or "
-            "train from scratch."
+            f"Cannot start from {folder.path}: it was trained with another architecture or "
+            f"skeleton (backbone={other.backbone}, n_maps={other.n_maps}). Use the same "
+            "settings, or train from scratch."
         )
-    model.load_state_dict(load_state(folder / BEST_FILE))
+    model.load_state_dict(folder.load_state(folder.best))
 
 
 def train_model(
-    kind: str,
+    kind: ModelKind | str,
     project: Project | None,
     config: TrainingConfig,
     model_dir: str | os.PathLike,
@@ -460,11 +435,4 @@ def train_model(
     return finished
 
 
-__all__ = [
-    "MODEL_KINDS",
-    "TrainingError",
-    "check_writable",
-    "resolve_device",
-    "train_events",
-    "train_model",
-]
+__all__ = ["check_writable", "cosine_lr", "train_events", "train_model", "unet_spec"]

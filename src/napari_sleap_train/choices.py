@@ -1,0 +1,135 @@
+"""The typed choices of the engine, the command line and the docks.
+
+Each is a string enum: its value is what configuration files and the command line
+write, its :attr:`~Choice.label` what the docks show.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Choice(str, Enum):
+    """A string enum whose ``str()`` is its value and that has a label to show."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+    @property
+    def label(self) -> str:
+        """Plain words for the docks (the value where no label is declared)."""
+        return _LABELS.get(self, str(self.value))
+
+    @classmethod
+    def parse(cls, text: str | Choice) -> Choice:
+        """The member with this value (or label); ``ValueError`` names the choices."""
+        if isinstance(text, cls):
+            return text
+        for member in cls:
+            if text in (member.value, member.label):
+                return member
+        raise ValueError(f"{text!r} is unknown; use {cls.spelled()}.")
+
+    @classmethod
+    def spelled(cls) -> str:
+        """The values in words: ``a, b or c``."""
+        values = [str(m.value) for m in cls]
+        return ", ".join(values[:-1]) + f" or {values[-1]}" if len(values) > 1 else values[0]
+
+
+class PipelineKind(Choice):
+    """SLEAP's pipeline types."""
+
+    SINGLE_INSTANCE = "single-instance"
+    TOP_DOWN = "top-down"
+    BOTTOM_UP = "bottom-up"
+    TOP_DOWN_ID = "top-down-id"
+    BOTTOM_UP_ID = "bottom-up-id"
+
+
+class ModelKind(Choice):
+    """The models a pipeline trains, in the order it trains them."""
+
+    CENTROID = "centroid"
+    CENTERED_INSTANCE = "centered_instance"
+
+
+class Schedule(Choice):
+    """How the learning rate changes during training."""
+
+    PLATEAU = "plateau"
+    COSINE = "cosine"
+
+
+class Preset(Choice):
+    """Named starting configurations."""
+
+    FAST_CPU = "fast-cpu"
+    SLEAP = "sleap"
+
+
+class Precision(Choice):
+    """Numeric precision of training and prediction."""
+
+    AUTO = "auto"
+    FP32 = "fp32"
+    BF16 = "bf16"
+    FP16 = "fp16"
+    AMP = "amp"
+
+
+class StartFrom(Choice):
+    """How a model of a run starts."""
+
+    SCRATCH = "scratch"
+    USE_TRAINED = "use-trained"
+    FINE_TUNE = "fine-tune"
+
+
+class FrameTarget(Choice):
+    """Which frames to predict on."""
+
+    CURRENT = "current"
+    RANDOM = "random"
+    SUGGESTED = "suggested"
+    LABELED = "labeled"
+    RANGE = "range"
+    ALL = "all"
+    LIST = "list"
+
+
+class PredictionMode(Choice):
+    """What becomes of earlier predictions on the frames predicted again."""
+
+    REPLACE = "replace"
+    KEEP = "keep"
+    CLEAR_ALL = "clear_all"
+
+
+_LABELS: dict[Choice, str] = {
+    PipelineKind.SINGLE_INSTANCE: "single animal",
+    PipelineKind.TOP_DOWN: "top-down",
+    PipelineKind.BOTTOM_UP: "bottom-up",
+    PipelineKind.TOP_DOWN_ID: "top-down-ID",
+    PipelineKind.BOTTOM_UP_ID: "bottom-up-ID",
+    ModelKind.CENTROID: "Centroid Model",
+    ModelKind.CENTERED_INSTANCE: "Centered Instance Model",
+    Preset.FAST_CPU: "fast CPU",
+    Preset.SLEAP: "SLEAP defaults (GPU)",
+    StartFrom.SCRATCH: "train from scratch",
+    StartFrom.USE_TRAINED: "use trained model",
+    StartFrom.FINE_TUNE: "fine-tune an earlier model",
+    FrameTarget.CURRENT: "current frame",
+    FrameTarget.RANDOM: "random frames",
+    FrameTarget.SUGGESTED: "suggested frames",
+    FrameTarget.LABELED: "user-labelled frames",
+    FrameTarget.RANGE: "frame range",
+    FrameTarget.ALL: "entire video",
+    FrameTarget.LIST: "listed frames",
+    PredictionMode.REPLACE: "replace",
+    PredictionMode.KEEP: "keep both",
+    PredictionMode.CLEAR_ALL: "clear all",
+}

@@ -1,0 +1,220 @@
+"""Training configuration: every setting declared once, JSON round trip, validation.
+
+A :class:`TrainingConfig` says which pipeline it is (``pipeline.kind``) and holds one part
+per model of that pipeline in ``models`` (for top-down: ``centroid``, then
+``centered_instance``), plus the device and precision. Each setting is declared once with
+its default, range, unit and help text (:mod:`.parts`); validation and the docks' forms
+are derived from those declarations (:mod:`.settings`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..atomic import write_text_atomic
+from ..choices import ModelKind, PipelineKind, Precision, Preset, Schedule
+from ..errors import ConfigError
+from .parts import (
+    MODEL_CONFIGS,
+    PIPELINE_MODELS,
+    AugmentationConfig,
+    BackboneConfig,
+    CenteredInstanceConfig,
+    CentroidConfig,
+    ModelConfig,
+    OptimizationConfig,
+    PipelineConfig,
+)
+from .settings import Setting, build, part, problems, to_jsonable
+
+FORMAT_VERSION = 2
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MODEL_CONFIGS",
+    "PIPELINE_MODELS",
+    "AugmentationConfig",
+    "BackboneConfig",
+    "CenteredInstanceConfig",
+    "CentroidConfig",
+    "ConfigError",
+    "ModelConfig",
+    "OptimizationConfig",
+    "PipelineConfig",
+    "TrainingConfig",
+    "default_config",
+    "default_models",
+    "default_preset",
+    "preset",
+]
+
+
+def default_models(kind: PipelineKind = PipelineKind.TOP_DOWN) -> dict[ModelKind, ModelConfig]:
+    """A default part for every model of a pipeline, in training order."""
+    return {model: MODEL_CONFIGS[model]() for model in PIPELINE_MODELS.get(kind, ())}
+
+
+@dataclass
+class TrainingConfig:
+    """Everything needed to train (and later predict with) a pipeline."""
+
+    pipeline: PipelineConfig = part(PipelineConfig)
+    models: dict[ModelKind, ModelConfig] = field(default_factory=default_models)
+    device: str = Setting(
+        "Device", "auto picks a CUDA GPU, then Apple MPS, then the CPU.", options=DEVICES
+    ).field("auto")
+    precision: Precision = Setting(
+        "Precision",
+        "auto: bfloat16 on CPUs that compute it natively, else float32; amp: mixed precision "
+        "on GPUs.",
+    ).field(Precision.AUTO)
+
+    def model(self, kind: ModelKind | str) -> ModelConfig:
+        """The part of model ``kind``."""
+        try:
+            return self.models[ModelKind(kind)]
+        except (KeyError, ValueError):
+            raise ConfigError(
+                {"models": f"no {kind} model in this {self.pipeline.kind.value} configuration."}
+            ) from None
+
+    def rules(self):
+        if not (self.device in DEVICES or self.device.startswith("cuda:")):
+            yield "device", f"'{self.device}' is unknown; use auto, cpu, cuda or mps."
+        kind = PipelineKind(self.pipeline.kind)
+        wanted = PIPELINE_MODELS.get(kind)
+        if wanted is not None and tuple(self.models) != wanted:
+            names = ", ".join(k.value for k in wanted)
+            yield "models", f"a {kind.value} pipeline trains {names}, in this order."
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary with the format version."""
+        return {"format_version": FORMAT_VERSION, **to_jsonable(self)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TrainingConfig:
+        """Build from a dictionary (this or an earlier format version).
+
+        Missing settings keep their defaults; every unknown key, wrong type or value out of
+        range is reported at once in a :class:`ConfigError`.
+        """
+        if not isinstance(data, dict):
+            raise ConfigError({"file": f"must hold a set of settings ({{...}}), not {data!r}."})
+        data = dict(data)
+        version = data.pop("format_version", FORMAT_VERSION)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ConfigError(
+                {
+                    "format_version": f"{version} is newer than this version reads "
+                    f"({FORMAT_VERSION}); update napari-sleap-train."
+                }
+            )
+        if "models" not in data:  # format 1: one top-level part per model
+            models = {k.value: data.pop(k.value) for k in ModelKind if k.value in data}
+            data["models"] = models
+        model_data = data.pop("models")
+        config, found = build(cls, data)
+        config.models, more = _build_models(config.pipeline.kind, model_data)
+        found.update(more)
+        if found:
+            raise ConfigError(found)
+        return config
+
+    def to_json(self) -> str:
+        """The JSON text :meth:`save` writes."""
+        return json.dumps(self.to_dict(), indent=2)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write as JSON atomically."""
+        path = Path(path)
+        write_text_atomic(path, self.to_json())
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> TrainingConfig:
+        """Read a JSON file written by :meth:`save`."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError({"file": f"{path} does not exist."}) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError({"file": f"{path} could not be read ({exc})."}) from exc
+        except json.JSONDecodeError as exc:
+            raise ConfigError({"file": f"{path} is not valid JSON ({exc})."}) from exc
+        return cls.from_dict(data)
+
+    def problems(self) -> dict[str, str]:
+        """Every invalid setting, as ``{field path: message saying what to change}``."""
+        return problems(self)
+
+    def validate(self) -> TrainingConfig:
+        """Raise :class:`ConfigError` listing every invalid setting; return self otherwise."""
+        found = self.problems()
+        if found:
+            raise ConfigError(found)
+        return self
+
+
+def _build_models(
+    kind: PipelineKind, data: Any
+) -> tuple[dict[ModelKind, ModelConfig], dict[str, str]]:
+    """The model parts of a pipeline from JSON (missing parts get their defaults)."""
+    if not isinstance(data, dict):
+        return default_models(kind), {"models": f"must be a set of model parts, not {data!r}."}
+    found: dict[str, str] = {}
+    names = {k.value for k in PIPELINE_MODELS.get(kind, ())}
+    for key in data:
+        if key not in names:
+            found[f"models.{key}"] = f"not a model of the {kind.value} pipeline."
+    models: dict[ModelKind, ModelConfig] = {}
+    for model in PIPELINE_MODELS.get(kind, ()):
+        cls = MODEL_CONFIGS[model]
+        value = data.get(model.value, {})
+        models[model], more = build(cls, value, f"models.{model.value}.")
+        found.update(more)
+    return models, found
+
+
+def preset(name: Preset | str) -> TrainingConfig:
+    """A named starting configuration.
+
+    ``sleap``: SLEAP's baseline top-down settings (200 batches per epoch, learning rate 1e-4
+    reduced on plateaus, no time budget), the right choice on a GPU. ``fast-cpu``: the same
+    networks trained for the least wall time on a CPU: a 10-minute total budget split between
+    the models, 50 batches per epoch, a 1e-3 peak learning rate with warm-up and cosine decay
+    over each model's share of the budget (measured in ``benchmarks/bench_time_to_accuracy.py``).
+    """
+    try:
+        name = Preset.parse(name)
+    except ValueError as exc:
+        raise ConfigError({"preset": str(exc)}) from None
+    config = TrainingConfig()
+    if name is Preset.SLEAP:
+        return config
+    config.pipeline.time_budget_minutes = 10.0
+    for section in config.models.values():
+        section.optimization.learning_rate = 1e-3
+        section.optimization.batches_per_epoch = 50
+        section.optimization.schedule = Schedule.COSINE
+    return config
+
+
+def default_preset() -> Preset:
+    """``fast-cpu`` when no GPU (CUDA or Apple MPS) is found, else ``sleap``."""
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    if torch.cuda.is_available() or (mps is not None and mps.is_available()):
+        return Preset.SLEAP
+    return Preset.FAST_CPU
+
+
+def default_config() -> TrainingConfig:
+    """The configuration a new run starts from on this machine (see :func:`default_preset`)."""
+    return preset(default_preset())
