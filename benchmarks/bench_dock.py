@@ -44,11 +44,11 @@ def cli_run(project: Path, config: Path, out: Path) -> dict[str, float]:
 
 def dock_run(work: Path, config: Path) -> dict[str, float]:
     viewer, dock = open_sample(work, show=False)
-    dock.load_config(config)
-    dock.form.widgets["predict_on"].value = "nothing"
-    dock.run_button.click()
-    wait_until(lambda: dock.worker is None, timeout=1800)
-    out = {k: rate(dock.run_dir / k, 4) for k in ("centroid", "centered_instance")}
+    dock.settings.load_config(config)
+    dock.settings.form.widgets["predict_on"].value = None
+    dock.runner.run_button.click()
+    wait_until(lambda: not dock.runner.busy, timeout=1800)
+    out = {k: rate(dock.runner.run_dir / k, 4) for k in ("centroid", "centered_instance")}
     viewer.close()
     return out
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import napari
 from qtpy.QtWidgets import QApplication
 
+from napari_sleap_train.choices import FrameTarget
 from napari_sleap_train.gui.dock import TrainingDock
 from napari_sleap_train.sample_data import sample_dir
 
@@ -50,28 +51,28 @@ def headless(out_dir: Path, minutes: float) -> int:
     viewer, dock = open_sample(out_dir, show=False)
     assert isinstance(dock, TrainingDock)
     viewer.window._qt_window.resize(1500, 950)
-    dock.reset_defaults()  # this machine's preset, not settings left by an earlier session
-    w = dock.form.widgets
+    dock.settings.reset_defaults()  # this machine's preset, not settings left by an earlier session
+    w = dock.settings.form.widgets
     w["time_budget"].value = minutes
-    w["predict_on"].value = "suggested frames"
+    w["predict_on"].value = FrameTarget.SUGGESTED
     print(f"training both models for at most {minutes:.1f} min in total ...", flush=True)
-    dock.run_button.click()
+    dock.runner.run_button.click()
     finished = wait_until(
-        lambda: dock.worker is None and "Predicted" in dock.status.text(),
+        lambda: not dock.runner.busy and "Predicted" in dock.runner.status.text(),
         timeout=minutes * 60 + 600,
     )
     if not finished:
-        print(f"error: did not finish: {dock.status.text()}", file=sys.stderr)
+        print(f"error: did not finish: {dock.runner.status.text()}", file=sys.stderr)
         return 1
-    print(dock.status.text())
+    print(dock.runner.status.text())
     predictions = out_dir / "predictions.slp"
-    dock.project.save(predictions, backup=False)
+    dock.runner.project.save(predictions, backup=False)
     frame = int(dock.viewer.dims.current_step[0])
     viewer.dims.set_current_step(0, frame)
     wait_until(lambda: False, 0.5)
     shot = out_dir / "main_job.png"
     viewer.screenshot(str(shot), canvas_only=False)
-    print(f"models:      {dock.run_dir}")
+    print(f"models:      {dock.runner.run_dir}")
     print(f"predictions: {predictions}")
     print(f"screenshot:  {shot}")
     viewer.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from napari_sleap_train.choices import FrameTarget  # noqa: E402
 from run_main_job import open_sample, wait_until  # noqa: E402
 
 
@@ -28,37 +29,39 @@ def main() -> int:
     viewer.window._qt_window.resize(1800, 1000)
     wait_until(lambda: False, 0.5)
     viewer.reset_view()
-    dock.reset_defaults()
+    dock.settings.reset_defaults()
     viewer.dims.set_current_step(0, 13)  # a labelled frame with three animals
     wait_until(lambda: False, 1.0)
 
     viewer.screenshot(str(docs / "dock.png"), canvas_only=False)
 
-    dock.tabs.setCurrentIndex(1)  # Centroid Model: its receptive field is drawn
+    dock.settings.tabs.setCurrentIndex(1)  # Centroid Model: its receptive field is drawn
     viewer.camera.center = (0, 192, 192)
     viewer.camera.zoom = viewer.camera.zoom * 1.4
     wait_until(lambda: False, 0.5)
     viewer.screenshot(str(docs / "previews.png"), canvas_only=False)
 
-    dock.tabs.setCurrentIndex(0)
-    w = dock.form.widgets
+    dock.settings.tabs.setCurrentIndex(0)
+    w = dock.settings.form.widgets
     w["time_budget"].value = 2.0
     for kind in ("centroid", "centered_instance"):
         w[f"{kind}.batches_per_epoch"].value = 20
-    w["predict_on"].value = "suggested frames"
-    dock.run_button.click()
+    w["predict_on"].value = FrameTarget.SUGGESTED
+    dock.runner.run_button.click()
     wait_until(
         lambda: (
-            dock.monitor._model == "Centered Instance Model" and len(dock.monitor.plot.val) >= 6
+            dock.monitor.model_name == "Centered Instance Model" and len(dock.monitor.plot.val) >= 6
         ),
         timeout=600,
     )
     wait_until(lambda: False, 0.3)
     dock.grab().save(str(docs / "monitor.png"))
 
-    done = wait_until(lambda: dock.worker is None and "Predicted" in dock.status.text(), 900)
+    done = wait_until(
+        lambda: not dock.runner.busy and "Predicted" in dock.runner.status.text(), 900
+    )
     if not done:
-        print(f"error: training did not finish: {dock.status.text()}", file=sys.stderr)
+        print(f"error: training did not finish: {dock.runner.status.text()}", file=sys.stderr)
         return 1
     for layer in ("receptive field", "crop boxes"):
         viewer.layers[layer].visible = False

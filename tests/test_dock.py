@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from qtpy.QtCore import QTimer
 
+from napari_sleap_train.choices import FrameTarget
 from napari_sleap_train.gui.dock import CROP_LAYER, RF_LAYER, TrainingDock
-from napari_sleap_train.gui.forms import settings_file
+from napari_sleap_train.gui.settings_panel import settings_file
 from napari_sleap_train.training import PreviewPredicted
 
 
@@ -28,14 +29,14 @@ def viewer_dock(make_napari_viewer, sample_paths, tmp_path):
 
 
 def tiny(dock: TrainingDock, epochs: int = 2, batches: int = 3) -> None:
-    w = dock.form.widgets
+    w = dock.settings.form.widgets
     for kind in ("centroid", "centered_instance"):
         w[f"{kind}.filters"].value = 8
         w[f"{kind}.max_stride"].value = 8
         w[f"{kind}.epochs"].value = epochs
         w[f"{kind}.batches_per_epoch"].value = batches
         w[f"{kind}.learning_rate"].value = 1e-3
-    w["predict_on"].value = "suggested frames"
+    w["predict_on"].value = FrameTarget.SUGGESTED
     w["peak_threshold"].value = 0.01  # a few steps of training give weak peaks
 
 
@@ -46,15 +47,15 @@ def side(layer) -> float:
 
 def test_receptive_field_follows_max_stride_and_input_scaling(viewer_dock):
     viewer, dock = viewer_dock
-    w = dock.form.widgets
-    dock.tabs.setCurrentIndex(1)
+    w = dock.settings.form.widgets
+    dock.settings.tabs.setCurrentIndex(1)
     assert side(viewer.layers[RF_LAYER]) == pytest.approx(76 / 0.25)
     w["centroid.max_stride"].value = 32
     assert side(viewer.layers[RF_LAYER]) == pytest.approx(156 / 0.25)
     w["centroid.input_scaling"].value = 0.5
     assert side(viewer.layers[RF_LAYER]) == pytest.approx(156 / 0.5)
-    assert "312 px" in dock.rf_labels["centroid"].text()
-    dock.tabs.setCurrentIndex(2)
+    assert "312 px" in dock.previews.rf_labels["centroid"].text()
+    dock.settings.tabs.setCurrentIndex(2)
     assert side(viewer.layers[RF_LAYER]) == pytest.approx(76)
 
 
@@ -63,41 +64,44 @@ def test_crop_boxes_follow_crop_size_and_frame(viewer_dock):
     boxes = viewer.layers[CROP_LAYER]
     assert len(boxes.data) == 3  # three labelled animals on frame 13
     auto = side(boxes)
-    assert auto % 16 == 0 and f"{auto:.0f} px (auto)" in dock.crop_label.text()
-    dock.form.widgets["crop_size"].value = 160
+    assert auto % 16 == 0 and f"{auto:.0f} px (auto)" in dock.previews.crop_label.text()
+    dock.settings.form.widgets["crop_size"].value = 160
     assert side(viewer.layers[CROP_LAYER]) == 160
     assert all(np.all(b[:, 0] == 13) for b in boxes.data)
     viewer.dims.set_current_step(0, 14)  # not labelled
     assert len(viewer.layers[CROP_LAYER].data) == 0
     viewer.dims.set_current_step(0, 20)
     assert len(viewer.layers[CROP_LAYER].data) == 3
-    assert dock.sizes.count() == 5
-    dock._jump_to_instance(dock.sizes.item(0))
-    assert viewer.dims.current_step[0] == dock.sizes.item(0).data(256)
+    sizes = dock.previews.sizes
+    assert sum(b.count for b in sizes.bins) == 60  # every labelled instance
+    assert sizes.crop_line.value() == 160 and sizes.crop_line.isVisible()
+    largest = max(sizes.bins, key=lambda b: b.hi)
+    sizes.jump_to_bin(sizes.bins.index(largest))
+    assert viewer.dims.current_step[0] == largest.largest_frame
 
 
 def test_bad_setting_disables_run_with_its_message(viewer_dock):
     _, dock = viewer_dock
-    dock.form.widgets["crop_size"].value = 100
-    assert not dock.run_button.isEnabled()
-    assert "not a multiple of max stride 16" in dock.problems.text()
-    dock.form.widgets["crop_size"].value = 96
-    assert dock.run_button.isEnabled() and dock.problems.text() == ""
+    dock.settings.form.widgets["crop_size"].value = 100
+    assert not dock.runner.run_button.isEnabled()
+    assert "not a multiple of max stride 16" in dock.settings.problem_label.text()
+    dock.settings.form.widgets["crop_size"].value = 96
+    assert dock.runner.run_button.isEnabled() and dock.settings.problem_label.text() == ""
 
 
 def test_settings_persist_and_reset(viewer_dock):
     viewer, dock = viewer_dock
-    dock.form.widgets["centroid.filters"].value = 12
+    dock.settings.form.widgets["centroid.filters"].value = 12
     again = TrainingDock(viewer)
-    assert again.form.widgets["centroid.filters"].value == 12
-    again.reset_defaults()
-    assert again.form.widgets["centroid.filters"].value == 16
+    assert again.settings.form.widgets["centroid.filters"].value == 12
+    again.settings.reset_defaults()
+    assert again.settings.form.widgets["centroid.filters"].value == 16
     again.close()
 
 
 def test_view_training_inputs_adds_layers(viewer_dock):
     viewer, dock = viewer_dock
-    dock.form.widgets["crop_size"].value = 128
+    dock.settings.form.widgets["crop_size"].value = 128
     dock.view_training_inputs(n=4)
     assert viewer.layers["Centroid Model inputs"].data.shape == (4, 96, 96)
     assert viewer.layers["Centroid Model targets"].data.shape == (4, 48, 48)
@@ -113,7 +117,7 @@ def test_run_trains_monitors_and_predicts(viewer_dock, qtbot):
 
     def tick():  # event-loop gaps while the models train (prediction comes after)
         now = time.perf_counter()
-        if dock.worker is not None and dock.monitor.n_epoch_events < 4:
+        if dock.runner.busy and dock.monitor.n_epoch_events < 4:
             gaps.append((now - last[0], seen[-1] if seen else None))
         last[0] = now
 
@@ -130,28 +134,31 @@ def test_run_trains_monitors_and_predicts(viewer_dock, qtbot):
             layer = viewer.layers["sample.avi predictions"]
             previews.append((event.frame_idx, set(np.rint(layer.data[:, 0]).astype(int))))
 
-    dock.run_button.click()
-    qtbot.waitUntil(lambda: dock.worker is not None, timeout=5000)
-    dock.worker.yielded.connect(on_event)
+    dock.runner.run_button.click()
+    qtbot.waitUntil(lambda: dock.runner.busy, timeout=5000)
+    dock.runner.run.worker.yielded.connect(on_event)
     qtbot.waitUntil(
-        lambda: "predictions" in dock.status.text().lower() or "Predicted" in dock.status.text(),
+        lambda: (
+            "predictions" in dock.runner.status.text().lower()
+            or "Predicted" in dock.runner.status.text()
+        ),
         timeout=120000,
     )
-    qtbot.waitUntil(lambda: dock.worker is None, timeout=120000)
+    qtbot.waitUntil(lambda: not dock.runner.busy, timeout=120000)
     timer.stop()
     assert dock.monitor.n_batch_events == 12 and dock.monitor.n_epoch_events == 4
-    assert "Predicted" in dock.status.text()
+    assert "Predicted" in dock.runner.status.text()
     layer = viewer.layers["sample.avi predictions"]
     assert {"individual", "keypoint", "confidence"} <= set(layer.features)
     assert len(layer.data) > 0
     suggested = set(np.rint(layer.data[:, 0]).astype(int))
     assert suggested <= set(range(300))
-    assert dock.runs.count() == 1
+    assert dock.runs.runs.count() == 1
     # After each improving epoch of the second model the current frame was predicted live;
     # those previews are gone once training ends (frame 13 is labelled, not predicted).
     assert previews and all(frame == 13 and 13 in shown for frame, shown in previews)
     assert 13 not in suggested
-    assert "per epoch" in " ".join(dock._status_log)
+    assert "per epoch" in " ".join(dock.runner.status_log)
     worst, after = max(gaps[1:])
     print(f"worst event-loop gap while training: {worst * 1000:.0f} ms (after {after})")
     assert worst < 0.1
@@ -160,50 +167,50 @@ def test_run_trains_monitors_and_predicts(viewer_dock, qtbot):
 def test_stop_offers_the_next_model_then_predicts(viewer_dock, qtbot):
     viewer, dock = viewer_dock
     tiny(dock, epochs=1000, batches=1000)
-    dock.run_button.click()
+    dock.runner.run_button.click()
     qtbot.waitUntil(lambda: dock.monitor.n_batch_events >= 2, timeout=30000)
     t0 = time.perf_counter()
-    dock.stop_button.click()  # ends the centroid model and asks what next
-    qtbot.waitUntil(lambda: not dock.offer.isHidden(), timeout=5000)
+    dock.runner.stop_button.click()  # ends the centroid model and asks what next
+    qtbot.waitUntil(lambda: not dock.runner.offer.isHidden(), timeout=5000)
     assert time.perf_counter() - t0 < 2.0
-    assert (dock.run_dir / "centroid" / "best.pt").exists()
-    assert dock.finish_button.text() == "Finish here"  # no instance model yet
-    assert "Centered Instance Model" in dock.go_on_button.text()
-    dock.go_on_button.click()
-    qtbot.waitUntil(lambda: dock.monitor._model == "Centered Instance Model", timeout=10000)
+    assert (dock.runner.run_dir / "centroid" / "best.pt").exists()
+    assert dock.runner.finish_button.text() == "Finish here"  # no instance model yet
+    assert "Centered Instance Model" in dock.runner.go_on_button.text()
+    dock.runner.go_on_button.click()
+    qtbot.waitUntil(lambda: dock.monitor.model_name == "Centered Instance Model", timeout=10000)
     n = dock.monitor.n_batch_events
     qtbot.waitUntil(lambda: dock.monitor.n_batch_events >= n + 2, timeout=30000)
-    dock.stop_button.click()  # the last model: nothing to offer, predict with both
+    dock.runner.stop_button.click()  # the last model: nothing to offer, predict with both
     qtbot.waitUntil(
-        lambda: dock.worker is None and "Predicted" in dock.status.text(), timeout=60000
+        lambda: not dock.runner.busy and "Predicted" in dock.runner.status.text(), timeout=60000
     )
-    assert dock.offer.isHidden()
-    assert (dock.run_dir / "centered_instance" / "best.pt").exists()
+    assert dock.runner.offer.isHidden()
+    assert (dock.runner.run_dir / "centered_instance" / "best.pt").exists()
 
 
 def test_stop_then_finish_keeps_the_model_and_explains(viewer_dock, qtbot):
     viewer, dock = viewer_dock
     tiny(dock, epochs=1000, batches=1000)
-    dock.run_button.click()
+    dock.runner.run_button.click()
     qtbot.waitUntil(lambda: dock.monitor.n_batch_events >= 2, timeout=30000)
-    dock.stop_button.click()
-    qtbot.waitUntil(lambda: not dock.offer.isHidden(), timeout=5000)
-    dock.finish_button.click()
-    qtbot.waitUntil(lambda: dock.worker is None, timeout=5000)
-    assert (dock.run_dir / "centroid" / "best.pt").exists()
-    assert not (dock.run_dir / "centered_instance").exists()
-    assert "Not predicting: no Centered Instance Model" in dock.status.text()
+    dock.runner.stop_button.click()
+    qtbot.waitUntil(lambda: not dock.runner.offer.isHidden(), timeout=5000)
+    dock.runner.finish_button.click()
+    qtbot.waitUntil(lambda: not dock.runner.busy, timeout=5000)
+    assert (dock.runner.run_dir / "centroid" / "best.pt").exists()
+    assert not (dock.runner.run_dir / "centered_instance").exists()
+    assert "Not predicting: no Centered Instance Model" in dock.runner.status.text()
 
 
 def test_cancel_ends_training_and_keeps_models(viewer_dock, qtbot):
     viewer, dock = viewer_dock
     tiny(dock, epochs=1000, batches=1000)
-    dock.run_button.click()
+    dock.runner.run_button.click()
     qtbot.waitUntil(lambda: dock.monitor.n_batch_events >= 2, timeout=30000)
-    dock.cancel_button.click()
-    qtbot.waitUntil(lambda: dock.worker is None, timeout=5000)
-    assert (dock.run_dir / "centroid" / "best.pt").exists()
-    assert "Cancelled" in dock.status.text()
+    dock.runner.cancel_button.click()
+    qtbot.waitUntil(lambda: not dock.runner.busy, timeout=5000)
+    assert (dock.runner.run_dir / "centroid" / "best.pt").exists()
+    assert "Cancelled" in dock.runner.status.text()
 
 
 def test_closing_the_viewer_mid_training_leaves_no_thread(
@@ -216,7 +223,7 @@ def test_closing_the_viewer_mid_training_leaves_no_thread(
     _, dock = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Run Training…")
     tiny(dock, epochs=1000, batches=1000)
     before = set(threading.enumerate())
-    dock.run_button.click()
+    dock.runner.run_button.click()
     qtbot.waitUntil(lambda: dock.monitor.n_batch_events >= 1, timeout=30000)
     viewer.close()
     qtbot.waitUntil(lambda: not (set(threading.enumerate()) - before), timeout=10000)
@@ -225,24 +232,24 @@ def test_closing_the_viewer_mid_training_leaves_no_thread(
 def test_predict_with_an_added_run(viewer_dock, qtbot, tmp_path):
     viewer, dock = viewer_dock
     tiny(dock, epochs=1, batches=2)
-    dock.form.widgets["predict_on"].value = "nothing"
-    dock.run_button.click()
+    dock.settings.form.widgets["predict_on"].value = None
+    dock.runner.run_button.click()
     qtbot.waitUntil(
         lambda: (
-            dock.worker is None
-            and dock.run_dir is not None
-            and (dock.run_dir / "centered_instance" / "best.pt").exists()
+            not dock.runner.busy
+            and dock.runner.run_dir is not None
+            and (dock.runner.run_dir / "centered_instance" / "best.pt").exists()
         ),
         timeout=60000,
     )
-    qtbot.waitUntil(lambda: dock.worker is None, timeout=10000)
-    dock.add_run(dock.run_dir)
-    dock.runs.setCurrentRow(dock.runs.count() - 1)
-    dock.form.widgets["predict_on"].value = "current frame"
+    qtbot.waitUntil(lambda: not dock.runner.busy, timeout=10000)
+    dock.runs.add_run(dock.runner.run_dir)
+    dock.runs.runs.setCurrentRow(dock.runs.runs.count() - 1)
+    dock.settings.form.widgets["predict_on"].value = FrameTarget.CURRENT
     viewer.dims.set_current_step(0, 14)
-    dock.predict_button.click()
+    dock.runs.predict_button.click()
     qtbot.waitUntil(
-        lambda: dock.worker is None and "Predicted" in dock.status.text(), timeout=60000
+        lambda: not dock.runner.busy and "Predicted" in dock.runner.status.text(), timeout=60000
     )
     layer = viewer.layers["sample.avi predictions"]
     assert set(np.rint(layer.data[:, 0]).astype(int)) <= {14}
@@ -250,20 +257,18 @@ def test_predict_with_an_added_run(viewer_dock, qtbot, tmp_path):
 
 def test_counts_follow_the_labels(viewer_dock):
     viewer, dock = viewer_dock
-    assert "20 labelled frames, 60 instances" in dock.count_label.text()
+    assert "20 labelled frames, 60 instances" in dock.previews.count_label.text()
     layer = viewer.layers["sample.avi labels"]
     keep = np.rint(layer.data[:, 0]).astype(int) != 13
     layer.data = layer.data[keep]
-    assert "19 labelled frames, 57 instances" in dock.count_label.text()
+    assert "19 labelled frames, 57 instances" in dock.previews.count_label.text()
 
 
-def test_monitor_range_keeps_epoch_lines_and_drops_batch_outliers(qtbot):
-    from napari_sleap_train.gui.monitor import LossPlot
+def test_monitor_range_keeps_epoch_lines_and_drops_batch_outliers():
+    from napari_sleap_train.gui.monitor import y_range
 
-    plot = LossPlot()
-    qtbot.addWidget(plot)
-    batches = [(i / 10, 0.01) for i in range(100)] + [(0.05, 5.0)]  # one wild batch
-    epochs = [(2, 0.02), (3, 0.05)]  # validation above nearly every batch
-    _, _, lo, hi = plot._range(batches, epochs)
+    batches = np.array([0.01] * 100 + [5.0])  # one wild batch
+    epochs = np.array([0.02, 0.05])  # validation above nearly every batch
+    lo, hi = y_range(batches, epochs, log=True, ignore_outliers=True)
     assert hi >= np.log10(0.05) and hi < np.log10(5.0)
     assert lo <= np.log10(0.01)

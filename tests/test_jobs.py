@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import sleap_io as sio
 
+from napari_sleap_train.choices import FrameTarget
 from napari_sleap_train.cli import main
 from napari_sleap_train.config import TrainingConfig
 from napari_sleap_train.errors import DataError
@@ -103,13 +104,13 @@ def test_torchrun_two_cpu_processes_train_the_job(job, tmp_path, make_napari_vie
     project, _ = open_job(job, tmp_path / "unpacked")
     viewer.open(str(tmp_path / "unpacked" / "labels.pkg.slp"), plugin="napari-sleap-train")
     _, dock = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Run Training…")
-    dock.add_run(out)
-    dock.runs.setCurrentRow(dock.runs.count() - 1)
-    dock.form.widgets["predict_on"].value = "user-labelled frames"
-    dock.form.widgets["peak_threshold"].value = 0.01
-    dock.predict_button.click()
+    dock.runs.add_run(out)
+    dock.runs.runs.setCurrentRow(dock.runs.runs.count() - 1)
+    dock.settings.form.widgets["predict_on"].value = FrameTarget.LABELED
+    dock.settings.form.widgets["peak_threshold"].value = 0.01
+    dock.runs.predict_button.click()
     qtbot.waitUntil(
-        lambda: dock.worker is None and "Predicted" in dock.status.text(), timeout=60000
+        lambda: not dock.runner.busy and "Predicted" in dock.runner.status.text(), timeout=60000
     )
     layer = next(layer for layer in viewer.layers if layer.name.endswith(" predictions"))
     assert len(layer.data) > 0
@@ -121,9 +122,9 @@ def test_dock_exports_a_job(make_napari_viewer, sample_paths, tmp_path, qtbot):
     viewer = make_napari_viewer()
     viewer.open(str(sample_paths.project), plugin="napari-sleap-train")
     _, dock = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Run Training…")
-    dock.form.widgets["centroid.epochs"].value = 7
+    dock.settings.form.widgets["centroid.epochs"].value = 7
     worker = dock.export_job(tmp_path / "from_dock.zip")
-    qtbot.waitUntil(lambda: "Training job written" in dock.status.text(), timeout=30000)
+    qtbot.waitUntil(lambda: "Training job written" in dock.runner.status.text(), timeout=30000)
     assert worker is not None
     project, config = open_job(tmp_path / "from_dock.zip", tmp_path / "x")
     assert config.model("centroid").optimization.epochs == 7

@@ -8,9 +8,9 @@ import pytest
 import sleap_io as sio
 from qtpy.QtCore import Qt
 
-from napari_sleap_train.gui.keypoint_tables import mean_pose
 from napari_sleap_train.gui.labelling import LabellingWidget
 from napari_sleap_train.gui.layers import project_from_viewer, show_predictions
+from napari_sleap_train.gui.poses import mean_pose
 from napari_sleap_train.inference.results import add_predictions
 from napari_sleap_train.inference.topdown import FramePrediction
 
@@ -112,7 +112,7 @@ def test_new_project_from_a_bare_video(make_napari_viewer, tmp_path):
     assert "small_robot.mp4 skeleton" in viewer.layers
 
     viewer.dims.set_current_step(0, 5)
-    widget.new_button.click()
+    widget.editor_panel.new_button.click()
     assert len(labels.data) == 4 and set(labels.data[:, 0]) == {5}
     spread = labels.data[:, 1:]
     assert np.linalg.norm(spread - spread.mean(0), axis=1).min() > 10  # a circle, not a dot
@@ -122,14 +122,14 @@ def test_new_project_from_a_bare_video(make_napari_viewer, tmp_path):
     data[1, 1:] = [200.0, 300.0]  # drag the tail
     labels.data = data
     viewer.dims.set_current_step(0, 40)
-    widget.new_button.click()
+    widget.editor_panel.new_button.click()
     assert len(labels.data) == 8
     assert list(labels.features["instance"]) == [0] * 4 + [1] * 4
     assert len(viewer.layers["small_robot.mp4 skeleton"].data) == 6  # 3 edges x 2 instances
-    assert "2 labelled frames, 2 instances" in widget.counts.text()
+    assert "2 labelled frames, 2 instances" in widget.editor_panel.counts.text()
 
     out = tmp_path / "robot.slp"
-    assert widget.save_project(out) == out.resolve()
+    assert widget.saving.save_project(out) == out.resolve()
     saved = sio.load_slp(str(out))
     skeleton = saved.skeletons[0]
     assert skeleton.node_names == ["nose", "tail", "left_ear", "right_ear"]
@@ -141,7 +141,7 @@ def test_new_project_from_a_bare_video(make_napari_viewer, tmp_path):
     np.testing.assert_allclose(first[1], [300.0, 200.0])  # x, y of the moved tail
     assert np.isfinite(user_xy(saved, 40)[0]).all()
     assert saved.videos[0].filename.endswith("small_robot.mp4")
-    widget.save_button.click()  # now the project has a file: saved in place, with a backup
+    widget.saving.save_button.click()  # now the project has a file: saved in place, with a backup
     assert (tmp_path / "robot.slp.bak").exists()
     # File > Save Layers (napari's writer) saves the same project
     viewer.layers.save(str(tmp_path / "writer.slp"), plugin="napari-sleap-train")
@@ -152,40 +152,43 @@ def test_new_project_from_a_bare_video(make_napari_viewer, tmp_path):
 
 def test_the_loop_on_the_sample(sample, sample_paths, qtbot):
     viewer, widget, path = sample
-    assert "20 labelled frames, 60 instances" in widget.counts.text()
-    before = {row[0] for row in widget.suggestion_rows()}
-    widget.method.setCurrentText("image-features")
-    widget.count.setValue(10)
-    widget.suggest_button.click()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=60000)
-    rows = widget.suggestion_rows()
+    assert "20 labelled frames, 60 instances" in widget.editor_panel.counts.text()
+    before = {row[0] for row in widget.suggestions.rows()}
+    widget.suggestions.method.setCurrentText("image-features")
+    widget.suggestions.count.setValue(10)
+    widget.suggestions.suggest_button.click()
+    qtbot.waitUntil(lambda: widget.suggestions.worker is None, timeout=60000)
+    rows = widget.suggestions.rows()
     new = sorted({row[0] for row in rows} - before)
-    assert len(new) == 10 and widget.table.rowCount() == len(before) + 10
+    assert len(new) == 10 and widget.suggestions.table.rowCount() == len(before) + 10
     assert "Suggested 10 new frame(s)" in widget.status.text()
 
     preds = predict_from_ground_truth(viewer, sample_paths.ground_truth, new)
-    shown = {f: (n, score) for f, _, n, score in widget.suggestion_rows()}
+    shown = {f: (n, score) for f, _, n, score in widget.suggestions.rows()}
     for f in new:
         assert shown[f][0] == 3 and shown[f][1] == pytest.approx(preds[f].scores.mean())
 
     accepted = new[:3]
-    frames_in_table = [int(widget.table.item(r, 0).text()) for r in range(widget.table.rowCount())]
+    frames_in_table = [
+        int(widget.suggestions.table.item(r, 0).text())
+        for r in range(widget.suggestions.table.rowCount())
+    ]
     labels = viewer.layers["sample.avi labels"]
     pred = viewer.layers["sample.avi predictions"]
     for f in accepted[:2]:
-        click_row(qtbot, widget.table, frames_in_table.index(f))
+        click_row(qtbot, widget.suggestions.table, frames_in_table.index(f))
         assert viewer.dims.current_step[0] == f
-        widget.accept_button.click()  # nothing selected: every prediction on the frame
+        widget.editor_panel.accept_button.click()  # nothing selected: every prediction on the frame
         assert "Accepted 3 predicted instance(s)" in widget.status.text()
-    click_row(qtbot, widget.table, frames_in_table.index(accepted[2]))
+    click_row(qtbot, widget.suggestions.table, frames_in_table.index(accepted[2]))
     pred.selected_data = {int(np.flatnonzero(np.rint(pred.data[:, 0]) == accepted[2])[0])}
-    widget.accept_button.click()  # the instance of the selected point only
+    widget.editor_panel.accept_button.click()  # the instance of the selected point only
     assert "Accepted 1 predicted instance(s)" in widget.status.text()
-    widget.accept_button.click()  # the two others
+    widget.editor_panel.accept_button.click()  # the two others
     assert "Accepted 2" in widget.status.text() and "1 already labelled" in widget.status.text()
-    widget.accept_button.click()  # a second time: nothing is added twice
+    widget.editor_panel.accept_button.click()  # a second time: nothing is added twice
     assert "Accepted 0" in widget.status.text() and "3 already labelled" in widget.status.text()
-    assert "23 labelled frames, 69 instances" in widget.counts.text()
+    assert "23 labelled frames, 69 instances" in widget.editor_panel.counts.text()
 
     # move one node of an accepted instance, as dragging it does
     rows_moved = np.flatnonzero(np.rint(labels.data[:, 0]) == accepted[0])
@@ -196,7 +199,7 @@ def test_the_loop_on_the_sample(sample, sample_paths, qtbot):
     labels.data = data
     target_xy = data[moved, [2, 1]]
 
-    widget.save_button.click()
+    widget.saving.save_button.click()
     assert path.with_name("sample.slp.bak").exists()
     assert "9 prediction(s) replaced by user instances" in widget.status.text()
     saved = sio.load_slp(str(path))
@@ -217,21 +220,21 @@ def test_the_loop_on_the_sample(sample, sample_paths, qtbot):
     for f in new[3:]:
         assert len(by_frame[f].predicted_instances) == 3 and not by_frame[f].user_instances
     assert sum(len(lf.user_instances) for lf in saved.labeled_frames) == 69
-    assert "23 labelled frames, 69 instances" in widget.counts.text()
-    table = {row[0]: row[1] for row in widget.suggestion_rows()}
+    assert "23 labelled frames, 69 instances" in widget.editor_panel.counts.text()
+    table = {row[0]: row[1] for row in widget.suggestions.rows()}
     assert all(table[f] for f in accepted) and not any(table[f] for f in new[3:])
 
 
 def test_shortcuts_go_to_unlabelled_suggestions(sample, qtbot):
     viewer, widget, _ = sample
-    todo = sorted(f for f, labelled, _, _ in widget.suggestion_rows() if not labelled)
+    todo = sorted(f for f, labelled, _, _ in widget.suggestions.rows() if not labelled)
     assert len(todo) > 3
     viewer.dims.set_current_step(0, 0)
     press(qtbot, viewer, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
     assert viewer.dims.current_step[0] == todo[0]
     press(qtbot, viewer, Qt.Key.Key_Period)
     assert viewer.dims.current_step[0] == todo[1]
-    widget.new_button.click()  # label todo[1]: the shortcuts now skip it
+    widget.editor_panel.new_button.click()  # label todo[1]: the shortcuts now skip it
     press(qtbot, viewer, Qt.Key.Key_Comma)
     assert viewer.dims.current_step[0] == todo[0]
     press(qtbot, viewer, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
@@ -250,11 +253,11 @@ def test_toggle_visibility_and_delete_instance(sample):
     first = labels.features["instance"].to_numpy()[on_frame[0]]
     rows = [int(r) for r in on_frame if labels.features["instance"].iloc[r] == first][:2]
     labels.selected_data = set(rows)
-    widget.visibility_button.click()
+    widget.editor_panel.visibility_button.click()
     assert not labels.features["visible"].iloc[rows].any()
     assert all(str(s) == "cross" for s in labels.symbol[rows])
     node_names = [str(labels.features["keypoint"].iloc[r]) for r in rows]
-    widget.save_project()
+    widget.saving.save_project()
     saved = sio.load_slp(str(path))
     lf = next(lf for lf in saved.labeled_frames if lf.frame_idx == 13)
     names = saved.skeletons[0].node_names
@@ -262,18 +265,18 @@ def test_toggle_visibility_and_delete_instance(sample):
     assert len(hidden) == 1
     assert [names[i] for i in np.flatnonzero(~hidden[0].points["visible"])] == node_names
     labels.selected_data = set(rows)
-    widget.visibility_button.click()  # and back
+    widget.editor_panel.visibility_button.click()  # and back
     assert labels.features["visible"].iloc[rows].all()
     assert all(str(s) == "disc" for s in labels.symbol[rows])
 
     n_points = len(labels.data)
     labels.selected_data = {rows[0]}
-    widget.delete_button.click()
+    widget.editor_panel.delete_button.click()
     assert len(labels.data) == n_points - 8
     assert first not in set(labels.features["instance"])
-    assert "20 labelled frames, 59 instances" in widget.counts.text()
+    assert "20 labelled frames, 59 instances" in widget.editor_panel.counts.text()
     labels.selected_data = set()
-    widget.delete_button.click()
+    widget.editor_panel.delete_button.click()
     assert "Select a point" in widget.status.text()
 
 
@@ -301,15 +304,15 @@ def test_points_added_with_napari_tools_are_repaired_or_reported(sample, tmp_pat
     assert added["keypoint"] == "tail_tip" and added["instance"] == a
     assert added["individual"] == labels.features["individual"].iloc[on_frame[0]]
     assert "became 'tail_tip'" in widget.status.text()
-    assert "20 labelled frames, 60 instances" in widget.counts.text()
+    assert "20 labelled frames, 60 instances" in widget.editor_panel.counts.text()
 
     # every instance on the frame is complete: the next point has no node to be
     labels.add([13, 5.0, 5.0])
     assert labels.features["keypoint"].isna().iloc[-1]
     assert "no node to be" in widget.status.text()
-    assert "1 point(s) have no node" in widget.counts.text()
+    assert "1 point(s) have no node" in widget.editor_panel.counts.text()
     out = tmp_path / "not_saved.slp"
-    assert widget.save_project(out) is None
+    assert widget.saving.save_project(out) is None
     assert not out.exists() and "no node to be" in widget.status.text()
 
     # an instance copied and pasted onto its own frame is a new instance. (napari's paste
@@ -317,13 +320,13 @@ def test_points_added_with_napari_tools_are_repaired_or_reported(sample, tmp_pat
     # in napari 0.9.2, so the same is done here by hand.)
     labels.selected_data = {len(labels.data) - 1}
     labels.remove_selected()
-    qtbot.waitUntil(lambda: "have no node" not in widget.counts.text(), timeout=2000)
+    qtbot.waitUntil(lambda: "have no node" not in widget.editor_panel.counts.text(), timeout=2000)
     rows = np.flatnonzero(labels.features["instance"].to_numpy() == b)
     features = pd.concat([labels.features, labels.features.iloc[rows]], ignore_index=True)
     with labels.events.data.blocker():
         labels.data = np.concatenate([labels.data, labels.data[rows]])
     labels.features = features
-    assert widget.save_project(out) == out.resolve()
+    assert widget.saving.save_project(out) == out.resolve()
     saved = sio.load_slp(str(out))
     lf = next(lf for lf in saved.labeled_frames if lf.frame_idx == 13)
     assert len(lf.user_instances) == 4
@@ -338,7 +341,7 @@ def test_rename_a_node_and_load_a_skeleton(sample, make_napari_viewer, sample_pa
     assert len(labels.data) == n_points
     assert list(labels.features["keypoint"].cat.categories)[0] == "nose"
     assert (labels.features["keypoint"] == "nose").sum() == 60
-    widget.save_project()
+    widget.saving.save_project()
     assert sio.load_slp(str(path)).skeletons[0].node_names[0] == "nose"
 
     # a bare video with the skeleton of another project
@@ -350,8 +353,8 @@ def test_rename_a_node_and_load_a_skeleton(sample, make_napari_viewer, sample_pa
     assert fresh.editor.node_names()[:2] == ["head", "thorax"]
     fresh.editor.apply_button.click()
     other.dims.set_current_step(0, 3)
-    fresh.new_button.click()
-    out = fresh.save_project(tmp_path / "robot.slp")
+    fresh.editor_panel.new_button.click()
+    out = fresh.saving.save_project(tmp_path / "robot.slp")
     saved = sio.load_slp(str(out))
     assert saved.skeletons[0].symmetry_inds == [(4, 5), (6, 7)]
     assert len(saved.labeled_frames[0].user_instances[0].numpy()) == 8
@@ -359,25 +362,25 @@ def test_rename_a_node_and_load_a_skeleton(sample, make_napari_viewer, sample_pa
 
 def test_exports_from_the_widget_read_back(sample, sample_paths, tmp_path):
     viewer, widget, _ = sample
-    frames = [f for f, labelled, _, _ in widget.suggestion_rows() if not labelled][:5]
+    frames = [f for f, labelled, _, _ in widget.suggestions.rows() if not labelled][:5]
     predict_from_ground_truth(viewer, sample_paths.ground_truth, frames)
 
-    slp = widget.export(tmp_path / "preds.slp", "slp", which="predicted")
+    slp = widget.saving.export(tmp_path / "preds.slp", "slp", which="predicted")
     back = sio.load_slp(str(slp))
     assert sum(len(lf.predicted_instances) for lf in back.labeled_frames) == 15
     assert sum(len(lf.user_instances) for lf in back.labeled_frames) == 0
 
-    h5 = widget.export(tmp_path / "all.analysis.h5", "analysis-h5", which="all")
+    h5 = widget.saving.export(tmp_path / "all.analysis.h5", "analysis-h5", which="all")
     back = sio.load_analysis_h5(str(h5))
     assert sum(len(lf.instances) for lf in back.labeled_frames) == 60 + 15
     assert back.skeletons[0].node_names == sio.load_slp(str(slp)).skeletons[0].node_names
 
-    csv = widget.export(tmp_path / "preds.csv", "csv", which="predicted")
+    csv = widget.saving.export(tmp_path / "preds.csv", "csv", which="predicted")
     back = sio.load_csv(str(csv), format="sleap")
     assert sum(len(lf.instances) for lf in back.labeled_frames) == 15
     assert sorted(lf.frame_idx for lf in back.labeled_frames) == sorted(frames)
 
-    assert widget.export(tmp_path / "missing" / "x.csv", "csv") is None
+    assert widget.saving.export(tmp_path / "missing" / "x.csv", "csv") is None
     assert "does not exist" in widget.status.text()
 
 
@@ -395,7 +398,7 @@ def test_new_instances_take_the_mean_labelled_shape(sample):
     viewer, widget, _ = sample
     labels = viewer.layers["sample.avi labels"]
     viewer.dims.set_current_step(0, 14)
-    widget.new_button.click()
+    widget.editor_panel.new_button.click()
     new = labels.data[np.rint(labels.data[:, 0]) == 14][:, 1:]
     truth = labels.data[np.rint(labels.data[:, 0]) == 13][:8, 1:]  # one labelled animal
     assert len(new) == 8 and labels.mode == "select"
@@ -406,13 +409,13 @@ def test_new_instances_take_the_mean_labelled_shape(sample):
 def test_the_training_dock_follows_the_edits(sample):
     viewer, widget, _ = sample
     _, dock = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Run Training…")
-    assert dock.training_counts() == (20, 60)
+    assert dock.previews.counts()[:2] == (20, 60)
     viewer.dims.set_current_step(0, 14)
-    widget.new_button.click()
-    assert dock.training_counts() == (21, 61)
+    widget.editor_panel.new_button.click()
+    assert dock.previews.counts()[:2] == (21, 61)
     labels = viewer.layers["sample.avi labels"]
     labels.selected_data = set(np.flatnonzero(np.rint(labels.data[:, 0]) == 14).tolist())
-    widget.visibility_button.click()  # every node invisible: not trained on
-    assert dock.training_counts() == (20, 60)
-    assert "20 labelled frames, 60 instances" in widget.counts.text()
+    widget.editor_panel.visibility_button.click()  # every node invisible: not trained on
+    assert dock.previews.counts()[:2] == (20, 60)
+    assert "20 labelled frames, 60 instances" in widget.editor_panel.counts.text()
     dock.shutdown()

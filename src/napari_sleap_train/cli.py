@@ -148,7 +148,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .errors import ProjectError
-    from .inference.frames import select_frames
+    from .inference.frames import FrameSelection, select_frames
     from .inference.results import add_predictions
     from .inference.topdown import PredictionStats, TopDownPredictor
     from .project import Project, load_project
@@ -176,11 +176,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         skeleton = sio.Skeleton(nodes=predictor.node_names)
         video = sio.load_video(str(source))
         project = Project(sio.Labels(videos=[video], skeletons=[skeleton]), path=None)
+    selection = FrameSelection.parse(args.frames)
     live = sys.stderr.isatty()
     total_frames, total_inst, total_s = 0, 0, 0.0
     model_s = 0.0
     for video in project.videos:
-        frames = select_frames(project, video, args.frames)
+        frames = select_frames(project, video, selection)
         if not frames:
             print(f"{Path(str(video.filename)).name}: no frames to predict for '{args.frames}'")
             continue

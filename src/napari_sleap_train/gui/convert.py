@@ -11,7 +11,6 @@ builds in milliseconds where a Shapes layer of ~50,000 lines takes ~10 s.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,28 +21,16 @@ import sleap_io as sio
 from ..errors import ProjectError
 from ..project import Project
 from ..video import LazyVideo
+from .points_table import PointsTable, node_order
 
 META_KEY = "napari_sleap_train"
 LayerData = tuple[Any, dict, str]
-_POINT_FEATURES = ("individual", "keypoint", "confidence", "instance", "track", "visible", "score")
 
 
 def video_name(video: sio.Video) -> str:
     """A short display name for a video (its file name)."""
     name = video.filename[0] if isinstance(video.filename, list) else video.filename
     return Path(name).name
-
-
-@dataclass(frozen=True)
-class PointsTable:
-    """Flat keypoint table for one video: one row per point."""
-
-    data: np.ndarray  # (P, 3) frame, y, x
-    features: pd.DataFrame
-
-    @property
-    def n_instances(self) -> int:
-        return int(self.features["instance"].nunique()) if len(self.features) else 0
 
 
 def instances_to_table(
@@ -89,7 +76,7 @@ def instances_to_table(
             rows_track.append([inst.track.name if inst.track else ""] * n)
             inst_id += 1
     if not rows_xy:
-        return PointsTable(np.zeros((0, 3)), _empty_features(node_names))
+        return PointsTable.empty(node_names)
     xy = np.concatenate(rows_xy)
     frame = np.concatenate(rows_frame)
     inst = np.concatenate(rows_inst)
@@ -108,37 +95,7 @@ def instances_to_table(
         }
     )
     data = np.column_stack([frame.astype(float), xy[:, 1], xy[:, 0]])
-    return PointsTable(data, features)
-
-
-def _empty_features(node_names: Sequence[str]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "individual": pd.Categorical([]),
-            "keypoint": pd.Categorical([], categories=list(node_names)),
-            "confidence": np.zeros(0),
-            "instance": np.zeros(0, int),
-            "track": np.zeros(0, str),
-            "visible": np.zeros(0, bool),
-            "score": np.zeros(0),
-        }
-    )
-
-
-def table_edges(table: PointsTable, edge_inds: Sequence[tuple[int, int]], node_names) -> np.ndarray:
-    """Skeleton edge segments of every instance as an ``(E, 2, 3)`` array of endpoints."""
-    if not len(table.data) or not edge_inds:
-        return np.zeros((0, 2, 3))
-    node_idx = {n: i for i, n in enumerate(node_names)}
-    inst = table.features["instance"].to_numpy()
-    node = table.features["keypoint"].astype(str).map(node_idx).to_numpy()
-    n_inst, n_nodes = int(inst.max()) + 1, len(node_names)
-    lookup = np.full((n_inst, n_nodes), -1)
-    lookup[inst, node] = np.arange(len(inst))
-    src = lookup[:, [a for a, _ in edge_inds]].ravel()
-    dst = lookup[:, [b for _, b in edge_inds]].ravel()
-    ok = (src >= 0) & (dst >= 0)
-    return np.stack([table.data[src[ok]], table.data[dst[ok]]], axis=1)
+    return PointsTable(data, features, tuple(node_names))
 
 
 def point_size(video: LazyVideo) -> float:
@@ -179,7 +136,7 @@ def project_to_layers(project: Project) -> list[LayerData]:
         size = point_size(lazy)
         user = instances_to_table(frames, nodes, predicted=False)
         pred = instances_to_table(frames, nodes, predicted=True)
-        user_edges = table_edges(user, edges, nodes)
+        user_edges = user.edges(edges)
         layers.append(
             (
                 [seg for seg in user_edges],
@@ -195,7 +152,7 @@ def project_to_layers(project: Project) -> list[LayerData]:
             )
         )
         if len(pred.data):
-            pred_edges = table_edges(pred, edges, nodes)
+            pred_edges = pred.edges(edges)
             vectors = np.stack([pred_edges[:, 0], pred_edges[:, 1] - pred_edges[:, 0]], axis=1)
             vectors[:, 1, 0] = 0
             layers.append(
@@ -249,67 +206,53 @@ def table_to_instances(
     """Rebuild instances from a points table, grouped by frame index.
 
     Points are grouped by (frame, ``instance``); a point whose ``keypoint`` is missing or
-    not a node of the skeleton raises :class:`ProjectError` naming the point.
+    not a node of the skeleton, or that repeats a node of its instance, raises
+    :class:`ProjectError` naming the point.
     """
-    node_idx = {n: i for i, n in enumerate(skeleton.node_names)}
     out: dict[int, list[sio.Instance]] = {}
     if not len(data):
         return out
-    feats = features.reset_index(drop=True)
-    kp = feats["keypoint"].astype(object).to_numpy()
-    bad = [i for i, k in enumerate(kp) if k not in node_idx]
-    if bad:
+    raw = features.reset_index(drop=True)
+    table = PointsTable.of(data, raw, skeleton.node_names)
+    groups = table.instances
+    missing = np.flatnonzero(groups.node < 0)
+    if len(missing):
+        first = int(missing[0])
         raise ProjectError(
-            f"{len(bad)} point(s) have no valid keypoint name (first: point {bad[0]} at "
-            f"frame {int(data[bad[0], 0])}). Give each point a node of the skeleton or delete it."
+            f"{len(missing)} point(s) have no valid keypoint name (first: point {first} at "
+            f"frame {table.frames[first]}). Give each point a node of the skeleton or delete it."
         )
-    frame = np.rint(data[:, 0]).astype(int)
-    inst = feats["instance"].to_numpy() if "instance" in feats else np.zeros(len(data), int)
-    dup = pd.DataFrame({"f": frame, "i": inst, "k": kp}).duplicated().to_numpy()
-    if dup.any():
-        first = int(np.flatnonzero(dup)[0])
+    repeated = table.problem_rows()
+    if repeated:
+        first = repeated[0]
         raise ProjectError(
-            f"{int(dup.sum())} point(s) repeat a node of their instance (first: point {first}, "
-            f"node {kp[first]!r} at frame {frame[first]}). Delete the extra point, or give it "
-            "a missing node."
+            f"{len(repeated)} point(s) repeat a node of their instance (first: point {first}, "
+            f"node {table.features['keypoint'].iloc[first]!r} at frame {table.frames[first]}). "
+            "Delete the extra point, or give it a missing node."
         )
-    visible = feats["visible"].to_numpy(bool) if "visible" in feats else np.ones(len(data), bool)
-    conf = feats["confidence"].to_numpy(float) if "confidence" in feats else np.ones(len(data))
-    score = feats["score"].to_numpy(float) if "score" in feats else np.full(len(data), np.nan)
-    track = feats["track"].astype(str).to_numpy() if "track" in feats else None
-    order = np.lexsort((inst, frame))
-    keys = np.stack([frame[order], inst[order]], axis=1)
-    starts = np.flatnonzero(np.r_[True, (np.diff(keys, axis=0) != 0).any(axis=1)])
-    ends = np.r_[starts[1:], len(order)]
-    n_nodes = len(skeleton.node_names)
-    for s, e in zip(starts, ends):
-        rows = order[s:e]
-        pts = np.full((n_nodes, 3), np.nan)
-        pts[:, 2] = 0
-        nodes = np.array([node_idx[k] for k in kp[rows]])
-        pts[nodes, 0] = data[rows, 2]
-        pts[nodes, 1] = data[rows, 1]
-        pts[nodes, 2] = visible[rows]
-        name = track[rows[0]] if track is not None else ""
-        trk = None
-        if name and name != "nan":
-            trk = tracks.setdefault(name, sio.Track(name=name))
+    feats = table.features
+    xy = groups.per_node(table.data[:, [2, 1]])
+    visible = groups.per_node(feats["visible"].to_numpy(float), fill=0)
+    conf = raw["confidence"].to_numpy(float) if "confidence" in raw else np.ones(len(data))
+    point_scores = groups.per_node(np.nan_to_num(conf), fill=0)
+    for m, ((frame, _), rows) in enumerate(zip(groups.keys, groups.rows)):
+        pts = np.concatenate([xy[m], visible[m][:, None]], axis=1)
+        name = feats["track"].iloc[rows[0]]
+        trk = tracks.setdefault(name, sio.Track(name=name)) if name else None
         if predicted:
-            point_scores = np.zeros(n_nodes)
-            point_scores[nodes] = np.nan_to_num(conf[rows])
-            inst_score = score[rows[0]]
+            inst_score = feats["score"].iloc[rows[0]]
             if not np.isfinite(inst_score):
                 inst_score = float(np.nanmean(conf[rows])) if np.isfinite(conf[rows]).any() else 0
             obj = sio.PredictedInstance.from_numpy(
                 pts,
                 skeleton=skeleton,
-                point_scores=point_scores,
+                point_scores=point_scores[m],
                 score=float(inst_score),
                 track=trk,
             )
         else:
             obj = sio.Instance.from_numpy(pts, skeleton=skeleton, track=trk)
-        out.setdefault(int(frame[rows[0]]), []).append(obj)
+        out.setdefault(int(frame), []).append(obj)
     return out
 
 
@@ -382,11 +325,7 @@ def _project_of(meta: dict) -> Project | None:
 
 
 def _skeleton_from_features(feats: pd.DataFrame) -> sio.Skeleton:
-    kp = feats["keypoint"]
-    if isinstance(kp.dtype, pd.CategoricalDtype):
-        names = [str(c) for c in kp.cat.categories]
-    else:
-        names = [str(k) for k in dict.fromkeys(kp.astype(str))]
+    names = node_order(feats)
     if not names:
         raise ProjectError("The keypoint layer names no nodes: add points with keypoint names.")
     return sio.Skeleton(nodes=names)

@@ -1,476 +1,269 @@
-"""magicgui forms for the training configuration, one per tab, with plain-words tooltips.
+"""magicgui forms built from the settings' declarations: label, help, range, step, choices.
 
-Each field is bound to a dotted path in :class:`~napari_sleap_train.config.TrainingConfig`;
-:class:`ConfigForm` writes widget values into a config and reads them back.
+A form shows a :class:`DockSettings`: the training configuration, the preset, what to do
+after training and how each model starts. Each widget is bound to a dotted path in it
+(``config.models.centroid.sigma``; ``*`` applies one widget to every model), and takes its
+label, tooltip, range and step from the field's :class:`~..config.settings.Setting`.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import os
+import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from magicgui import widgets
 
-from ..choices import Schedule
-from ..config import TrainingConfig, default_config, default_preset
+from ..choices import Choice, FrameTarget, ModelKind, PredictionMode, Preset, StartFrom
+from ..config import TrainingConfig
+from ..config.settings import Setting, setting_of, value_type
+from ..inference.frames import FrameSelection
 
-PRESET_NAMES = {"fast-cpu": "fast CPU", "sleap": "SLEAP defaults (GPU)"}
-
-MODEL_TABS = {"centroid": "Centroid Model", "centered_instance": "Centered Instance Model"}
-NO_ANCHOR = "(none: centre of the visible nodes)"
-PREDICT_CHOICES = (
-    "nothing",
-    "current frame",
-    "random frames",
-    "suggested frames",
-    "user-labelled frames",
-    "frame range",
-    "entire video",
+WIDGET_MAX = 10**9
+PREDICT_TARGETS = (
+    FrameTarget.CURRENT,
+    FrameTarget.RANDOM,
+    FrameTarget.SUGGESTED,
+    FrameTarget.LABELED,
+    FrameTarget.RANGE,
+    FrameTarget.ALL,
 )
-EXISTING_CHOICES = ("replace", "keep both", "clear all")
-START_CHOICES = ("train from scratch", "use trained model", "resume training")
+
+
+@dataclass
+class AfterTraining:
+    """What the dock predicts when training ends."""
+
+    predict_on: FrameTarget | None = Setting(
+        "Predict on after training",
+        "Which frames the trained models predict when training ends.",
+        none="nothing",
+        options=PREDICT_TARGETS,
+    ).field(FrameTarget.SUGGESTED)
+    random_count: int = Setting(
+        "Random frames", "How many random unlabelled frames to predict on.", lo=1, hi=100000
+    ).field(20)
+    first_frame: int = Setting("From frame", "First frame of the range to predict on.", lo=0).field(
+        0
+    )
+    last_frame: int = Setting("To frame", "Last frame of the range to predict on.", lo=0).field(100)
+    existing: PredictionMode = Setting(
+        "Existing predictions", "What happens to earlier predictions on the predicted frames."
+    ).field(PredictionMode.REPLACE)
+
+    def selection(self, current_frame: int) -> FrameSelection | None:
+        """The frames to predict on (None: nothing)."""
+        target = self.predict_on
+        if target is None:
+            return None
+        if target is FrameTarget.CURRENT:
+            return FrameSelection.of([current_frame])
+        if target is FrameTarget.RANGE:
+            return FrameSelection(target, start=self.first_frame, stop=self.last_frame + 1)
+        return FrameSelection(target, count=self.random_count)
+
+
+@dataclass
+class ModelStart:
+    """How one model of a run starts."""
+
+    start: StartFrom = Setting(
+        "Start from",
+        "Train from scratch, use an earlier model as it is (no training), or fine-tune an "
+        "earlier model starting from its best weights.",
+    ).field(StartFrom.SCRATCH)
+    folder: Path | None = Setting(
+        "Earlier model folder", "A model folder written by an earlier run.", none="none"
+    ).field(None)
+
+    def earlier(self) -> Path | None:
+        """The earlier model folder this start uses, or None."""
+        if self.start is StartFrom.SCRATCH or self.folder in (None, Path(), Path(".")):
+            return None
+        return self.folder
+
+
+def _starts() -> dict[ModelKind, ModelStart]:
+    return {kind: ModelStart() for kind in ModelKind}
+
+
+@dataclass
+class DockSettings:
+    """Everything the training dock's forms show."""
+
+    preset: Preset = Setting(
+        "Preset",
+        "Starting settings: 'fast CPU' reaches a usable model in minutes without a GPU (a "
+        "time budget, a higher learning rate with cosine decay); 'SLEAP defaults' are SLEAP's "
+        "baseline settings, best on a GPU. Choosing one resets every field.",
+    ).field(Preset.SLEAP)
+    config: TrainingConfig = field(default_factory=TrainingConfig)
+    after: AfterTraining = field(default_factory=AfterTraining)
+    starts: dict[ModelKind, ModelStart] = field(default_factory=_starts)
 
 
 @dataclass(frozen=True)
-class Field:
-    """A form field bound to a config path (``None`` for settings outside the config)."""
+class FieldSpec:
+    """A form field: its widget's name, its path in :class:`DockSettings`, a label override."""
 
     name: str
-    path: str | None
-    label: str
-    tooltip: str
-    make: Callable[[], widgets.ValueWidget]
+    path: str
+    label: str = ""
 
 
-def _spin(lo: int, hi: int, step: int = 1) -> Callable[[], widgets.ValueWidget]:
-    return lambda: widgets.SpinBox(min=lo, max=hi, step=step)
-
-
-def _float(lo: float, hi: float, step: float) -> Callable[[], widgets.ValueWidget]:
-    return lambda: widgets.FloatSpinBox(min=lo, max=hi, step=step)
-
-
-def _text() -> widgets.ValueWidget:
-    return widgets.LineEdit()
-
-
-def _combo(choices) -> Callable[[], widgets.ValueWidget]:
-    return lambda: widgets.ComboBox(choices=list(choices))
-
-
-def pipeline_fields() -> list[Field]:
-    """Fields of the Training Pipeline tab."""
-    return [
-        Field(
-            "preset",
-            None,
-            "Preset",
-            "Starting settings: 'fast CPU' reaches a usable model in minutes without a GPU "
-            "(a time budget, a higher learning rate with cosine decay); 'SLEAP defaults' are "
-            "SLEAP's baseline settings, best on a GPU. Choosing one resets every field.",
-            _combo(PRESET_NAMES.values()),
-        ),
-        Field(
-            "time_budget",
-            "pipeline.time_budget_minutes",
-            "Time budget (min, 0 = none)",
-            "Train both models for at most this many minutes in total; the centroid model "
-            "gets about a third, the instance model the rest. Best checkpoints are kept.",
-            _float(0, 100000, 1),
-        ),
-        Field(
-            "anchor_part",
-            "pipeline.anchor_part",
-            "Anchor part",
-            "The body part that marks where an animal is. None uses the centre of its "
-            "visible nodes; a part that is always visible and central (e.g. thorax) is best.",
-            _combo([NO_ANCHOR]),
-        ),
-        Field(
-            "centroid_sigma",
-            "models.centroid.sigma",
-            "Sigma for centroids",
-            "Spread (px) of the blob the centroid model learns to draw on each animal. "
-            "Larger is easier to learn, smaller separates close animals better.",
-            _float(0.5, 50, 0.5),
-        ),
-        Field(
-            "node_sigma",
-            "models.centered_instance.sigma",
-            "Sigma for nodes",
-            "Spread (px) of the blob drawn on each body part.",
-            _float(0.5, 50, 0.5),
-        ),
-        Field(
-            "crop_size",
-            "models.centered_instance.crop_size",
-            "Crop size (0 = auto)",
-            "Side (px) of the square cut around each animal for the instance model. 0 picks "
-            "it from the largest labelled animal plus room for rotation.",
-            _spin(0, 4096, 16),
-        ),
-        Field(
-            "batch_size",
-            None,
-            "Batch size",
-            "Samples per training step for both models. Lower it if memory runs out.",
-            _spin(1, 512),
-        ),
-        Field(
-            "predict_on",
-            None,
-            "Predict on after training",
-            "Which frames the trained models predict when training ends.",
-            _combo(PREDICT_CHOICES),
-        ),
-        Field(
-            "random_count",
-            None,
-            "Random frames",
-            "How many random unlabelled frames to predict on.",
-            _spin(1, 100000),
-        ),
-        Field(
-            "frame_range",
-            None,
-            "Frame range",
-            "First and last frame to predict on, e.g. 0-100.",
-            _text,
-        ),
-        Field(
-            "peak_threshold",
-            "pipeline.peak_threshold",
-            "Peak threshold",
-            "Lowest confidence (0-1) at which an animal or a body part counts as found.",
-            _float(0.01, 0.99, 0.05),
-        ),
-        Field(
-            "existing",
-            None,
-            "Existing predictions",
-            "What happens to earlier predictions on the predicted frames.",
-            _combo(EXISTING_CHOICES),
-        ),
-    ]
-
-
-def model_fields(kind: str) -> list[Field]:
-    """Fields of a model tab (``centroid`` or ``centered_instance``)."""
-    p, m = kind, f"models.{kind}"
-    return [
-        Field(
-            f"{p}.start",
-            None,
-            "Start from",
-            "Train from scratch, use an earlier model as it is (skip training), or go on "
-            "training an earlier model.",
-            _combo(START_CHOICES),
-        ),
-        Field(
-            f"{p}.previous",
-            None,
-            "Earlier model folder",
-            "A model folder written by an earlier run.",
-            lambda: widgets.FileEdit(mode="d"),
-        ),
-        Field(
-            f"{p}.max_stride",
-            f"{m}.backbone.max_stride",
-            "Max stride",
-            "How far the network shrinks the image (a power of two). Larger sees more "
-            "context (a larger receptive field) but needs inputs a multiple of it.",
-            _combo([8, 16, 32, 64]),
-        ),
-        Field(
-            f"{p}.filters",
-            f"{m}.backbone.filters",
-            "Filters",
-            "Feature channels of the first layer; more learn more but run slower.",
-            _spin(1, 256),
-        ),
-        Field(
-            f"{p}.filters_rate",
-            f"{m}.backbone.filters_rate",
-            "Filters rate",
-            "Factor by which the channels grow at each down-sampling step.",
-            _float(1.0, 4.0, 0.5),
-        ),
-        Field(
-            f"{p}.output_stride",
-            f"{m}.backbone.output_stride",
-            "Output stride",
-            "Resolution of the predicted maps relative to the input (1 = full).",
-            _combo([1, 2, 4, 8, 16]),
-        ),
-        Field(
-            f"{p}.input_scaling",
-            f"{m}.input_scaling",
-            "Input scaling",
-            "Images are resized by this factor before the network sees them (1 = full "
-            "resolution). Lower is faster and sees more context.",
-            _float(0.05, 1.0, 0.05),
-        ),
-        Field(
-            f"{p}.sigma",
-            f"{m}.sigma",
-            "Sigma",
-            "Spread (px) of the target blobs.",
-            _float(0.5, 50, 0.5),
-        ),
-        Field(
-            f"{p}.epochs",
-            f"{m}.optimization.epochs",
-            "Epochs",
-            "Most passes of training; early stopping usually ends sooner.",
-            _spin(1, 10000),
-        ),
-        Field(
-            f"{p}.batches_per_epoch",
-            f"{m}.optimization.batches_per_epoch",
-            "Batches per epoch",
-            "Training steps between two validations.",
-            _spin(1, 100000),
-        ),
-        Field(
-            f"{p}.learning_rate",
-            f"{m}.optimization.learning_rate",
-            "Learning rate",
-            "Step size of the optimiser (Adam); the peak rate with the cosine schedule.",
-            lambda: widgets.FloatSpinBox(min=1e-7, max=1.0, step=1e-5),
-        ),
-        Field(
-            f"{p}.schedule",
-            f"{m}.optimization.schedule",
-            "Learning rate schedule",
-            "plateau: halve the rate when validation stalls (SLEAP). cosine: warm up, then "
-            "decay smoothly to the end of the time limit or the last epoch (fast CPU).",
-            _combo([s.value for s in Schedule]),
-        ),
-        Field(
-            f"{p}.time_limit",
-            f"{m}.optimization.time_limit_minutes",
-            "Time limit (min, 0 = none)",
-            "Stop training this model after this many minutes, keeping its best checkpoint.",
-            _float(0, 10000, 0.5),
-        ),
-        Field(
-            f"{p}.patience",
-            f"{m}.optimization.early_stopping_patience",
-            "Early stopping patience",
-            "Epochs without improvement before training stops.",
-            _spin(1, 1000),
-        ),
-        Field(
-            f"{p}.min_delta",
-            f"{m}.optimization.early_stopping_min_delta",
-            "Early stopping min delta",
-            "Smallest drop of the validation loss that counts as an improvement.",
-            lambda: widgets.FloatSpinBox(min=0.0, max=1.0, step=1e-8),
-        ),
-        Field(
-            f"{p}.validation_fraction",
-            f"{m}.optimization.validation_fraction",
-            "Validation fraction",
-            "Share of labelled frames held out to measure progress.",
-            _float(0.0, 0.9, 0.05),
-        ),
-        Field(
-            f"{p}.rotation",
-            f"{m}.augmentation.rotation",
-            "Rotate",
-            "Randomly rotate training images (and labels).",
-            widgets.CheckBox,
-        ),
-        Field(
-            f"{p}.rotation_deg",
-            f"{m}.augmentation.rotation_deg",
-            "Rotation ±°",
-            "Largest random rotation in degrees.",
-            _float(0, 180, 5),
-        ),
-        Field(
-            f"{p}.scale",
-            f"{m}.augmentation.scale",
-            "Scale",
-            "Randomly resize training images.",
-            widgets.CheckBox,
-        ),
-        Field(
-            f"{p}.scale_min",
-            f"{m}.augmentation.scale_min",
-            "Scale min",
-            "Smallest random scale factor.",
-            _float(0.1, 2, 0.05),
-        ),
-        Field(
-            f"{p}.scale_max",
-            f"{m}.augmentation.scale_max",
-            "Scale max",
-            "Largest random scale factor.",
-            _float(0.1, 4, 0.05),
-        ),
-        Field(
-            f"{p}.hflip",
-            f"{m}.augmentation.hflip",
-            "Flip left/right",
-            "Randomly mirror images, swapping left and right body parts.",
-            widgets.CheckBox,
-        ),
-        Field(
-            f"{p}.gaussian_noise",
-            f"{m}.augmentation.gaussian_noise",
-            "Noise",
-            "Add random Gaussian noise to training images.",
-            widgets.CheckBox,
-        ),
-        Field(
-            f"{p}.contrast",
-            f"{m}.augmentation.contrast",
-            "Contrast",
-            "Randomly change image contrast.",
-            widgets.CheckBox,
-        ),
-        Field(
-            f"{p}.brightness",
-            f"{m}.augmentation.brightness",
-            "Brightness",
-            "Randomly change image brightness.",
-            widgets.CheckBox,
-        ),
-    ]
+def _step(obj: Any, part: str) -> Any:
+    return obj[part] if isinstance(obj, dict) else getattr(obj, part)
 
 
 def get_path(obj: Any, path: str) -> Any:
-    """Value at a dotted attribute path."""
+    """The value at a dotted path (``*``: the first item of a mapping)."""
     for part in path.split("."):
-        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
+        obj = next(iter(obj.values())) if part == "*" else _step(obj, part)
     return obj
 
 
 def set_path(obj: Any, path: str, value: Any) -> None:
-    """Set the value at a dotted attribute path."""
-    *head, last = path.split(".")
-    obj = get_path(obj, ".".join(head)) if head else obj
-    setattr(obj, last, value)
+    """Set the value at a dotted path (``*``: in every item of a mapping)."""
+    head, _, last = path.rpartition(".")
+    owners = [obj]
+    for part in head.split(".") if head else ():
+        nxt = []
+        for owner in owners:
+            nxt.extend(owner.values() if part == "*" else [_step(owner, part)])
+        owners = nxt
+    for owner in owners:
+        setattr(owner, last, value)
 
 
-class ConfigForm:
-    """All tabs' widgets, bound to a :class:`TrainingConfig` and a few run settings."""
+def declaration(template: Any, path: str) -> tuple[Setting, type, bool]:
+    """The declaration, value type and nullability of the field at ``path``."""
+    head, _, last = path.rpartition(".")
+    owner = get_path(template, head) if head else template
+    f = next(f for f in dataclasses.fields(owner) if f.name == last)
+    kind, nullable = value_type(type(owner), last)
+    return setting_of(f), kind, nullable
 
-    def __init__(self, node_names: list[str]):
-        self.fields: dict[str, Field] = {}
-        self.widgets: dict[str, widgets.ValueWidget] = {}
+
+def _label(decl: Setting, override: str) -> str:
+    text = override or decl.label
+    return f"{text} ({decl.unit})" if decl.unit in ("px", "min") else text
+
+
+class FormField:
+    """One widget bound to one setting; converts between widget and setting values."""
+
+    def __init__(self, spec: FieldSpec, template: DockSettings):
+        self.spec = spec
+        self.decl, self.kind, self.nullable = declaration(template, spec.path)
+        self.widget = self._make()
+        label = _label(self.decl, spec.label)
+        self.widget.label = label
+        if isinstance(self.widget, widgets.CheckBox):
+            self.widget.text = label  # a check box shows its own text, not the label column
+        self.widget.tooltip = self.decl.help
+
+    @property
+    def _none_is_zero(self) -> bool:
+        return self.nullable and self.kind in (int, float)
+
+    def _make(self) -> widgets.ValueWidget:
+        decl, kind = self.decl, self.kind
+        if kind is bool:
+            return widgets.CheckBox()
+        if isinstance(kind, type) and issubclass(kind, Choice):
+            members = decl.options or tuple(kind)
+            choices = [(m.label, m) for m in members]
+            return widgets.ComboBox(
+                choices=[(decl.none, None), *choices] if self.nullable else choices
+            )
+        if decl.options:
+            return widgets.ComboBox(choices=list(decl.options))
+        if kind is Path:
+            return widgets.FileEdit(mode="d")
+        if kind is str:
+            return (
+                widgets.ComboBox(choices=[(decl.none, None)])
+                if self.nullable
+                else widgets.LineEdit()
+            )
+        lo = 0 if self._none_is_zero or decl.lo is None else decl.lo
+        hi = WIDGET_MAX if decl.hi is None else decl.hi
+        make = widgets.SpinBox if kind is int else widgets.FloatSpinBox
+        widget = make(min=lo, max=hi, step=decl.step or 1)
+        if self._none_is_zero:
+            widget.native.setSpecialValueText(decl.none)  # 0 reads as "auto", "no limit", ...
+        return widget
+
+    def show(self, value: Any) -> None:
+        """Put a setting's value in the widget."""
+        if value is None and self._none_is_zero:
+            value = 0
+        elif value is None and self.kind is Path:
+            value = ""
+        elif isinstance(self.widget, widgets.ComboBox) and value not in self.widget.choices:
+            value = self.widget.choices[0]
+        self.widget.value = value
+
+    def read(self) -> Any:
+        """The widget's value as a setting's value."""
+        value = self.widget.value
+        if self._none_is_zero:
+            return self.kind(value) or None
+        if self.kind is Path:
+            return None if str(value) in ("", ".") else Path(value)
+        return value
+
+
+class SettingsForm:
+    """The widgets of a :class:`DockSettings`, one container per tab."""
+
+    def __init__(self, tabs: dict[str, list[FieldSpec]]):
+        template = DockSettings()
+        self.fields: dict[str, FormField] = {}
         self.tabs: dict[str, widgets.Container] = {}
-        groups = {"pipeline": pipeline_fields(), **{k: model_fields(k) for k in MODEL_TABS}}
-        for tab, fields in groups.items():
+        for tab, specs in tabs.items():
             items = []
-            for f in fields:
-                w = f.make()
-                w.label = f.label
-                if isinstance(w, widgets.CheckBox):
-                    w.text = f.label  # a check box shows its own text, not the label column
-                w.tooltip = f.tooltip
-                self.fields[f.name] = f
-                self.widgets[f.name] = w
-                items.append(w)
+            for spec in specs:
+                self.fields[spec.name] = FormField(spec, template)
+                items.append(self.fields[spec.name].widget)
             self.tabs[tab] = widgets.Container(widgets=items, labels=True)
-        self.set_nodes(node_names)
-        self._base = TrainingConfig()
-        self.widgets["preset"].value = PRESET_NAMES[default_preset()]
-        self.set_config(default_config())
-        self.widgets["predict_on"].value = "suggested frames"
-        self.widgets["random_count"].value = 20
-        self.widgets["frame_range"].value = "0-100"
+        self.widgets = {name: f.widget for name, f in self.fields.items()}
+        self._base = template
 
-    def set_nodes(self, node_names: list[str]) -> None:
-        """Offer the skeleton's nodes as anchor parts."""
-        combo = self.widgets["anchor_part"]
-        current = combo.value
-        combo.choices = [NO_ANCHOR, *node_names]
-        combo.value = current if current in combo.choices else NO_ANCHOR
+    def show(self, settings: DockSettings) -> None:
+        """Show ``settings`` (settings without a field are kept as they are)."""
+        self._base = copy.deepcopy(settings)
+        for f in self.fields.values():
+            f.show(get_path(settings, f.spec.path))
 
-    def set_config(self, config: TrainingConfig) -> None:
-        """Show ``config`` in the widgets (settings without a field are kept as they are)."""
-        self._base = copy.deepcopy(config)
-        for name, f in self.fields.items():
-            if f.path is None:
-                continue
-            value = get_path(config, f.path)
-            if name == "anchor_part":
-                value = value if value in self.widgets[name].choices else NO_ANCHOR
-            elif name == "crop_size" or name.endswith("time_limit") or name == "time_budget":
-                value = value or 0
-            self.widgets[name].value = value
-        self.widgets["batch_size"].value = config.model("centroid").optimization.batch_size
+    def read(self) -> DockSettings:
+        """New settings from the widgets' values (may be invalid: check the config)."""
+        settings = copy.deepcopy(self._base)
+        for f in self.fields.values():
+            set_path(settings, f.spec.path, f.read())
+        return settings
 
-    def config(self) -> TrainingConfig:
-        """A new config from the widgets' values (may be invalid: check ``problems()``)."""
-        config = copy.deepcopy(self._base)
-        for name, f in self.fields.items():
-            if f.path is None:
-                continue
-            value = self.widgets[name].value
-            if name == "anchor_part":
-                value = None if value == NO_ANCHOR else value
-            elif name == "crop_size":
-                value = int(value) or None
-            elif name.endswith(".time_limit") or name == "time_budget":
-                value = float(value) or None
-            set_path(config, f.path, value)
-        for section in config.models.values():
-            section.optimization.batch_size = int(self.widgets["batch_size"].value)
-        return config
-
-    def field_for_problem(self, path: str) -> str | None:
-        """The form field that shows a config path named in a validation problem."""
-        for name, f in self.fields.items():
-            if f.path == path:
-                return name
-        if path.endswith("optimization.batch_size"):
-            return "batch_size"
+    def field_for(self, config_path: str) -> FormField | None:
+        """The field that shows a configuration path named in a validation problem."""
+        path = f"config.{config_path}"
+        for f in self.fields.values():
+            pattern = f.spec.path.split(".")
+            parts = path.split(".")
+            if len(pattern) == len(parts) and all(a in ("*", b) for a, b in zip(pattern, parts)):
+                return f
         return None
+
+    def set_choices(self, name: str, values: list[str]) -> None:
+        """Offer ``values`` in an optional text field (the anchor part's nodes)."""
+        f = self.fields[name]
+        current = f.widget.value
+        f.widget.choices = [(f.decl.none, None), *((v, v) for v in values)]
+        f.widget.value = current if current in f.widget.choices else None
 
     def on_change(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` whenever any field changes."""
         for w in self.widgets.values():
             w.changed.connect(lambda *_: callback())
-
-    def start_mode(self, kind: str) -> tuple[str, str | None]:
-        """How a model starts (scratch / use trained / resume) and its earlier folder."""
-        mode = self.widgets[f"{kind}.start"].value
-        folder = self.widgets[f"{kind}.previous"].value
-        folder = str(folder) if mode != START_CHOICES[0] and str(folder) not in ("", ".") else None
-        return mode, folder
-
-
-def settings_file() -> Path:
-    """Where the last-used settings persist between napari sessions."""
-    root = os.environ.get("NAPARI_SLEAP_TRAIN_SETTINGS")
-    if root:
-        return Path(root)
-    base = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
-    return base / "napari-sleap-train" / "last_config.json"
-
-
-def load_last_config() -> TrainingConfig | None:
-    """The settings of the last session, or None when there are none (or they are unusable)."""
-    path = settings_file()
-    try:
-        return TrainingConfig.from_dict(json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def save_last_config(config: TrainingConfig) -> None:
-    """Remember ``config`` for the next session (best effort)."""
-    path = settings_file()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        config.save(path)
-    except OSError:
-        pass

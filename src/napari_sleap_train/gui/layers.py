@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 
 from ..errors import ProjectError
 from ..project import Project
 from ..video import LazyVideo
-from .convert import (
-    META_KEY,
-    instances_to_table,
-    point_size,
-    points_layer_data,
-    table_edges,
-    video_name,
-)
+from .convert import META_KEY, instances_to_table, point_size, points_layer_data, video_name
+from .points_table import PointsTable, node_order
 
 
 def _kind(layer) -> str | None:
@@ -77,6 +74,81 @@ def set_project(viewer, project: Project) -> None:
             layer.metadata[META_KEY] = {**info, "project": project}
 
 
+class ProjectLayers:
+    """The layers of the project open in a viewer, for one of its videos."""
+
+    def __init__(self, viewer, video_index: int = 0):
+        self.viewer = viewer
+        self.video_index = video_index
+        self.busy = False
+
+    @contextlib.contextmanager
+    def quiet(self) -> Iterator[None]:
+        """Mark layer changes made here (``busy``), so this dock's own listeners skip them."""
+        before, self.busy = self.busy, True
+        try:
+            yield
+        finally:
+            self.busy = before
+
+    @property
+    def labels(self):
+        """The user-labels Points layer, or None."""
+        return labels_layer(self.viewer, self.video_index)
+
+    @property
+    def predictions(self):
+        """The predictions Points layer, or None."""
+        return predictions_layer(self.viewer, self.video_index)
+
+    @property
+    def skeleton_shapes(self):
+        """The Shapes layer of the user labels' skeleton edges, or None."""
+        return skeleton_layer(self.viewer, self.video_index)
+
+    @property
+    def video(self):
+        """The Image layer of the video, or None."""
+        return video_layer(self.viewer)
+
+    @property
+    def project(self) -> Project | None:
+        """The project the layers came from (skeleton, videos, tracks, suggestions)."""
+        return source_project(self.viewer)
+
+    def node_names(self) -> list[str]:
+        """The skeleton's nodes, or those of the labels layer without a project."""
+        project = self.project
+        if project is not None and project.labels.skeletons:
+            return project.node_names
+        layer = self.labels
+        return node_order(layer.features) if layer is not None else []
+
+    def edge_inds(self) -> list[tuple[int, int]]:
+        project = self.project
+        return project.edge_inds if project is not None and project.labels.skeletons else []
+
+    def table(self, layer=None) -> PointsTable:
+        """The keypoint table of ``layer`` (default: the labels layer)."""
+        layer = self.labels if layer is None else layer
+        if layer is None:
+            return PointsTable.empty(self.node_names())
+        return PointsTable.from_layer(layer, self.node_names())
+
+    def current_frame(self) -> int:
+        dims = self.viewer.dims
+        return int(dims.current_step[0]) if dims.ndim else 0
+
+    def video_shape(self) -> tuple[int, int] | None:
+        """Height and width of the video, or None without one."""
+        layer = self.video
+        return None if layer is None else (int(layer.data.shape[1]), int(layer.data.shape[2]))
+
+    def rebuild(self) -> Project:
+        """The project with the user's latest edits (see :func:`project_from_viewer`)."""
+        return project_from_viewer(self.viewer)
+
+
 def video_layer(viewer):
     """The Image layer holding the (first) project video."""
     for layer in viewer.layers:
@@ -106,56 +178,6 @@ def project_from_viewer(viewer) -> Project:
             "(File > Open Sample), or add a Points layer with a 'keypoint' feature."
         )
     return layers_to_project(tuples)
-
-
-def frame_instances(layer, frame: int) -> np.ndarray:
-    """Instances of a keypoints layer on one frame, as ``(M, N, 2)`` xy (NaN = missing)."""
-    if layer is None or not len(layer.data):
-        return np.zeros((0, 0, 2))
-    nodes = (
-        list(layer.features["keypoint"].cat.categories)
-        if hasattr(layer.features["keypoint"], "cat")
-        else sorted(set(layer.features["keypoint"]))
-    )
-    rows = np.flatnonzero(np.rint(layer.data[:, 0]) == frame)
-    return _group(layer, rows, nodes)
-
-
-def all_instances(layer) -> tuple[np.ndarray, np.ndarray]:
-    """Every instance of a keypoints layer: frames ``(M,)`` and points ``(M, N, 2)``."""
-    if layer is None or not len(layer.data):
-        return np.zeros(0, int), np.zeros((0, 0, 2))
-    nodes = (
-        list(layer.features["keypoint"].cat.categories)
-        if hasattr(layer.features["keypoint"], "cat")
-        else sorted(set(layer.features["keypoint"]))
-    )
-    rows = np.arange(len(layer.data))
-    pts = _group(layer, rows, nodes)
-    inst = layer.features["instance"].to_numpy() if "instance" in layer.features else rows * 0
-    keys = np.unique(np.stack([np.rint(layer.data[:, 0]).astype(int), inst], 1), axis=0)
-    return keys[:, 0], pts
-
-
-def _group(layer, rows: np.ndarray, nodes: list[str]) -> np.ndarray:
-    if not len(rows):
-        return np.zeros((0, len(nodes), 2))
-    feats = layer.features
-    inst = feats["instance"].to_numpy()[rows] if "instance" in feats else np.zeros(len(rows), int)
-    frame = np.rint(layer.data[rows, 0]).astype(int)
-    keys, which = np.unique(np.stack([frame, inst], 1), axis=0, return_inverse=True)
-    which = which.ravel()
-    node_idx = {n: i for i, n in enumerate(nodes)}
-    node = np.array(
-        [node_idx.get(k, -1) for k in feats["keypoint"].astype(str).to_numpy()[rows]], dtype=int
-    )
-    out = np.full((len(keys), len(nodes), 2), np.nan)
-    ok = node >= 0
-    out[which[ok], node[ok]] = layer.data[rows[ok]][:, [2, 1]]
-    if "visible" in feats:
-        vis = feats["visible"].to_numpy(bool)[rows]
-        out[which[~vis], node[~vis]] = np.nan
-    return out
 
 
 def show_predictions(viewer, project: Project, video_index: int = 0) -> None:
@@ -192,7 +214,7 @@ def show_predictions(viewer, project: Project, video_index: int = 0) -> None:
         layer.metadata = kwargs["metadata"]
     else:
         viewer.add_points(data, **{k: v for k, v in kwargs.items() if k != "ndim"}, ndim=3)
-    edges = table_edges(table, project.edge_inds, project.node_names)
+    edges = table.edges(project.edge_inds)
     vec_name = f"{name} predicted skeleton"
     vectors = np.zeros((0, 2, 3))
     if len(edges):

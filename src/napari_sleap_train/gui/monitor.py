@@ -1,4 +1,11 @@
-"""The training monitor: per-batch loss as points, per-epoch train/val loss as lines."""
+"""The training monitor: loss plots with axes, a legend, the best epoch and a readout.
+
+The plot is pyqtgraph's (zoom and pan with the mouse; the ``A`` button or **Fit** brings
+the whole run back): batch losses as a thin line, each epoch's training and validation loss
+as lines with points, the best epoch marked. Events only store values; a timer redraws at
+most five times a second, so the training thread never waits on painting
+(``benchmarks/bench_plot.py`` measures a redraw).
+"""
 
 from __future__ import annotations
 
@@ -6,29 +13,96 @@ import math
 import time
 
 import numpy as np
-from qtpy.QtCore import QPointF, Qt
-from qtpy.QtGui import QColor, QPainter, QPen
+import pyqtgraph as pg
+from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-BATCH_COLOR = QColor(60, 120, 230)
-TRAIN_COLOR = QColor(230, 160, 40)
-VAL_COLOR = QColor(220, 60, 60)
+BATCH_COLOR = (60, 120, 230)
+TRAIN_COLOR = (230, 160, 40)
+VAL_COLOR = (220, 60, 60)
+BEST_COLOR = (80, 220, 120)
+REDRAW_MS = 200
 
 
-class LossPlot(QWidget):
-    """A light-weight plot painted with QPainter: no plotting library needed."""
+def y_range(
+    batches: np.ndarray, epochs: np.ndarray, log: bool, ignore_outliers: bool
+) -> tuple[float, float]:
+    """The y limits (log10 values on a log axis): epoch losses always show; among batch
+    losses, outliers are left out when asked (1st to 95th percentile)."""
+
+    def usable(values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, float)
+        return values[np.isfinite(values) & ((values > 0) if log else True)]
+
+    ys, lines = usable(batches), usable(epochs)
+    if not len(ys) and not len(lines):
+        return (0.0, 1.0)
+    if ignore_outliers and len(ys) > 10:
+        ys = np.percentile(ys, [1, 95])
+    ys = np.concatenate([ys, lines])
+    lo, hi = float(ys.min()), float(ys.max())
+    if log:
+        lo, hi = math.log10(lo), math.log10(hi)
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.5, hi + 0.5
+    pad = 0.05 * (hi - lo)
+    return lo - pad, hi + pad
+
+
+class LossPlot(pg.PlotWidget):
+    """Loss against epoch: batches, training and validation loss, the best epoch."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setMinimumHeight(160)
+        super().__init__(parent, background=(30, 30, 35))
+        self.setMinimumHeight(170)
+        item = self.getPlotItem()
+        item.setLabel("bottom", "epoch")
+        item.setLabel("left", "loss (MSE)")
+        item.showGrid(x=True, y=True, alpha=0.2)
+        item.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.batch_line = item.plot([], [], pen=pg.mkPen(BATCH_COLOR, width=1), name="batch loss")
+        self.batch_line.setDownsampling(auto=True, method="peak")
+        self.batch_line.setClipToView(True)
+        self.train_line = item.plot(
+            [],
+            [],
+            pen=pg.mkPen(TRAIN_COLOR, width=2),
+            symbol="o",
+            symbolSize=5,
+            symbolBrush=TRAIN_COLOR,
+            name="train loss",
+        )
+        self.val_line = item.plot(
+            [],
+            [],
+            pen=pg.mkPen(VAL_COLOR, width=2),
+            symbol="o",
+            symbolSize=5,
+            symbolBrush=VAL_COLOR,
+            name="val loss",
+        )
+        self.best = item.plot(
+            [],
+            [],
+            pen=None,
+            symbol="star",
+            symbolSize=14,
+            symbolBrush=BEST_COLOR,
+            name="best epoch",
+        )
+        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen((200, 200, 200), width=1))
+        self.cursor.hide()
+        item.addItem(self.cursor, ignoreBounds=True)
+        self.readout = QLabel("Hover over the plot to read epoch and loss.")
         self.batches: list[tuple[float, float]] = []  # (fractional epoch, loss)
         self.train: list[tuple[float, float]] = []
         self.val: list[tuple[float, float]] = []
@@ -36,78 +110,75 @@ class LossPlot(QWidget):
         self.log_scale = True
         self.ignore_outliers = True
         self.recent_batches = 1000
+        self.follow = True
+        item.sigRangeChangedManually.connect(self._zoomed)
+        self.scene().sigMouseMoved.connect(self._hover)
+        item.setLogMode(y=True)
 
-    def clear(self) -> None:
+    def clear_data(self) -> None:
         self.batches, self.train, self.val, self.best_epoch = [], [], [], None
-        self.update()
+        self.follow = True
+        self.redraw()
 
-    def _values(self) -> tuple[list, list, list]:
-        return self.batches[-self.recent_batches :], self.train, self.val
+    def _zoomed(self, *_) -> None:
+        self.follow = False  # the user zoomed or panned: leave the view where it is
 
-    def _range(
-        self, pts: list[tuple[float, float]], epochs: list[tuple[float, float]] = ()
-    ) -> tuple[float, float, float, float]:
-        """Axes limits; outliers are ignored among batch losses, epoch losses always show."""
-        xs = np.array([p[0] for p in [*pts, *epochs]])
-        ys = self._finite([p[1] for p in pts])
-        lines = self._finite([p[1] for p in epochs])
-        if not len(ys) and not len(lines):
-            return 0, 1, 0, 1
-        if self.ignore_outliers and len(ys) > 10:
-            ys = np.percentile(ys, [1, 95])
-        ys = np.concatenate([ys, lines])
-        lo, hi = float(ys.min()), float(ys.max())
-        if self.log_scale:
-            lo, hi = math.log10(max(lo, 1e-12)), math.log10(max(hi, 1e-12))
-        if hi - lo < 1e-9:
-            lo, hi = lo - 0.5, hi + 0.5
-        return float(xs.min()), float(max(xs.max(), xs.min() + 1)), lo, hi
+    def fit(self) -> None:
+        self.follow = True
+        self.redraw()
 
-    def _finite(self, values: list[float]) -> np.ndarray:
-        ys = np.asarray(values, dtype=float)
-        return ys[np.isfinite(ys) & ((ys > 0) if self.log_scale else True)]
+    def _series(self, points: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+        arr = np.asarray(points, float).reshape(-1, 2)
+        x, y = arr[:, 0], arr[:, 1]
+        keep = np.isfinite(y) & ((y > 0) if self.log_scale else True)
+        return x[keep], y[keep]
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.fillRect(self.rect(), QColor(30, 30, 35))
-        batches, train, val = self._values()
-        pts = batches + train + val
-        if not pts:
-            painter.setPen(QColor(160, 160, 160))
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "loss appears here")
+    def redraw(self) -> None:
+        """Put the stored values on the plot and fit the view (unless the user zoomed)."""
+        item = self.getPlotItem()
+        item.setLogMode(y=self.log_scale)
+        recent = self.batches[-self.recent_batches :]
+        bx, by = self._series(recent)
+        tx, ty = self._series(self.train)
+        vx, vy = self._series(self.val)
+        self.batch_line.setData(bx, by)
+        self.train_line.setData(tx, ty)
+        self.val_line.setData(vx, vy)
+        best = [p for p in self.val if p[0] == self.best_epoch]
+        self.best.setData(*self._series(best))
+        if self.follow and (len(bx) or len(tx) or len(vx)):
+            xs = np.concatenate([bx, tx, vx])
+            item.setXRange(float(xs.min()), float(max(xs.max(), xs.min() + 1)), padding=0.02)
+            epochs = [p for p in self.train + self.val if p[0] >= 2] or self.train + self.val
+            _, ey = self._series(epochs)
+            lo, hi = y_range(by, ey, self.log_scale, self.ignore_outliers)
+            item.setYRange(lo, hi, padding=0)
+
+    def value_at(self, epoch: float) -> str:
+        """The readout for the epoch nearest to ``epoch``."""
+        if not self.val:
+            recent = self.batches[-self.recent_batches :]
+            if not recent:
+                return ""
+            x, y = min(recent, key=lambda p: abs(p[0] - epoch))
+            return f"epoch {x:.2f}: batch loss {y:.4g}"
+        i = int(np.argmin([abs(p[0] - epoch) for p in self.val]))
+        e, val = self.val[i]
+        train = self.train[i][1] if i < len(self.train) else float("nan")
+        mark = " (best)" if e == self.best_epoch else ""
+        return f"epoch {e:.0f}{mark}: train loss {train:.4g}, val loss {val:.4g}"
+
+    def _hover(self, pos) -> None:
+        item = self.getPlotItem()
+        if not item.sceneBoundingRect().contains(pos):
+            self.cursor.hide()
             return
-        lines = [p for p in train + val if p[0] >= 2] or train + val
-        x0, x1, y0, y1 = self._range(batches, lines)
-        w, h, m = self.width(), self.height(), 8
-
-        def to_px(x: float, y: float) -> QPointF | None:
-            if not np.isfinite(y) or (self.log_scale and y <= 0):
-                return None
-            yy = math.log10(y) if self.log_scale else y
-            yy = min(max(yy, y0), y1)
-            return QPointF(
-                m + (x - x0) / (x1 - x0) * (w - 2 * m), h - m - (yy - y0) / (y1 - y0) * (h - 2 * m)
-            )
-
-        painter.setPen(QPen(BATCH_COLOR, 2))
-        for x, y in batches:
-            p = to_px(x, y)
-            if p is not None:
-                painter.drawPoint(p)
-        for series, color in ((train, TRAIN_COLOR), (val, VAL_COLOR)):
-            painter.setPen(QPen(color, 2))
-            line = [to_px(x, y) for x, y in series]
-            line = [p for p in line if p is not None]
-            for a, b in zip(line, line[1:]):
-                painter.drawLine(a, b)
-        if self.best_epoch is not None and val:
-            best = next((p for p in val if p[0] == self.best_epoch), None)
-            p = to_px(*best) if best else None
-            if p is not None:
-                painter.setPen(QPen(QColor(80, 220, 120), 2))
-                painter.drawEllipse(p, 5, 5)
-        painter.end()
+        epoch = item.vb.mapSceneToView(pos).x()
+        text = self.value_at(epoch)
+        if text:
+            self.cursor.setPos(epoch)
+            self.cursor.show()
+            self.readout.setText(text)
 
 
 class TrainingMonitor(QWidget):
@@ -124,38 +195,48 @@ class TrainingMonitor(QWidget):
         self.outlier_box = QCheckBox("ignore outliers")
         self.outlier_box.setChecked(True)
         self.recent = QSpinBox()
-        self.recent.setRange(10, 100000)
+        self.recent.setRange(10, 10_000_000)
         self.recent.setValue(1000)
         self.recent.setPrefix("last ")
         self.recent.setSuffix(" batches")
+        self.fit_button = QPushButton("Fit")
+        self.fit_button.setToolTip("Show the whole run again after zooming or panning.")
+        self.fit_button.clicked.connect(self.plot.fit)
         for box in (self.log_box, self.outlier_box):
             box.toggled.connect(self._options)
         self.recent.valueChanged.connect(self._options)
         options = QHBoxLayout()
-        for w in (self.log_box, self.outlier_box, self.recent):
+        for w in (self.log_box, self.outlier_box, self.recent, self.fit_button):
             options.addWidget(w)
+        options.addWidget(self.plot.readout, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
-        layout.addWidget(self.plot)
+        layout.addWidget(self.plot, 1)
         layout.addLayout(options)
         layout.addWidget(self.progress)
-        self._start = None
-        self._model = ""
+        self.model_name = ""
+        self._start: float | None = None
+        self._epoch = 0
         self._epochs = 1
         self._batches = 1
         self._patience = 0
         self._best = math.inf
         self._wait = 0
+        self._dirty = False
         self.n_batch_events = 0
         self.n_epoch_events = 0
         self.budget_end: float | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._refresh)
+        self._timer.start()
 
     def _options(self) -> None:
         self.plot.log_scale = self.log_box.isChecked()
         self.plot.ignore_outliers = self.outlier_box.isChecked()
         self.plot.recent_batches = self.recent.value()
-        self.plot.update()
+        self.plot.fit()
 
     def set_budget(self, minutes: float | None) -> None:
         """Show the time left of a total budget (None: no budget) from now on."""
@@ -163,36 +244,42 @@ class TrainingMonitor(QWidget):
 
     def start(self, model: str, epochs: int, batches: int, patience: int) -> None:
         """A new model's run begins."""
-        self.plot.clear()
-        self._model, self._epochs, self._batches, self._patience = model, epochs, batches, patience
-        self._best, self._wait, self._start = math.inf, 0, time.perf_counter()
+        self.plot.clear_data()
+        self.model_name, self._epochs, self._batches = model, epochs, batches
+        self._patience, self._best, self._wait = patience, math.inf, 0
+        self._start, self._epoch = time.perf_counter(), 0
         self.progress.setRange(0, epochs * batches)
         self.progress.setValue(0)
-        self._title(0)
+        self._title()
 
     def batch(self, epoch: int, batch: int, loss: float) -> None:
+        """One batch ended: store its loss (drawn at the next redraw)."""
         self.n_batch_events += 1
         self.plot.batches.append((epoch + (batch + 1) / self._batches, loss))
-        done = epoch * self._batches + batch + 1
-        self.progress.setValue(done)
-        if batch % 10 == 0:
-            self._title(epoch)
-            self.plot.update()
+        self._epoch = epoch
+        self.progress.setValue(epoch * self._batches + batch + 1)
+        self._dirty = True
 
     def epoch(
         self, epoch: int, train_loss: float, val_loss: float, is_best: bool, wait: int
     ) -> None:
+        """One epoch ended with its validation."""
         self.n_epoch_events += 1
         self.plot.train.append((epoch + 1, train_loss))
         self.plot.val.append((epoch + 1, val_loss))
         if is_best:
             self._best = val_loss
             self.plot.best_epoch = epoch + 1
-        self._wait = wait
-        self._title(epoch + 1)
-        self.plot.update()
+        self._wait, self._epoch = wait, epoch + 1
+        self._dirty = True
 
-    def _title(self, epoch: int) -> None:
+    def _refresh(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.plot.redraw()
+            self._title()
+
+    def _title(self) -> None:
         elapsed = time.perf_counter() - (self._start or time.perf_counter())
         done = max(self.progress.value(), 1)
         total = self.progress.maximum()
@@ -204,14 +291,10 @@ class TrainingMonitor(QWidget):
             budget = f" · budget left {_hms(left)}"
             eta = min(eta, left) if math.isfinite(eta) else eta
         self.title.setText(
-            f"<b>{self._model}</b> epoch {epoch}/{self._epochs} · {_hms(elapsed)} elapsed · "
-            f"ETA {_hms(eta)} (at most) · no improvement {self._wait}/{self._patience} · "
-            f"best val loss {best}{budget}"
+            f"<b>{self.model_name}</b> epoch {self._epoch}/{self._epochs} · {_hms(elapsed)} "
+            f"elapsed · ETA {_hms(eta)} (at most) · no improvement {self._wait}/"
+            f"{self._patience} · best val loss {best}{budget}"
         )
-
-    def finish(self, text: str) -> None:
-        self.title.setText(text)
-        self.plot.update()
 
 
 def _hms(seconds: float) -> str:

@@ -7,17 +7,16 @@ from collections.abc import Iterable
 import numpy as np
 import sleap_io as sio
 
+from ..choices import PredictionMode
 from ..project import Project
 from .topdown import FramePrediction
-
-MODES = ("replace", "keep", "clear_all")
 
 
 def add_predictions(
     project: Project,
     video: sio.Video,
     predictions: Iterable[FramePrediction],
-    mode: str = "replace",
+    mode: PredictionMode | str = PredictionMode.REPLACE,
 ) -> int:
     """Add predicted instances to ``project``; returns how many were added.
 
@@ -25,11 +24,10 @@ def add_predictions(
     beside the new ones, ``clear_all`` first drops every prediction of the video. User
     instances are never touched.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}")
+    mode = PredictionMode(mode)
     labels = project.labels
     skeleton = project.skeleton
-    if mode == "clear_all":
+    if mode is PredictionMode.CLEAR_ALL:
         for lf in labels.labeled_frames:
             if lf.video is video:
                 lf.instances = list(lf.user_instances)
@@ -39,7 +37,7 @@ def add_predictions(
         if lf is None:
             lf = sio.LabeledFrame(video=video, frame_idx=pred.frame_idx, instances=[])
             labels.append(lf)
-        if mode == "replace":
+        if mode is PredictionMode.REPLACE:
             lf.instances = list(lf.user_instances)
         for pts, scores, score in zip(pred.points, pred.point_scores, pred.scores):
             if not np.isfinite(pts).any():
@@ -79,7 +77,7 @@ class TemporaryPredictions:
         if f not in self._saved:
             lf = _frame(self.project.labels, self.video, f)
             self._saved[f] = list(lf.predicted_instances) if lf is not None else []
-        return add_predictions(self.project, self.video, [prediction], mode="replace")
+        return add_predictions(self.project, self.video, [prediction])
 
     def restore(self) -> None:
         labels = self.project.labels

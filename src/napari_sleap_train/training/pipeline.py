@@ -6,12 +6,13 @@ import copy
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..choices import ModelKind
+from ..choices import ModelKind, StartFrom
 from ..config import TrainingConfig
 from ..data.datasets import LabelledData, load_labelled_data
-from ..models.folder import ModelFolder
+from ..models.folder import ModelFolder, RunFolder
 from ..project import Project
 from .events import (
     AnyStop,
@@ -175,3 +176,41 @@ class _Preview:
     def close(self) -> None:
         if self.video is not None:
             self.video.close()
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Which models a run trains, fine-tunes or takes as they are, and where they live."""
+
+    run: RunFolder
+    train: tuple[ModelKind, ...]
+    init_weights: dict[ModelKind, Path]
+    trained: dict[ModelKind, Path]
+
+    @property
+    def folders(self) -> dict[ModelKind, ModelFolder]:
+        """The model folder of every model of the run, in pipeline order."""
+        kinds = sorted({*self.train, *self.trained}, key=list(ModelKind).index)
+        return {
+            k: ModelFolder(self.trained[k]) if k in self.trained else self.run.model(k)
+            for k in kinds
+        }
+
+
+def plan_run(
+    run: RunFolder,
+    kinds: tuple[ModelKind, ...],
+    starts: dict[ModelKind, tuple[StartFrom, Path | None]],
+) -> RunPlan:
+    """The plan of a run from how each model starts (scratch, an earlier model as it is,
+    or fine-tuned from an earlier model's best weights)."""
+    train, init, trained = [], {}, {}
+    for kind in kinds:
+        start, folder = starts.get(kind, (StartFrom.SCRATCH, None))
+        if start is StartFrom.USE_TRAINED and folder is not None:
+            trained[kind] = Path(folder)
+            continue
+        train.append(kind)
+        if start is StartFrom.FINE_TUNE and folder is not None:
+            init[kind] = Path(folder)
+    return RunPlan(run, tuple(train), init, trained)

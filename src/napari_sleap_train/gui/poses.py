@@ -1,8 +1,7 @@
-"""Keypoint tables of the labelling dock: poses, templates, new rows and their repair.
+"""Poses for new and repaired points: the mean labelled pose, templates for new
+instances, their rows, and the repair of points placed without a node.
 
-numpy and pandas only; :mod:`.labelling` is the Qt widget over them. A table is a Points
-layer's ``data`` (``(frame, y, x)`` rows) and ``features`` (``individual``, ``keypoint``,
-``instance``, ``visible``, …).
+numpy and pandas only; tables are :class:`~.points_table.PointsTable` data and features.
 """
 
 from __future__ import annotations
@@ -14,64 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .convert import PointsTable, table_edges
-
-
-def normalise_features(features: pd.DataFrame, nodes: Sequence[str]) -> pd.DataFrame:
-    """The reader's feature columns with their dtypes; a keypoint not in ``nodes`` -> NaN."""
-    n = len(features)
-    out = features.reset_index(drop=True).copy()
-    kp = out["keypoint"].astype(object) if "keypoint" in out else pd.Series([np.nan] * n)
-    out["keypoint"] = pd.Categorical(kp.where(kp.isin(list(nodes))), categories=list(nodes))
-    inst = out["instance"] if "instance" in out else pd.Series(np.zeros(n, int))
-    out["instance"] = pd.to_numeric(inst, errors="coerce").fillna(-1).astype(int)
-    track = out["track"] if "track" in out else pd.Series([""] * n)
-    out["track"] = track.astype(object).where(track.notna(), "").astype(str)
-    out.loc[out["track"] == "nan", "track"] = ""
-    individual = out["individual"].astype(object) if "individual" in out else None
-    names = np.where(
-        out["track"].to_numpy(object) != "",
-        out["track"].to_numpy(object),
-        np.char.add("instance ", out["instance"].to_numpy().astype(str)),
-    )
-    if individual is not None:
-        names = np.where(individual.notna() & (individual.astype(str) != ""), individual, names)
-    out["individual"] = pd.Categorical(np.asarray(names, dtype=object).astype(str))
-    vis = out["visible"] if "visible" in out else pd.Series(np.ones(n, bool))
-    out["visible"] = vis.fillna(True).astype(bool)
-    for col in ("confidence", "score"):
-        out[col] = pd.to_numeric(out[col], errors="coerce") if col in out else np.nan
-        out[col] = out[col].astype(float)
-    first = ["individual", "keypoint", "confidence", "instance", "track", "visible", "score"]
-    return out[first + [c for c in out.columns if c not in first]]
-
-
-def frames_of(data: np.ndarray) -> np.ndarray:
-    """The frame index of every ``(frame, y, x)`` row."""
-    return np.rint(np.asarray(data)[:, 0]).astype(int) if len(data) else np.zeros(0, int)
-
-
-def instance_poses(
-    data: np.ndarray, features: pd.DataFrame, nodes: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Instances of a table: keys ``(M, 2)`` (frame, instance), poses ``(M, N, 2)`` yx with
-    NaN for missing nodes, and the rows of each instance. Points without a node are left out
-    of the poses but kept in the rows."""
-    if not len(data):
-        return np.zeros((0, 2), int), np.zeros((0, len(nodes), 2)), []
-    node_idx = {n: i for i, n in enumerate(nodes)}
-    frame = frames_of(data)
-    inst = features["instance"].to_numpy(int)
-    keys, which = np.unique(np.stack([frame, inst], 1), axis=0, return_inverse=True)
-    which = which.ravel()
-    kp = features["keypoint"].astype(object).to_numpy()
-    node = np.array([node_idx.get(k, -1) for k in kp], dtype=int)
-    poses = np.full((len(keys), len(nodes), 2), np.nan)
-    ok = node >= 0
-    poses[which[ok], node[ok]] = np.asarray(data)[ok][:, 1:3]
-    order = np.argsort(which, kind="stable")
-    rows = np.split(order, np.flatnonzero(np.diff(which[order])) + 1)
-    return keys, poses, rows
+from .points_table import PointsTable, frames_of, normalise_features
 
 
 def circle_layout(n: int, radius: float) -> np.ndarray:
@@ -204,21 +146,6 @@ def point_text(data: np.ndarray, row: int) -> str:
     return f"frame {int(round(f))} at x={x:.0f}, y={y:.0f}"
 
 
-def problem_rows(data: np.ndarray, features: pd.DataFrame, nodes: Sequence[str]) -> list[int]:
-    """Rows with no node of the skeleton, or repeating a node of their instance."""
-    node_set = set(nodes)
-    seen: set = set()
-    bad = []
-    kp = features["keypoint"].astype(object).to_numpy()
-    inst = features["instance"].to_numpy(int)
-    for r, (f, i, k) in enumerate(zip(frames_of(data), inst, kp)):
-        if k not in node_set or (f, i, k) in seen:
-            bad.append(r)
-        else:
-            seen.add((f, i, k))
-    return bad
-
-
 def repair_points(
     data: np.ndarray,
     features: pd.DataFrame,
@@ -228,9 +155,10 @@ def repair_points(
 ) -> Repair:
     """Give points a node they can have, as if they had been placed by hand.
 
-    ``rows`` are the points to check (default: those :func:`problem_rows` finds). Points of
-    one instance that cannot join it (it is not on their frame, or already has their nodes:
-    a pasted instance) become a new instance when there are several with distinct nodes.
+    ``rows`` are the points to check (default: those :meth:`PointsTable.problem_rows`
+    finds). Points of one instance that cannot join it (it is not on their frame, or
+    already has their nodes: a pasted instance) become a new instance when there are
+    several with distinct nodes.
     Any other point is given the missing node of an instance
     on its frame nearest to it: of the instance it names when that one is on the frame and
     lacks nodes, else of the nearest such instance; the node is the one it names when
@@ -241,7 +169,7 @@ def repair_points(
     data = np.asarray(data, float).reshape(-1, 3)
     feats = normalise_features(features, nodes)
     if rows is None:
-        rows = problem_rows(data, feats, nodes)
+        rows = PointsTable(data, feats, tuple(nodes)).problem_rows()
     rows = sorted({int(r) % len(data) for r in rows}) if len(data) else []
     out = Repair(feats)
     if not rows:
@@ -344,29 +272,53 @@ def repair_points(
     return out
 
 
-def edge_segments(
-    data: np.ndarray, features: pd.DataFrame, nodes: Sequence[str], edges
-) -> np.ndarray:
-    """Skeleton segments ``(E, 2, 3)`` of every instance; points without a node skipped."""
-    if not len(data) or not edges:
-        return np.zeros((0, 2, 3))
-    good = np.ones(len(data), bool)
-    good[problem_rows(data, features, nodes)] = False
-    if not good.any():
-        return np.zeros((0, 2, 3))
-    data = np.asarray(data)[good]
-    feats = features[good].reset_index(drop=True)
-    keys = np.stack([frames_of(data), feats["instance"].to_numpy(int)], 1)
-    _, compact = np.unique(keys, axis=0, return_inverse=True)
-    feats = feats.assign(instance=compact.ravel())
-    return table_edges(PointsTable(data, feats), edges, list(nodes))
+@dataclass
+class Accepted:
+    """User-instance rows made from predicted instances (see :func:`accept_predictions`)."""
+
+    data: np.ndarray
+    columns: dict[str, list]
+    instances: int
+    skipped: int
+    frames: set[int]
 
 
-# ---------------------------------------------------------------------------------------
-# The dock widget
-# ---------------------------------------------------------------------------------------
+def accept_predictions(
+    predictions: PointsTable,
+    labels: PointsTable,
+    wanted: set[tuple[int, int]],
+    next_id: int,
+) -> Accepted:
+    """Rows of new user instances copied from the ``wanted`` predicted instances (their
+    (frame, instance) keys), with their nodes' visibility and track, numbered from
+    ``next_id``. A prediction that a user instance of its frame already covers (same
+    track, or overlapping: :func:`~napari_sleap_train.project.instances_overlap`) is
+    skipped."""
+    from ..project import instances_overlap
 
-
-def data_action(event) -> str:
-    """The action of a layer data event (``adding``, ``added``, …), or ``""``."""
-    return str(getattr(event, "action", "") or "").lower()
+    nodes = list(labels.nodes)
+    found, users = predictions.instances, labels.instances
+    poses, user_poses = predictions.poses(), labels.poses()
+    visible = found.per_node(predictions.features["visible"].to_numpy(float), fill=1) > 0.5
+    user_tracks = [labels.features["track"].iloc[rows[0]] for rows in users.rows]
+    pred_tracks = predictions.features["track"]
+    data, columns, skipped, frames = [], {}, 0, set()
+    for m, (key, rows) in enumerate(zip(found.keys, found.rows)):
+        if (int(key[0]), int(key[1])) not in wanted:
+            continue
+        frame, track = int(key[0]), str(pred_tracks.iloc[rows[0]])
+        covered = any(
+            uk[0] == frame and ((track and ut == track) or instances_overlap(up, poses[m]))
+            for uk, up, ut in zip(users.keys, user_poses, user_tracks)
+        )
+        if covered:
+            skipped += 1
+            continue
+        rows_data, cols = instance_rows(frame, poses[m], nodes, next_id, track, visible[m])
+        data.append(rows_data)
+        for k, v in cols.items():
+            columns.setdefault(k, []).extend(v)
+        frames.add(frame)
+        next_id += 1
+    stacked = np.concatenate(data) if data else np.zeros((0, 3))
+    return Accepted(stacked, columns, len(data), skipped, frames)

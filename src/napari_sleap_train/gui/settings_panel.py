@@ -1,0 +1,251 @@
+"""The training dock's settings: SLEAP's tabs, their validation, presets and saved files.
+
+The last used configuration persists between sessions (the same JSON as Save
+configuration), so a whole configuration survives, not only the fields of one form.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from napari.utils.notifications import show_error
+from qtpy.QtCore import Signal
+from qtpy.QtWidgets import (
+    QFileDialog,
+    QGridLayout,
+    QLabel,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..choices import ModelKind, Preset
+from ..config import PIPELINE_MODELS, TrainingConfig, default_preset, preset
+from ..errors import SleapTrainError
+from .forms import DockSettings, FieldSpec, SettingsForm
+
+PIPELINE_TAB = "pipeline"
+PIPELINE_FIELDS = [
+    FieldSpec("preset", "preset"),
+    FieldSpec("time_budget", "config.pipeline.time_budget_minutes"),
+    FieldSpec("anchor_part", "config.pipeline.anchor_part"),
+    FieldSpec("centroid_sigma", "config.models.centroid.sigma", "Sigma for centroids"),
+    FieldSpec("node_sigma", "config.models.centered_instance.sigma", "Sigma for nodes"),
+    FieldSpec("crop_size", "config.models.centered_instance.crop_size"),
+    FieldSpec("batch_size", "config.models.*.optimization.batch_size"),
+    FieldSpec("predict_on", "after.predict_on"),
+    FieldSpec("random_count", "after.random_count"),
+    FieldSpec("first_frame", "after.first_frame"),
+    FieldSpec("last_frame", "after.last_frame"),
+    FieldSpec("peak_threshold", "config.pipeline.peak_threshold"),
+    FieldSpec("existing", "after.existing"),
+]
+MODEL_FIELDS = (
+    "backbone.max_stride",
+    "backbone.filters",
+    "backbone.filters_rate",
+    "backbone.output_stride",
+    "input_scaling",
+    "sigma",
+    "optimization.epochs",
+    "optimization.batches_per_epoch",
+    "optimization.learning_rate",
+    "optimization.schedule",
+    "optimization.time_limit_minutes",
+    "optimization.early_stopping_patience",
+    "optimization.early_stopping_min_delta",
+    "optimization.validation_fraction",
+    "augmentation.rotation",
+    "augmentation.rotation_deg",
+    "augmentation.scale",
+    "augmentation.scale_min",
+    "augmentation.scale_max",
+    "augmentation.hflip",
+    "augmentation.gaussian_noise",
+    "augmentation.contrast",
+    "augmentation.brightness",
+)
+MODELS = PIPELINE_MODELS[TrainingConfig().pipeline.kind]
+
+
+def model_fields(kind: ModelKind) -> list[FieldSpec]:
+    """The fields of a model's tab."""
+    k = kind.value
+    return [
+        FieldSpec(f"{k}.start", f"starts.{k}.start"),
+        FieldSpec(f"{k}.previous", f"starts.{k}.folder"),
+        *(FieldSpec(f"{k}.{p.rpartition('.')[2]}", f"config.models.{k}.{p}") for p in MODEL_FIELDS),
+    ]
+
+
+def settings_file() -> Path:
+    """Where the last-used settings persist between napari sessions."""
+    root = os.environ.get("NAPARI_SLEAP_TRAIN_SETTINGS")
+    if root:
+        return Path(root)
+    base = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+    return base / "napari-sleap-train" / "last_config.json"
+
+
+def load_last_config() -> TrainingConfig | None:
+    """The settings of the last session, or None when there are none (or they are unusable)."""
+    try:
+        return TrainingConfig.load(settings_file())
+    except (OSError, SleapTrainError):
+        return None
+
+
+def save_last_config(config: TrainingConfig) -> None:
+    """Remember ``config`` for the next session (best effort)."""
+    path = settings_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config.save(path)
+    except (OSError, SleapTrainError):
+        pass
+
+
+class SettingsPanel(QWidget):
+    """The tabs of settings, with invalid values outlined and explained under them.
+
+    ``changed`` is emitted after every edit; :meth:`problems` says what is invalid.
+    """
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        tabs = {PIPELINE_TAB: PIPELINE_FIELDS, **{k.value: model_fields(k) for k in MODELS}}
+        self.form = SettingsForm(tabs)
+        self.tabs = QTabWidget()
+        self.pages: dict[str, QVBoxLayout] = {}
+        titles = {PIPELINE_TAB: "Training Pipeline", **{k.value: k.label for k in MODELS}}
+        for key, container in self.form.tabs.items():
+            page = QWidget()
+            layout = QVBoxLayout(page)
+            layout.addWidget(container.native)
+            layout.addStretch()
+            self.pages[key] = layout
+            self.tabs.addTab(page, titles[key])
+        self.buttons = QGridLayout()
+        self.pages[PIPELINE_TAB].insertLayout(1, self.buttons)
+        for text, slot in (
+            ("Save configuration…", self._save_dialog),
+            ("Load configuration…", self._load_dialog),
+            ("Reset to defaults", self.reset_defaults),
+        ):
+            self.add_button(text, slot)
+        self.problem_label = QLabel()
+        self.problem_label.setStyleSheet("color: #ff6060")
+        self.problem_label.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
+        layout.addWidget(self.problem_label)
+
+        settings = DockSettings(preset=default_preset(), config=preset(default_preset()))
+        last = load_last_config()
+        if last is not None:
+            settings.config = last
+        self.form.show(settings)
+        self.form.on_change(self._edited)
+        self.form.widgets["preset"].changed.connect(self._preset_chosen)
+        self._edited()
+
+    # ----- layout ----------------------------------------------------------------------
+    def add_button(self, text: str, slot) -> QPushButton:
+        """A button in the pipeline tab's grid (two per row)."""
+        button = QPushButton(text)
+        button.clicked.connect(slot)
+        n = self.buttons.count()
+        self.buttons.addWidget(button, n // 2, n % 2)
+        return button
+
+    def add_to_page(self, key: str, widget: QWidget, top: bool = False) -> None:
+        """Put a widget on a tab (``pipeline`` or a model kind), at its top or bottom."""
+        layout = self.pages[key]
+        layout.insertWidget(0 if top else layout.count() - 1, widget)
+
+    def current_model(self) -> ModelKind | None:
+        """The model whose tab is shown, or None on the pipeline tab."""
+        page = self.tabs.currentWidget()
+        for key, layout in self.pages.items():
+            if layout.parentWidget() is page:
+                return None if key == PIPELINE_TAB else ModelKind(key)
+        return None
+
+    # ----- values ----------------------------------------------------------------------
+    def settings(self) -> DockSettings:
+        return self.form.read()
+
+    def config(self) -> TrainingConfig:
+        """The configuration the forms show (may be invalid: see :meth:`problems`)."""
+        return self.form.read().config
+
+    def show_config(self, config: TrainingConfig) -> None:
+        settings = self.form.read()
+        settings.config = config
+        self.form.show(settings)
+        self._edited()
+
+    def set_nodes(self, node_names: list[str]) -> None:
+        """Offer the skeleton's nodes as anchor parts."""
+        self.form.set_choices("anchor_part", node_names)
+
+    def problems(self) -> dict[str, str]:
+        return self.config().problems()
+
+    def _edited(self) -> None:
+        """Outline invalid fields and say what to change; remember a valid configuration."""
+        config = self.config()
+        problems = config.problems()
+        for widget in self.form.widgets.values():
+            widget.native.setStyleSheet("")
+        lines = []
+        for path, message in problems.items():
+            f = self.form.field_for(path)
+            if f is not None:
+                f.widget.native.setStyleSheet("border: 1px solid #ff4040")
+                lines.append(f"{f.widget.label}: {message}")
+            else:
+                lines.append(f"{path}: {message}")
+        self.problem_label.setText("\n".join(lines))
+        if not problems:
+            save_last_config(config)
+        self.changed.emit()
+
+    # ----- presets and files -----------------------------------------------------------
+    def reset_defaults(self) -> None:
+        """Show the engine's defaults for this machine in every field."""
+        name = default_preset()
+        settings = self.form.read()
+        settings.preset, settings.config = name, preset(name)
+        self.form.show(settings)
+        self._edited()
+
+    def _preset_chosen(self, *_) -> None:
+        self.show_config(preset(Preset(self.form.widgets["preset"].value)))
+
+    def save_config(self, path: str | Path) -> Path:
+        return self.config().save(path)
+
+    def load_config(self, path: str | Path) -> None:
+        self.show_config(TrainingConfig.load(path))
+
+    def _save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save configuration", "", "JSON (*.json)")
+        if path:
+            try:
+                self.save_config(path)
+            except SleapTrainError as exc:
+                show_error(str(exc))
+
+    def _load_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load configuration", "", "JSON (*.json)")
+        if path:
+            try:
+                self.load_config(path)
+            except SleapTrainError as exc:
+                show_error(f"Could not load {path}: {exc}")

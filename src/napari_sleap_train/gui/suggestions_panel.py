@@ -1,0 +1,211 @@
+"""Frame suggestions: make them, list them, and go from one unlabelled suggestion to the
+next (``Shift+Right`` or ``.``; ``Shift+Left`` or ``,`` goes back)."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from napari.qt.threading import thread_worker
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QGroupBox,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+)
+
+from ..errors import SleapTrainError
+from ..suggestions import METHODS, add_suggestions, suggest
+from .layers import ProjectLayers
+from .points_table import frames_of
+
+NEXT_KEYS = ("Shift-Right", ".")
+PREV_KEYS = ("Shift-Left", ",")
+FRAME_ROLE = Qt.ItemDataRole.UserRole
+
+
+class SuggestionsPanel(QGroupBox):
+    """Method, how many, Suggest frames, and the table of suggested frames."""
+
+    def __init__(self, layers: ProjectLayers, say: Callable[..., None], changed: Callable):
+        super().__init__("Frame suggestions")
+        self.layers, self.say, self.changed = layers, say, changed
+        self.worker = None
+        self.method = QComboBox()
+        self.method.addItems(list(METHODS))
+        self.method.setCurrentText("image-features")
+        self.method.setToolTip(
+            "random: random frames; stride: evenly spread; image-features: frames from "
+            "every kind of scene (PCA + k-means of small frames, as SLEAP); low-score: "
+            "frames whose predictions have the lowest scores."
+        )
+        self.count = QSpinBox()
+        self.count.setRange(1, 100000)
+        self.count.setValue(20)
+        self.count.setToolTip("How many new frames to suggest in each video.")
+        self.suggest_button = QPushButton("Suggest frames")
+        self.suggest_button.clicked.connect(lambda: self.suggest())
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Frame", "Labelled", "Predicted", "Mean score"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setToolTip("Click a suggestion to go to its frame.")
+        self.table.cellClicked.connect(self.jump_to_row)
+        self.table.currentCellChanged.connect(self.jump_to_row)
+        keys = QLabel(
+            "Keys: Shift+→ or '.' next unlabelled suggestion; Shift+← or ',' previous one."
+        )
+        keys.setWordWrap(True)
+        grid = QGridLayout(self)
+        grid.addWidget(QLabel("Method"), 0, 0)
+        grid.addWidget(self.method, 0, 1)
+        grid.addWidget(QLabel("Frames per video"), 1, 0)
+        grid.addWidget(self.count, 1, 1)
+        grid.addWidget(self.suggest_button, 2, 0, 1, 2)
+        grid.addWidget(self.table, 3, 0, 1, 2)
+        grid.addWidget(keys, 4, 0, 1, 2)
+        self._bind_keys()
+
+    def rows(self) -> list[tuple[int, bool, int, float]]:
+        """(frame, labelled, predicted instances, mean prediction score) per suggestion."""
+        project = self.layers.project
+        if project is None or self.layers.video_index >= len(project.videos):
+            return []
+        frames = project.suggested_frames(project.videos[self.layers.video_index])
+        labels = self.layers.labels
+        labelled = set(frames_of(labels.data).tolist()) if labels is not None else set()
+        counts, scores = {}, {}
+        pred = self.layers.predictions
+        if pred is not None and len(pred.data):
+            score = pred.features["score"].to_numpy(float)
+            conf = pred.features["confidence"].to_numpy(float)
+            table = pd.DataFrame(
+                {
+                    "f": frames_of(pred.data),
+                    "i": pred.features["instance"].to_numpy(int),
+                    "s": np.where(np.isfinite(score), score, conf),
+                }
+            )
+            per = table.groupby(["f", "i"])["s"].first().groupby(level=0)
+            counts, scores = per.size().to_dict(), per.mean().to_dict()
+        return [
+            (f, f in labelled, int(counts.get(f, 0)), float(scores.get(f, np.nan))) for f in frames
+        ]
+
+    def fill(self) -> None:
+        """Show the suggestions in the table."""
+        rows = self.rows()
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(rows))
+        for r, (frame, labelled, n_pred, score) in enumerate(rows):
+            cells = [str(frame), "yes" if labelled else "no", str(n_pred)]
+            cells.append(f"{score:.2f}" if np.isfinite(score) else "–")
+            for c, text in enumerate(cells):
+                item = self.table.item(r, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    self.table.setItem(r, c, item)
+                item.setText(text)
+                item.setData(FRAME_ROLE, frame)
+        self.table.blockSignals(False)
+
+    def suggest(self, method: str | None = None, n: int | None = None, wait: bool = False):
+        """Suggest ``n`` new frames per video with ``method`` (default: the form's values)
+        and store them in the project. Runs in a worker, or here with ``wait``; returns the
+        worker (None with ``wait`` or on an error)."""
+        method = method or self.method.currentText()
+        n = int(n or self.count.value())
+        source = self.layers.project
+        if source is None:
+            self.say("No project: open one, or define a skeleton and press Apply.", "error")
+            return None
+        try:
+            current = self.layers.rebuild()
+        except SleapTrainError as exc:
+            self.say(str(exc), "error")
+            return None
+
+        def work():
+            return suggest(current.labels, method, n)
+
+        def done(results) -> None:
+            added = sum(add_suggestions(source.labels, r.video, r.frames) for r in results)
+            self.changed()
+            self.say(f"Suggested {added} new frame(s) ({method}).")
+
+        if wait:
+            try:
+                done(work())
+            except SleapTrainError as exc:
+                self.say(str(exc), "error")
+            return None
+        self.worker = thread_worker(work, start_thread=False)()
+        self.worker.returned.connect(done)
+        self.worker.errored.connect(lambda exc: self.say(str(exc), "error"))
+        self.worker.finished.connect(self._worker_done)
+        self.suggest_button.setEnabled(False)
+        self.say(f"Suggesting frames ({method}) …")
+        self.worker.start()
+        return self.worker
+
+    def _worker_done(self) -> None:
+        self.worker = None
+        self.suggest_button.setEnabled(True)
+
+    def jump_to_row(self, row: int, *_) -> None:
+        item = self.table.item(row, 0)
+        if item is not None:
+            self.layers.viewer.dims.set_current_step(0, int(item.data(FRAME_ROLE)))
+
+    def goto(self, step: int = 1) -> int | None:
+        """Go to the next (``step`` 1) or previous (-1) unlabelled suggested frame,
+        wrapping around; returns it (None when every suggestion is labelled)."""
+        rows = self.rows()
+        todo = sorted(f for f, labelled, _, _ in rows if not labelled)
+        if not todo:
+            self.say(
+                "Every suggested frame is labelled: suggest more frames."
+                if rows
+                else "No suggestions yet: press Suggest frames."
+            )
+            return None
+        now = self.layers.current_frame()
+        if step > 0:
+            target = next((f for f in todo if f > now), todo[0])
+        else:
+            target = next((f for f in reversed(todo) if f < now), todo[-1])
+        self.layers.viewer.dims.set_current_step(0, target)
+        self.table.blockSignals(True)
+        self.table.selectRow([r[0] for r in rows].index(target))
+        self.table.blockSignals(False)
+        self.say(f"Frame {target}: {len(todo)} suggested frame(s) left to label.")
+        return target
+
+    def _bind_keys(self) -> None:
+        ref = weakref.ref(self)
+
+        def make(step):
+            def go(viewer):
+                panel = ref()
+                if panel is not None:
+                    panel.goto(step)
+
+            go.__doc__ = f"{'Next' if step > 0 else 'Previous'} unlabelled suggested frame."
+            return go
+
+        viewer = self.layers.viewer
+        for key in NEXT_KEYS:
+            viewer.bind_key(key, make(1), overwrite=True)
+        for key in PREV_KEYS:
+            viewer.bind_key(key, make(-1), overwrite=True)
