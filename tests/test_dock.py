@@ -10,6 +10,7 @@ import pytest
 from qtpy.QtCore import QTimer
 
 from napari_sleap_train.choices import FrameTarget
+from napari_sleap_train.gui import DOCK_WIDTH
 from napari_sleap_train.gui.dock import CROP_LAYER, RF_LAYER, TrainingDock
 from napari_sleap_train.gui.settings_panel import settings_file
 from napari_sleap_train.training import PreviewPredicted
@@ -272,3 +273,23 @@ def test_monitor_range_keeps_epoch_lines_and_drops_batch_outliers():
     lo, hi = y_range(batches, epochs, log=True, ignore_outliers=True)
     assert hi >= np.log10(0.05) and hi < np.log10(5.0)
     assert lo <= np.log10(0.01)
+
+
+def test_the_docks_leave_the_canvas_most_of_the_window(
+    make_napari_viewer, sample_paths, tmp_path, qtbot
+):
+    viewer = make_napari_viewer(show=True)
+    project = tmp_path / "sample.slp"
+    project.write_bytes(sample_paths.project.read_bytes())
+    viewer.open(str(project), plugin="napari-sleap-train")
+    _, training = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Run Training…")
+    _, labelling = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Label & Suggest…")
+    window = viewer.window._qt_window
+    window.resize(1400, 900)
+    qtbot.wait(500)
+    canvas = viewer.window._qt_viewer.canvas.native
+    print(f"canvas {canvas.width()} x {canvas.height()} px of a {window.width()} px window")
+    assert (window.width(), window.height()) == (1400, 900)  # the docks fit the window
+    assert training.width() <= DOCK_WIDTH and labelling.width() <= DOCK_WIDTH
+    assert canvas.width() > 0.5 * window.width()  # napari's own layer panel takes 320 px
+    assert canvas.height() > 0.5 * window.height()

@@ -314,7 +314,7 @@ class PipelineConfig:
         "Anchor part",
         "The body part that marks where an animal is. None uses the centre of its visible "
         "nodes; a part that is always visible and central (e.g. thorax) is best.",
-        none="the centre of the visible nodes",
+        none="centre of visible nodes",
     ).field(None)
     peak_threshold: float = Setting(
         "Peak threshold",

@@ -14,9 +14,11 @@ from pathlib import Path
 
 from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QFileDialog, QVBoxLayout, QWidget
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QVBoxLayout, QWidget
 
 from ..errors import SleapTrainError
+from . import DOCK_WIDTH
 from .layers import ProjectLayers
 from .monitor import TrainingMonitor
 from .previews import CROP_LAYER, RF_LAYER, PreviewPanel
@@ -62,12 +64,13 @@ class TrainingDock(QWidget):
         self.runner = RunnerPanel(self.layers, self.settings, self.monitor)
         self.settings.add_button("View Training Image Inputs…", self.view_training_inputs)
         self.settings.add_button("Export training job…", self._export_job_dialog)
+        self.setMaximumWidth(DOCK_WIDTH)
         layout = QVBoxLayout(self)
         layout.addWidget(self.settings)
         layout.addWidget(self.runner)
         layout.addStretch()
         self.monitor_panel = QWidget()
-        below = QVBoxLayout(self.monitor_panel)
+        below = QHBoxLayout(self.monitor_panel)
         below.addWidget(self.monitor, 3)
         below.addWidget(self.runs, 1)
         self._monitor_dock = None
@@ -76,6 +79,11 @@ class TrainingDock(QWidget):
             self._monitor_dock = window.add_dock_widget(
                 self.monitor_panel, name=MONITOR_TITLE, area="bottom"
             )
+            # The side docks keep the bottom corners, so the monitor spans the canvas only
+            # and the window need not grow taller than the side docks.
+            main = self._monitor_dock.parentWidget()  # the main window
+            main.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+            main.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
         self.settings.changed.connect(self._settings_changed)
         self.settings.tabs.currentChanged.connect(lambda *_: self.previews.update())

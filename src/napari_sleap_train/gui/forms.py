@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from magicgui import widgets
+from qtpy.QtWidgets import QFormLayout, QLabel, QWidget
 
 from ..choices import Choice, FrameTarget, ModelKind, PredictionMode, Preset, StartFrom
 from ..config import TrainingConfig
@@ -147,9 +148,13 @@ def declaration(template: Any, path: str) -> tuple[Setting, type, bool]:
     return setting_of(f), kind, nullable
 
 
-def _label(decl: Setting, override: str) -> str:
+def _label(decl: Setting, override: str, none_is_zero: bool) -> str:
+    """The label, with its unit and what 0 means where 0 stands for None."""
+    notes = [decl.unit] if decl.unit in ("px", "min") else []
+    if none_is_zero:
+        notes.append(f"0 = {decl.none}")
     text = override or decl.label
-    return f"{text} ({decl.unit})" if decl.unit in ("px", "min") else text
+    return f"{text} ({', '.join(notes)})" if notes else text
 
 
 class FormField:
@@ -159,7 +164,7 @@ class FormField:
         self.spec = spec
         self.decl, self.kind, self.nullable = declaration(template, spec.path)
         self.widget = self._make()
-        label = _label(self.decl, spec.label)
+        label = _label(self.decl, spec.label, self._none_is_zero)
         self.widget.label = label
         if isinstance(self.widget, widgets.CheckBox):
             self.widget.text = label  # a check box shows its own text, not the label column
@@ -192,10 +197,7 @@ class FormField:
         lo = 0 if self._none_is_zero or decl.lo is None else decl.lo
         hi = WIDGET_MAX if decl.hi is None else decl.hi
         make = widgets.SpinBox if kind is int else widgets.FloatSpinBox
-        widget = make(min=lo, max=hi, step=decl.step or 1)
-        if self._none_is_zero:
-            widget.native.setSpecialValueText(decl.none)  # 0 reads as "auto", "no limit", ...
-        return widget
+        return make(min=lo, max=hi, step=decl.step or 1)
 
     def show(self, value: Any) -> None:
         """Put a setting's value in the widget."""
@@ -217,19 +219,34 @@ class FormField:
         return value
 
 
+def form_page(fields: list[FormField]) -> QWidget:
+    """A page of labelled fields; a field whose label leaves it too little room goes on the
+    line below its label, so a narrow dock shows every field whole."""
+    page = QWidget()
+    layout = QFormLayout(page)
+    layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    for f in fields:
+        if isinstance(f.widget, widgets.CheckBox):
+            layout.addRow(f.widget.native)
+        else:
+            label = QLabel(f.widget.label)
+            label.setToolTip(f.decl.help)
+            layout.addRow(label, f.widget.native)
+    return page
+
+
 class SettingsForm:
-    """The widgets of a :class:`DockSettings`, one container per tab."""
+    """The widgets of a :class:`DockSettings`, one page per tab."""
 
     def __init__(self, tabs: dict[str, list[FieldSpec]]):
         template = DockSettings()
         self.fields: dict[str, FormField] = {}
-        self.tabs: dict[str, widgets.Container] = {}
+        self.tabs: dict[str, QWidget] = {}
         for tab, specs in tabs.items():
-            items = []
             for spec in specs:
                 self.fields[spec.name] = FormField(spec, template)
-                items.append(self.fields[spec.name].widget)
-            self.tabs[tab] = widgets.Container(widgets=items, labels=True)
+            self.tabs[tab] = form_page([self.fields[spec.name] for spec in specs])
         self.widgets = {name: f.widget for name, f in self.fields.items()}
         self._base = template
 

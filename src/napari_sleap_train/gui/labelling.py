@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QFileDialog, QLabel, QTabWidget, QVBoxLayout, QWidget
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtWidgets import QFileDialog, QLabel, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from ..errors import SleapTrainError
 from ..project import Project
+from . import DOCK_WIDTH
 from .convert import point_size
 from .labels_editor import LabelsEditor
 from .layers import ProjectLayers
@@ -58,13 +59,18 @@ class LabellingWidget(QWidget):
         for panel in (self.suggestions, self.editor_panel, self.saving):
             page.addWidget(panel)
         page.addStretch()
+        scroll = QScrollArea()  # the dock may be shorter than the page
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        scroll.setWidget(label_page)
         self.tabs = QTabWidget()
-        self.tabs.addTab(label_page, "Label")
+        self.tabs.addTab(scroll, "Label")
         self.tabs.addTab(self.editor, "Skeleton")
         self.project_label = QLabel()
         self.project_label.setWordWrap(True)
         self.status = QLabel("Ready.")
         self.status.setWordWrap(True)
+        self.setMaximumWidth(DOCK_WIDTH)
         layout = QVBoxLayout(self)
         layout.addWidget(self.project_label)
         layout.addWidget(self.tabs)

@@ -63,10 +63,11 @@ class LossPlot(pg.PlotWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent, background=(30, 30, 35))
-        self.setMinimumHeight(170)
+        self.setMinimumHeight(110)
         item = self.getPlotItem()
         item.setLabel("bottom", "epoch")
         item.setLabel("left", "loss (MSE)")
+        item.getAxis("left").enableAutoSIPrefix(False)
         item.showGrid(x=True, y=True, alpha=0.2)
         item.addLegend(offset=(-10, 10), labelTextSize="8pt")
         self.batch_line = item.plot([], [], pen=pg.mkPen(BATCH_COLOR, width=1), name="batch loss")
@@ -208,12 +209,14 @@ class TrainingMonitor(QWidget):
         options = QHBoxLayout()
         for w in (self.log_box, self.outlier_box, self.recent, self.fit_button):
             options.addWidget(w)
-        options.addWidget(self.plot.readout, 1)
+        options.addStretch()
+        self.plot.readout.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
         layout.addWidget(self.plot, 1)
         layout.addLayout(options)
+        layout.addWidget(self.plot.readout)
         layout.addWidget(self.progress)
         self.model_name = ""
         self._start: float | None = None

@@ -8,7 +8,6 @@ from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -41,7 +40,7 @@ class RunsPanel(QWidget):
         self.predict_button.clicked.connect(self._predict_clicked)
         self.add_button = QPushButton("Add model folder…")
         self.add_button.clicked.connect(self._add_dialog)
-        buttons = QHBoxLayout()
+        buttons = QVBoxLayout()
         buttons.addWidget(self.predict_button)
         buttons.addWidget(self.add_button)
         layout = QVBoxLayout(self)

@@ -10,7 +10,6 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
 )
@@ -60,14 +59,12 @@ class SavePanel(QGroupBox):
             button.clicked.connect(lambda _=False, f=fmt: self._export_clicked(f))
             self.export_buttons[fmt] = button
         grid = QGridLayout(self)
-        grid.addWidget(self.save_button, 0, 0, 1, 2)
-        grid.addWidget(self.save_as_button, 0, 2, 1, 2)
+        grid.addWidget(self.save_button, 0, 0)
+        grid.addWidget(self.save_as_button, 0, 1)
         grid.addWidget(QLabel("Export predictions"), 1, 0)
         grid.addWidget(self.which, 1, 1)
-        row = QHBoxLayout()
-        for button in self.export_buttons.values():
-            row.addWidget(button)
-        grid.addLayout(row, 2, 0, 1, 4)
+        for i, button in enumerate(self.export_buttons.values()):
+            grid.addWidget(button, 2 + i // 2, i % 2)
 
     def save_project(self, path: str | Path | None = None) -> Path | None:
         """Save the project (user labels, predictions, suggestions, skeleton, tracks,

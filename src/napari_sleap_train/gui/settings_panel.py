@@ -10,12 +10,12 @@ import os
 from pathlib import Path
 
 from napari.utils.notifications import show_error
-from qtpy.QtCore import Signal
+from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
     QFileDialog,
-    QGridLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -122,14 +122,18 @@ class SettingsPanel(QWidget):
         self.tabs = QTabWidget()
         self.pages: dict[str, QVBoxLayout] = {}
         titles = {PIPELINE_TAB: "Training Pipeline", **{k.value: k.label for k in MODELS}}
-        for key, container in self.form.tabs.items():
+        for key, fields in self.form.tabs.items():
             page = QWidget()
             layout = QVBoxLayout(page)
-            layout.addWidget(container.native)
+            layout.addWidget(fields)
             layout.addStretch()
             self.pages[key] = layout
-            self.tabs.addTab(page, titles[key])
-        self.buttons = QGridLayout()
+            scroll = QScrollArea()  # the dock may be shorter than a tab
+            scroll.setWidgetResizable(True)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+            scroll.setWidget(page)
+            self.tabs.addTab(scroll, titles[key])
+        self.buttons = QVBoxLayout()
         self.pages[PIPELINE_TAB].insertLayout(1, self.buttons)
         for text, slot in (
             ("Save configuration…", self._save_dialog),
@@ -156,11 +160,10 @@ class SettingsPanel(QWidget):
 
     # ----- layout ----------------------------------------------------------------------
     def add_button(self, text: str, slot) -> QPushButton:
-        """A button in the pipeline tab's grid (two per row)."""
+        """A button in the pipeline tab, under its fields."""
         button = QPushButton(text)
         button.clicked.connect(slot)
-        n = self.buttons.count()
-        self.buttons.addWidget(button, n // 2, n % 2)
+        self.buttons.addWidget(button)
         return button
 
     def add_to_page(self, key: str, widget: QWidget, top: bool = False) -> None:
@@ -170,7 +173,7 @@ class SettingsPanel(QWidget):
 
     def current_model(self) -> ModelKind | None:
         """The model whose tab is shown, or None on the pipeline tab."""
-        page = self.tabs.currentWidget()
+        page = self.tabs.currentWidget().widget()
         for key, layout in self.pages.items():
             if layout.parentWidget() is page:
                 return None if key == PIPELINE_TAB else ModelKind(key)

@@ -57,8 +57,8 @@ class SizeHistogram(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.plot = pg.PlotWidget(background=(30, 30, 35))
-        self.plot.setMinimumHeight(120)
-        self.plot.setMaximumHeight(170)
+        self.plot.setMinimumHeight(100)
+        self.plot.setMaximumHeight(150)
         item = self.plot.getPlotItem()
         item.setLabel("bottom", "instance size (px)")
         item.setLabel("left", "instances")
