@@ -1,8 +1,9 @@
 """The README's screenshots, made on the built-in sample with the real dock.
 
 Writes ``docs/dock.png`` (the dock beside the video), ``docs/previews.png`` (receptive field
-and crop boxes on a labelled frame), ``docs/monitor.png`` (the training monitor mid-training)
-and ``docs/predictions.png`` (predictions on a suggested frame). Needs a display or
+and crop boxes on a labelled frame), ``docs/monitor.png`` (the training monitor
+mid-training, hovering over the best epoch) and ``docs/predictions.png`` (predictions on a
+suggested frame). Needs a display or
 ``xvfb-run``; ``make screenshots`` runs it. Takes about three minutes on two CPU cores.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from qtpy.QtCore import QPointF
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -26,7 +29,7 @@ def main() -> int:
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
     viewer, dock = open_sample(Path(args.work).resolve(), show=True)
-    viewer.window._qt_window.resize(1800, 1000)
+    viewer.window._qt_window.resize(1400, 900)  # the size the docks are made for
     wait_until(lambda: False, 0.5)
     viewer.reset_view()
     dock.settings.reset_defaults()
@@ -54,8 +57,12 @@ def main() -> int:
         ),
         timeout=600,
     )
-    wait_until(lambda: False, 0.3)
-    dock.grab().save(str(docs / "monitor.png"))
+    plot = dock.monitor.plot  # hover over the best epoch: the cursor and its readout
+    view = plot.getPlotItem().vb
+    best = QPointF(plot.best_epoch or 1, sum(view.viewRange()[1]) / 2)
+    plot.scene().sigMouseMoved.emit(view.mapViewToScene(best))
+    wait_until(lambda: False, 0.5)
+    dock.monitor_panel.grab().save(str(docs / "monitor.png"))
 
     done = wait_until(
         lambda: not dock.runner.busy and "Predicted" in dock.runner.status.text(), 900

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from napari_sleap_train.config import TrainingConfig
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SLP_FILES = sorted(DATA.glob("*.slp")) if DATA.is_dir() else []
 
@@ -45,3 +47,15 @@ def _isolated_user_files(tmp_path_factory):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+def tiny_config(epochs: int = 2, batches: int = 4, lr: float = 1e-3) -> TrainingConfig:
+    """Small networks and few batches, so a run takes seconds."""
+    cfg = TrainingConfig(device="cpu")
+    for section in cfg.models.values():
+        section.backbone.filters = 8
+        section.backbone.max_stride = 8
+        section.optimization.epochs = epochs
+        section.optimization.batches_per_epoch = batches
+        section.optimization.learning_rate = lr
+    return cfg

@@ -9,7 +9,7 @@ import sleap_io as sio
 from napari_sleap_train.cli import main
 from napari_sleap_train.config import TrainingConfig
 
-from .test_training import tiny_config
+from .conftest import tiny_config
 
 
 def test_sample_writes_three_files(tmp_path, capsys):

@@ -18,7 +18,7 @@ from napari_sleap_train.errors import DataError
 from napari_sleap_train.jobs import JobError, export_job, open_job
 from napari_sleap_train.project import Project, load_project
 
-from .test_training import tiny_config
+from .conftest import tiny_config
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from napari_sleap_train import sample_data as sd
+from napari_sleap_train import sample_scene as scene
 from napari_sleap_train.sample_data import SampleData, make_sample, sample_dir
 
 N_FRAMES, SIZE = 300, 384
@@ -151,9 +152,9 @@ def test_rendering_is_subpixel_accurate() -> None:
         ang = rng.uniform(0, np.pi)
         d = np.array([np.cos(ang), np.sin(ang)]) * 9.0
         img = np.full((64, 64), 100.0, dtype=np.float32)
-        sd._draw_segment(img, np.array([cx, cy]) - d, np.array([cx, cy]) + d, 1.0, 60.0)
-        sd._draw_ellipse(img, cx, cy, ang, 7.0, 4.5, 40.0, 10.0)
-        sd._draw_spot(img, cx, cy, 2.0, 0.0)
+        scene._draw_segment(img, np.array([cx, cy]) - d, np.array([cx, cy]) + d, 1.0, 60.0)
+        scene._draw_ellipse(img, cx, cy, ang, 7.0, 4.5, 40.0, 10.0)
+        scene._draw_spot(img, cx, cy, 2.0, 0.0)
         w = 100.0 - img
         assert abs((w * xx).sum() / w.sum() - cx) < 0.05
         assert abs((w * yy).sum() / w.sum() - cy) < 0.05

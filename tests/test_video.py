@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import sleap_io as sio
 
-from napari_sleap_train import video as video_mod
+from napari_sleap_train import video_readers
 from napari_sleap_train.video import LazyVideo, VideoOpenError, open_video
 
 DATA = Path(__file__).parents[1].parent / "shared" / "data"
@@ -59,10 +59,10 @@ def _write_avi(path: Path, n: int, size: tuple[int, int] = (48, 40), color: bool
 
 
 def _patch_capture(monkeypatch: pytest.MonkeyPatch, capture: type) -> None:
-    """Make `napari_sleap_train.video` use ``capture`` instead of `cv2.VideoCapture`."""
+    """Make the video readers use ``capture`` instead of `cv2.VideoCapture`."""
     shim = types.SimpleNamespace(**{k: getattr(cv2, k) for k in dir(cv2) if not k.startswith("_")})
     shim.VideoCapture = capture
-    monkeypatch.setattr(video_mod, "cv2", shim)
+    monkeypatch.setattr(video_readers, "cv2", shim)
 
 
 @pytest.fixture(scope="module")
@@ -375,7 +375,7 @@ def test_slp_without_frames_error() -> None:
 def test_sleap_media_video_uses_opencv() -> None:
     labels = sio.load_slp(str(DATA / "small_robot_minimal.slp"))
     video = LazyVideo(labels.video)
-    assert isinstance(video._reader, video_mod._CvReader)
+    assert isinstance(video._reader, video_readers.CvReader)
     assert video.shape == (166, 320, 560, 3)
     assert np.array_equal(video.frame(10), np.asarray(labels.video[10]))
 
@@ -385,7 +385,7 @@ def test_embedded_pkg_slp() -> None:
     labels = sio.load_slp(str(PKG))
     expected = np.asarray(labels.video[0])
     video = LazyVideo(labels.video)
-    assert isinstance(video._reader, video_mod._SioReader)
+    assert isinstance(video._reader, video_readers.SioReader)
     assert video.filename == str(PKG)
     assert video.shape[1:] == (384, 384) and video.channels == 1
     assert video.available_frames.tolist() == [0]

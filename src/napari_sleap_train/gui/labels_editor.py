@@ -177,15 +177,20 @@ class LabelsEditor(QGroupBox):
         self.say(f"New instance {new_id} on frame {frame}: drag its nodes into place.")
         return new_id
 
+    def _selection(self, hint: str):
+        """The labels layer and its selected rows; None (with ``hint``) when none is."""
+        layer = self._need_labels()
+        rows = sorted(layer.selected_data) if layer is not None else []
+        if layer is not None and not rows:
+            self.say(hint)
+        return (layer, rows) if rows else None
+
     def toggle_visibility(self) -> int:
         """Mark the selected points invisible (or all visible again when none is visible)."""
-        layer = self._need_labels()
-        if layer is None:
+        chosen = self._selection("Select the nodes to hide or show in the labels layer first.")
+        if chosen is None:
             return 0
-        rows = sorted(layer.selected_data)
-        if not rows:
-            self.say("Select the nodes to hide or show in the labels layer first.")
-            return 0
+        layer, rows = chosen
         table = self.layers.table(layer)
         visible = table.features["visible"].to_numpy(bool).copy()
         make = not visible[rows].any()
@@ -197,20 +202,17 @@ class LabelsEditor(QGroupBox):
 
     def delete_instance(self) -> int:
         """Delete the instances of the selected points; returns how many."""
-        layer = self._need_labels()
-        if layer is None:
+        chosen = self._selection("Select a point of the instance to delete first.")
+        if chosen is None:
             return 0
-        rows = sorted(layer.selected_data)
-        if not rows:
-            self.say("Select a point of the instance to delete first.")
-            return 0
+        layer, rows = chosen
         table = self.layers.table(layer)
         which = table.instances.which
         drop = np.isin(which, which[rows])
         self.write(layer, table.data[~drop], table.features[~drop].reset_index(drop=True))
-        chosen = len(set(which[rows].tolist()))
-        self.say(f"Deleted {chosen} instance(s).")
-        return chosen
+        n = len(set(which[rows].tolist()))
+        self.say(f"Deleted {n} instance(s).")
+        return n
 
     def accept_predictions(self) -> int:
         """Copy predicted instances into the labels as user instances; returns how many.

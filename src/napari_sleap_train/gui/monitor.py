@@ -58,6 +58,23 @@ def y_range(
     return lo - pad, hi + pad
 
 
+def log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
+    """Labelled ticks for a log axis spanning ``10**lo`` to ``10**hi``: 1-2-5 steps, every
+    digit when the span is too short for three of those, else evenly spaced values."""
+    for digits in ((1, 2, 5), tuple(range(1, 10))):
+        values = [
+            d * 10.0**k
+            for k in range(math.floor(lo), math.ceil(hi) + 1)
+            for d in digits
+            if lo <= math.log10(d * 10.0**k) <= hi
+        ]
+        if len(values) >= 3:
+            break
+    else:
+        values = sorted({float(f"{v:.3g}") for v in np.linspace(10.0**lo, 10.0**hi, 5)[1:-1]})
+    return [(math.log10(v), f"{v:.3g}") for v in values]
+
+
 class LossPlot(pg.PlotWidget):
     """Loss against epoch: batches, training and validation loss, the best epoch."""
 
@@ -69,27 +86,26 @@ class LossPlot(pg.PlotWidget):
         item.setLabel("left", "loss (MSE)")
         item.getAxis("left").enableAutoSIPrefix(False)
         item.showGrid(x=True, y=True, alpha=0.2)
-        item.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        item.addLegend(offset=(-5, 2), labelTextSize="8pt", colCount=4)
         self.batch_line = item.plot([], [], pen=pg.mkPen(BATCH_COLOR, width=1), name="batch loss")
         self.batch_line.setDownsampling(auto=True, method="peak")
         self.batch_line.setClipToView(True)
+        epoch_line = {"symbol": "o", "symbolSize": 5}
         self.train_line = item.plot(
             [],
             [],
             pen=pg.mkPen(TRAIN_COLOR, width=2),
-            symbol="o",
-            symbolSize=5,
             symbolBrush=TRAIN_COLOR,
             name="train loss",
+            **epoch_line,
         )
         self.val_line = item.plot(
             [],
             [],
             pen=pg.mkPen(VAL_COLOR, width=2),
-            symbol="o",
-            symbolSize=5,
             symbolBrush=VAL_COLOR,
             name="val loss",
+            **epoch_line,
         )
         self.best = item.plot(
             [],
@@ -153,7 +169,10 @@ class LossPlot(pg.PlotWidget):
             epochs = [p for p in self.train + self.val if p[0] >= 2] or self.train + self.val
             _, ey = self._series(epochs)
             lo, hi = y_range(by, ey, self.log_scale, self.ignore_outliers)
+            hi += 0.25 * (hi - lo)  # room for the legend above the curves
             item.setYRange(lo, hi, padding=0)
+            axis = item.getAxis("left")
+            axis.setTicks([log_ticks(lo, hi)] if self.log_scale else None)
 
     def value_at(self, epoch: float) -> str:
         """The readout for the epoch nearest to ``epoch``."""

@@ -9,7 +9,7 @@ from napari_sleap_train.choices import FrameTarget, ModelKind, Schedule, StartFr
 from napari_sleap_train.config import TrainingConfig
 from napari_sleap_train.config.parts import OptimizationConfig
 from napari_sleap_train.gui.forms import DockSettings, FieldSpec, SettingsForm
-from napari_sleap_train.gui.monitor import TrainingMonitor
+from napari_sleap_train.gui.monitor import TrainingMonitor, log_ticks
 from napari_sleap_train.gui.size_histogram import SizeHistogram, size_bins
 
 
@@ -76,6 +76,9 @@ def test_the_loss_plot_stores_per_batch_and_redraws_on_its_timer(qtbot):
     item = monitor.plot.getPlotItem()
     assert item.getAxis("bottom").labelText == "epoch"
     assert "train loss" in [label.text for _, label in item.legend.items]
+    # a log axis shows values even within one decade
+    assert [text for _, text in log_ticks(-3.1, -2.6)] == ["0.0008", "0.0009", "0.001", "0.002"]
+    assert len(log_ticks(-2.97, -2.9)) == 3  # within one digit step: evenly spaced
 
 
 def test_a_click_on_a_bar_jumps_to_the_largest_instance_in_it(qtbot):

@@ -14,7 +14,7 @@ from napari_sleap_train.gui.writer import write_slp
 from napari_sleap_train.project import ProjectError, load_project
 from napari_sleap_train.video import LazyVideo, VideoOpenError
 
-from .conftest import SLP_FILES, require_data
+from ..conftest import SLP_FILES, require_data
 
 
 def _instances(labels: sio.Labels):

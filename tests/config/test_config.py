@@ -18,7 +18,7 @@ from napari_sleap_train.config import (
 )
 from napari_sleap_train.config.settings import walk
 
-V1_FILE = Path(__file__).parent / "data" / "config_v1_fast_cpu.json"
+V1_FILE = Path(__file__).parents[1] / "files" / "config_v1_fast_cpu.json"
 
 
 def test_a_file_of_the_first_format_still_loads():

@@ -24,7 +24,7 @@ from napari_sleap_train.training import (
 from napari_sleap_train.training.pipeline import pipeline_events
 from napari_sleap_train.training.trainer import cosine_lr
 
-from .test_training import tiny_config
+from ..conftest import tiny_config
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from napari_sleap_train.gui.poses import mean_pose
 from napari_sleap_train.inference.results import add_predictions
 from napari_sleap_train.inference.topdown import FramePrediction
 
-from .conftest import require_data
+from ..conftest import require_data
 
 WIDGET = "Label & Suggest…"
 

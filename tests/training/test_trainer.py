@@ -15,7 +15,6 @@ import pytest
 import sleap_io as sio
 import torch
 
-from napari_sleap_train.config import TrainingConfig
 from napari_sleap_train.data.datasets import load_labelled_data
 from napari_sleap_train.errors import DataError, ModelFolderError, TrainingError
 from napari_sleap_train.models.folder import ModelFolder
@@ -30,17 +29,7 @@ from napari_sleap_train.training import (
     train_model,
 )
 
-
-def tiny_config(epochs: int = 2, batches: int = 4, lr: float = 1e-3) -> TrainingConfig:
-    """Small networks and few batches, so a run takes seconds."""
-    cfg = TrainingConfig(device="cpu")
-    for section in cfg.models.values():
-        section.backbone.filters = 8
-        section.backbone.max_stride = 8
-        section.optimization.epochs = epochs
-        section.optimization.batches_per_epoch = batches
-        section.optimization.learning_rate = lr
-    return cfg
+from ..conftest import tiny_config
 
 
 @pytest.fixture(scope="module")

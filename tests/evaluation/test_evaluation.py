@@ -15,7 +15,7 @@ from napari_sleap_train.evaluation import (
     match_frame,
 )
 
-from .conftest import require_data
+from ..conftest import require_data
 
 REQUIRED_KEYS = {
     "oks_map",

@@ -254,28 +254,3 @@ def test_receptive_field_px_without_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-
-
-def test_precision_choice_and_bf16_agreement() -> None:
-    from napari_sleap_train.models.device import (
-        autocast,
-        cpu_has_bf16,
-        resolve_precision,
-        to_layout,
-    )
-
-    cpu = torch.device("cpu")
-    assert resolve_precision("auto", cpu) == ("bf16" if cpu_has_bf16() else "fp32")
-    assert resolve_precision("fp32", cpu) == "fp32"
-    with pytest.raises(ValueError, match="precision"):
-        resolve_precision("fp8", cpu)
-    torch.manual_seed(0)
-    model = ConfmapModel(UNetSpec(in_channels=1, max_stride=8, filters=8), 3).eval()
-    x = torch.rand(2, 1, 64, 64)
-    with torch.inference_mode():
-        ref = model(x)
-        model.to(memory_format=torch.channels_last)
-        with autocast(cpu, "bf16"):
-            fast = model(to_layout(x, True)).float()
-    assert fast.shape == ref.shape
-    assert (fast - ref).abs().max() < 0.05 * ref.abs().max()

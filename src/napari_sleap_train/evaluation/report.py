@@ -1,0 +1,84 @@
+"""The evaluation report in words, as the command line prints it."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def _fmt(value: Any, digits: int = 3, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}{unit}"
+    return f"{value}{unit}"
+
+
+def format_report(metrics: dict[str, Any]) -> str:
+    """Human-readable multi-line summary of a metrics dictionary.
+
+    Parameters
+    ----------
+    metrics
+        Output of :func:`evaluate_frames` or :func:`evaluate_labels`.
+
+    Returns
+    -------
+    str
+        The report, without a trailing newline.
+    """
+    m = metrics
+    lines = [
+        f"Frames evaluated: {_fmt(m.get('n_frames'))}",
+        (
+            f"Instances: {_fmt(m.get('instances_gt'))} ground truth, "
+            f"{_fmt(m.get('instances_pred'))} predicted, "
+            f"{_fmt(m.get('instances_matched'))} matched, "
+            f"{_fmt(m.get('instances_missed'))} missed, "
+            f"{_fmt(m.get('instances_extra'))} extra"
+        ),
+        f"Animals found: {_fmt(_pct(m.get('found_fraction')), 1, '%')}",
+        "",
+        (
+            f"OKS mAP: {_fmt(m.get('oks_map'))}   mAR: {_fmt(m.get('oks_mar'))}   "
+            f"mean OKS: {_fmt(m.get('oks_mean'))}"
+        ),
+    ]
+    if m.get("oks_map_coco") is not None and m.get("oks_map_coco") != m.get("oks_map"):
+        lines.append(f"OKS mAP, extras as false positives (COCO): {_fmt(m['oks_map_coco'])}")
+    pck = m.get("pck") or {}
+    if pck:
+        lines.append(
+            "PCK: " + "   ".join(f"<{k} px {_fmt(_pct(v), 1, '%')}" for k, v in pck.items())
+        )
+    lines.append(
+        "Node error (px): "
+        + "   ".join(
+            f"{key[5:]} {_fmt(m.get(key), 2)}"
+            for key in ("dist_mean", "dist_p50", "dist_p75", "dist_p90", "dist_p95", "dist_p99")
+        )
+    )
+    lines.append(
+        f"Visibility: precision {_fmt(m.get('vis_precision'))}   recall {_fmt(m.get('vis_recall'))}"
+    )
+    per_node = m.get("dist_per_node") or {}
+    if per_node:
+        width = max(4, *(len(name) for name in per_node))
+        lines += [
+            "",
+            f"{'node':<{width}}  {'mean':>7}  {'p50':>7}  {'p90':>7}  {'p95':>7}  {'n':>6}",
+        ]
+        for name, s in per_node.items():
+            lines.append(
+                f"{name:<{width}}  {_fmt(s.get('mean'), 2):>7}  {_fmt(s.get('p50'), 2):>7}  "
+                f"{_fmt(s.get('p90'), 2):>7}  {_fmt(s.get('p95'), 2):>7}  {_fmt(s.get('n')):>6}"
+            )
+    unmatched = m.get("videos_unmatched") or []
+    if unmatched:
+        lines += ["", "Ground-truth videos without predictions (all instances missed):"]
+        lines += [f"  {v}" for v in unmatched]
+    return "\n".join(lines)
+
+
+def _pct(value: Any) -> float | None:
+    return None if value is None else 100.0 * float(value)

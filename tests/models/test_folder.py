@@ -1,0 +1,66 @@
+"""Model folders as a type: metadata round trip, the first format, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from napari_sleap_train.choices import ModelKind, PipelineKind
+from napari_sleap_train.errors import ModelFolderError
+from napari_sleap_train.models import UNetSpec
+from napari_sleap_train.models.folder import ModelFolder, ModelInfo, RunFolder, runs_in
+
+INFO = ModelInfo(
+    kind=ModelKind.CENTERED_INSTANCE,
+    node_names=["head", "tail"],
+    flip_index=[0, 1],
+    anchor_part=None,
+    input_scaling=1.0,
+    sigma=2.5,
+    in_channels=1,
+    n_maps=2,
+    input_hw=(96, 96),
+    frame_hw=(384, 384),
+    backbone=UNetSpec(in_channels=1, filters=8, max_stride=8, output_stride=4),
+    crop_size=96,
+)
+
+
+def test_info_round_trips_and_reads_the_first_format(tmp_path):
+    folder = ModelFolder(tmp_path)
+    folder.write_info(INFO)
+    (tmp_path / "best.pt").write_bytes(b"")
+    assert folder.read_info() == INFO
+    assert (INFO.max_stride, INFO.output_stride) == (8, 4)
+    first = {k: v for k, v in INFO.to_dict().items() if k not in ("pipeline", "versions")}
+    first.update(format_version=1, max_stride=8, output_stride=4)  # as format 1 wrote it
+    folder.info_file.write_text(json.dumps(first))
+    old = folder.read_info()
+    assert old.pipeline is PipelineKind.TOP_DOWN and old.backbone == INFO.backbone
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [("{}", "lacks 'kind'"), ("[]", "does not describe a model"), ("{not json", "corrupt")],
+)
+def test_broken_metadata_is_a_clear_error(tmp_path, content, words):
+    (tmp_path / "best.pt").write_bytes(b"")
+    (tmp_path / "model_info.json").write_text(content)
+    with pytest.raises(ModelFolderError, match=words):
+        ModelFolder(tmp_path).read_info()
+    data = INFO.to_dict() | {"n_maps": "two"}
+    (tmp_path / "model_info.json").write_text(json.dumps(data))
+    with pytest.raises(ModelFolderError, match="wrong kind"):
+        ModelFolder(tmp_path).read_info()
+
+
+def test_runs_are_listed_when_they_hold_every_model(tmp_path):
+    kinds = (ModelKind.CENTROID, ModelKind.CENTERED_INSTANCE)
+    whole, half = RunFolder(tmp_path / "run_1"), RunFolder(tmp_path / "run_2")
+    for run, models in ((whole, kinds), (half, kinds[:1])):
+        for kind in models:
+            run.model(kind).path.mkdir(parents=True)
+    assert runs_in(tmp_path, kinds) == [whole]
+    assert RunFolder.new(tmp_path).path.name.startswith("run_")
+    assert runs_in(tmp_path / "none", kinds) == []
