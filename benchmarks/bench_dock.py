@@ -1,16 +1,18 @@
 """Training speed in the dock's thread worker against the same config through the CLI.
 
-Trains both models on the built-in sample with the default architecture (3 epochs of 40
-batches each) once through ``napari-sleap-train train`` in a child process, once through
-the dock's Run button in a real viewer, and once more through the CLI; prints samples/s of
-each model from the epochs after the first (read from ``training_log.csv``) and the ratio
-dock / CLI. Needs a display or ``xvfb-run``.
+Trains both models on the built-in sample with the default architecture (3 epochs of 100
+batches each) through ``napari-sleap-train train`` in a child process and through the
+dock's Run button in a real viewer, alternating, ``--rounds`` times each (default 2, so
+a busy spell of the machine falls on both); prints samples/s of each model from the
+epochs after the first (read from ``training_log.csv``), each round's figures and the
+ratio dock / CLI of the means. Needs a display or ``xvfb-run``.
 
 Run: ``xvfb-run -a .venv/bin/python benchmarks/bench_dock.py``
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import subprocess
 import sys
@@ -23,7 +25,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from napari_sleap_train.config import TrainingConfig  # noqa: E402
 from run_main_job import open_sample, wait_until  # noqa: E402
 
-EPOCHS, BATCHES = 3, 40
+EPOCHS, BATCHES = 3, 100
 
 
 def rate(model_dir: Path, batch_size: int) -> float:
@@ -54,6 +56,9 @@ def dock_run(work: Path, config: Path) -> dict[str, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2, help="CLI and dock runs each")
+    args = parser.parse_args()
     config = TrainingConfig()
     for section in config.models.values():
         section.optimization.epochs = EPOCHS
@@ -66,13 +71,20 @@ def main() -> None:
         viewer, _ = open_sample(work, show=False)  # writes the sample project
         viewer.close()
         project = work / "sample.slp"
-        first = cli_run(project, cfg, tmp / "cli1")
-        dock = dock_run(work, cfg)
-        second = cli_run(project, cfg, tmp / "cli2")
+        cli, dock = [], []
+        for r in range(args.rounds):
+            cli.append(cli_run(project, cfg, tmp / f"cli{r}"))
+            dock.append(dock_run(work, cfg))
+            print(f"round {r + 1}: CLI {_rates(cli[-1])}; dock {_rates(dock[-1])}", flush=True)
     print(f"{'model':<18} {'CLI':>10} {'dock':>10} {'ratio':>7}   ({EPOCHS}x{BATCHES} batches)")
     for kind in ("centroid", "centered_instance"):
-        cli = (first[kind] + second[kind]) / 2
-        print(f"{kind:<18} {cli:>8.1f}/s {dock[kind]:>8.1f}/s {dock[kind] / cli:>7.2f}")
+        c = sum(run[kind] for run in cli) / len(cli)
+        d = sum(run[kind] for run in dock) / len(dock)
+        print(f"{kind:<18} {c:>8.1f}/s {d:>8.1f}/s {d / c:>7.2f}")
+
+
+def _rates(run: dict[str, float]) -> str:
+    return ", ".join(f"{kind} {rate:.1f}/s" for kind, rate in run.items())
 
 
 if __name__ == "__main__":
