@@ -56,6 +56,7 @@ class LabellingWidget(QWidget):
         self.editor.load_button.clicked.connect(self._load_skeleton_clicked)
         label_page = QWidget()
         page = QVBoxLayout(label_page)
+        page.setContentsMargins(2, 2, 2, 2)
         for panel in (self.suggestions, self.editor_panel, self.saving):
             page.addWidget(panel)
         page.addStretch()

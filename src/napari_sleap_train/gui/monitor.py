@@ -59,9 +59,10 @@ def y_range(
 
 
 def log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
-    """Labelled ticks for a log axis spanning ``10**lo`` to ``10**hi``: 1-2-5 steps, every
-    digit when the span is too short for three of those, else evenly spaced values."""
-    for digits in ((1, 2, 5), tuple(range(1, 10))):
+    """Labelled ticks for a log axis spanning ``10**lo`` to ``10**hi``: the coarsest of
+    powers of ten, 1-2-5 steps or every digit that gives three ticks, else evenly spaced
+    values."""
+    for digits in ((1,), (1, 2, 5), tuple(range(1, 10))):
         values = [
             d * 10.0**k
             for k in range(math.floor(lo), math.ceil(hi) + 1)

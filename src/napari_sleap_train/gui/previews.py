@@ -73,6 +73,7 @@ class PreviewPanel:
         self.crop_label = QLabel()
         self.crop_label.setWordWrap(True)
         self.count_label = QLabel()
+        self.count_label.setWordWrap(True)
         self.sizes = SizeHistogram()
         self.sizes.jump.connect(lambda frame: layers.viewer.dims.set_current_step(0, frame))
         for widget in (self.crop_label, self.count_label, self.sizes):

@@ -125,6 +125,7 @@ class SettingsPanel(QWidget):
         for key, fields in self.form.tabs.items():
             page = QWidget()
             layout = QVBoxLayout(page)
+            layout.setContentsMargins(2, 2, 2, 2)
             layout.addWidget(fields)
             layout.addStretch()
             self.pages[key] = layout

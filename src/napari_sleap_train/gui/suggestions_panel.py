@@ -42,6 +42,10 @@ class SuggestionsPanel(QGroupBox):
         self.method = QComboBox()
         self.method.addItems(list(METHODS))
         self.method.setCurrentText("image-features")
+        self.method.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.method.setMinimumContentsLength(8)  # fits a narrow dock
         self.method.setToolTip(
             "random: random frames; stride: evenly spread; image-features: frames from "
             "every kind of scene (PCA + k-means of small frames, as SLEAP); low-score: "
@@ -60,6 +64,7 @@ class SuggestionsPanel(QGroupBox):
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setMinimumSectionSize(40)
         self.table.setToolTip("Click a suggestion to go to its frame.")
         self.table.cellClicked.connect(self.jump_to_row)
         self.table.currentCellChanged.connect(self.jump_to_row)
