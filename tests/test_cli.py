@@ -212,7 +212,6 @@ def test_suggest_and_export_errors_are_one_line(sample_paths, tmp_path, capsys):
 
     cases = [
         (["suggest", str(sample_paths.project), "--method", "low-score", "--n", "3"], "predict"),
-        (["suggest", str(sample_paths.project), "--method", "random", "--n", "0"], "1 or more"),
         (
             ["export", str(require_data("centered_pair_predictions.slp")), "--format", "csv"]
             + ["--user-only"],
@@ -233,5 +232,9 @@ def test_suggest_and_export_errors_are_one_line(sample_paths, tmp_path, capsys):
     args = ["export", str(sample_paths.project), "--format", "slp", "-o"]
     assert main([*args, str(sample_paths.project)]) == 2
     assert "is the input file" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["suggest", str(sample_paths.project), "--method", "sharpest", "--n", "3", "-o", "x"])
+    for bad in (["--method", "sharpest", "--n", "3"], ["--method", "random", "--n", "0"]):
+        with pytest.raises(SystemExit) as info:
+            main(["suggest", str(sample_paths.project), *bad, "-o", "x"])
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and err.startswith("error:") and len(err.splitlines()) == 1
+    assert "0 is too small: use 1 or more" in err

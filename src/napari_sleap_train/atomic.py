@@ -33,6 +33,27 @@ def atomic_path(
     the temporary file and leaves the target as it was.
     """
     target = Path(target)
+    tmp = _temporary(target, error)
+    try:
+        yield tmp
+        if backup and target.exists():
+            shutil.copy2(target, target.with_name(target.name + ".bak"))
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise _write_error(error, target, exc) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def check_writable(target: str | os.PathLike, error: type[SleapTrainError] = WriteError) -> None:
+    """Prove that ``target`` can be written (its folder exists and takes files) before the
+    work that ends by writing it; raises ``error`` naming it otherwise."""
+    _temporary(Path(target), error).unlink()
+
+
+def _temporary(target: Path, error: type[SleapTrainError]) -> Path:
+    """A new empty file beside ``target``, named after it."""
     if not target.parent.is_dir():
         raise error(f"Cannot write {target}: folder {target.parent} does not exist.")
     if target.is_dir():
@@ -44,17 +65,7 @@ def atomic_path(
     except OSError as exc:
         raise _write_error(error, target, exc) from exc
     os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        if backup and target.exists():
-            shutil.copy2(target, target.with_name(target.name + ".bak"))
-        try:
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise _write_error(error, target, exc) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
+    return Path(name)
 
 
 def _write_error(error: type[SleapTrainError], target: Path, exc: OSError) -> SleapTrainError:

@@ -87,6 +87,7 @@ class StartFrom(Choice):
     SCRATCH = "scratch"
     USE_TRAINED = "use-trained"
     FINE_TUNE = "fine-tune"
+    RESUME = "resume"
 
 
 class FrameTarget(Choice):
@@ -121,7 +122,8 @@ _LABELS: dict[Choice, str] = {
     Preset.SLEAP: "SLEAP defaults (GPU)",
     StartFrom.SCRATCH: "train from scratch",
     StartFrom.USE_TRAINED: "use trained model",
-    StartFrom.FINE_TUNE: "fine-tune an earlier model",
+    StartFrom.FINE_TUNE: "fine-tune from an earlier model's best weights",
+    StartFrom.RESUME: "resume an interrupted model from its last checkpoint",
     FrameTarget.CURRENT: "current frame",
     FrameTarget.RANDOM: "random frames",
     FrameTarget.SUGGESTED: "suggested frames",

@@ -56,6 +56,10 @@ class SuggestionError(SleapTrainError, ValueError):
     """Suggestions cannot be made as asked."""
 
 
+class EvaluationError(SleapTrainError, ValueError):
+    """Predictions cannot be compared with this ground truth."""
+
+
 class SkeletonError(SleapTrainError, ValueError):
     """The skeleton as edited cannot be used."""
 

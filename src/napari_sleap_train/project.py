@@ -128,6 +128,17 @@ def load_project(path: str | os.PathLike, search_dirs: Iterable[str | os.PathLik
     in ``search_dirs``; when one is still missing a :class:`ProjectError` lists where.
     """
     p = Path(path).expanduser()
+    labels = load_labels(p)
+    dirs = [Path(d).expanduser() for d in search_dirs]
+    for video in labels.videos:
+        _locate_video(video, p, dirs)
+    return Project(labels=labels, path=p.resolve(), search_dirs=dirs)
+
+
+def load_labels(path: str | os.PathLike) -> sio.Labels:
+    """The labels of a ``.slp`` file without opening its videos (evaluation and export
+    need none), with a clear error for a missing, foreign or damaged file."""
+    p = Path(path).expanduser()
     if not p.exists():
         raise ProjectError(f"{p} does not exist. Check the path, or open another project.")
     if p.is_dir():
@@ -138,16 +149,12 @@ def load_project(path: str | os.PathLike, search_dirs: Iterable[str | os.PathLik
             "(wrong file, or it was only partly copied)."
         )
     try:
-        labels = sio.load_slp(str(p), open_videos=False)
+        return sio.load_slp(str(p), open_videos=False)
     except Exception as exc:  # noqa: BLE001 - any decoder failure means an unreadable file
         raise ProjectError(
             f"{p} could not be read ({type(exc).__name__}: {exc}); it may be truncated or "
             f"corrupt. Restore it from a backup ({p.name}.bak if one exists)."
         ) from exc
-    dirs = [Path(d).expanduser() for d in search_dirs]
-    for video in labels.videos:
-        _locate_video(video, p, dirs)
-    return Project(labels=labels, path=p.resolve(), search_dirs=dirs)
 
 
 def _video_path_exists(video: sio.Video) -> bool:

@@ -129,6 +129,7 @@ class CvReader:
         cap = self._capture()
         nxt = self._next
         self._next = None
+        seeked = False
         if nxt != idx:
             if nxt is not None and 0 < idx - nxt <= _GRAB_AHEAD:
                 for _ in range(idx - nxt):
@@ -136,8 +137,12 @@ class CvReader:
                         return None
             else:
                 cap.set(cv2.CAP_PROP_POS_FRAMES, idx)
+                seeked = True
         ok, bgr = cap.read()
         if not ok or bgr is None:
+            return None
+        if seeked and int(cap.get(cv2.CAP_PROP_POS_FRAMES)) != idx + 1:
+            # A seek past the end of a truncated file reads the last frame it holds.
             return None
         self._next = idx + 1
         return bgr

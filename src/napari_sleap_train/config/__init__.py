@@ -29,7 +29,7 @@ from .parts import (
     OptimizationConfig,
     PipelineConfig,
 )
-from .settings import Setting, build, part, problems, to_jsonable
+from .settings import Setting, build, count_unset, part, problems, to_jsonable
 
 FORMAT_VERSION = 2
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -97,11 +97,12 @@ class TrainingConfig:
         return {"format_version": FORMAT_VERSION, **to_jsonable(self)}
 
     @classmethod
-    def from_dict(cls, data: Any) -> TrainingConfig:
+    def from_dict(cls, data: Any, base: TrainingConfig | None = None) -> TrainingConfig:
         """Build from a dictionary (this or an earlier format version).
 
-        Missing settings keep their defaults; every unknown key, wrong type or value out of
-        range is reported at once in a :class:`ConfigError`.
+        Missing settings keep their defaults (or the values of ``base``); every unknown
+        key, wrong type or value out of range is reported at once in a
+        :class:`ConfigError`.
         """
         if not isinstance(data, dict):
             raise ConfigError({"file": f"must hold a set of settings ({{...}}), not {data!r}."})
@@ -118,8 +119,9 @@ class TrainingConfig:
             models = {k.value: data.pop(k.value) for k in ModelKind if k.value in data}
             data["models"] = models
         model_data = data.pop("models")
-        config, found = build(cls, data)
-        config.models, more = _build_models(config.pipeline.kind, model_data)
+        config, found = build(cls, data, base=base)
+        base_models = base.models if base is not None else None
+        config.models, more = _build_models(config.pipeline.kind, model_data, base_models)
         found.update(more)
         if found:
             raise ConfigError(found)
@@ -136,18 +138,24 @@ class TrainingConfig:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> TrainingConfig:
-        """Read a JSON file written by :meth:`save`."""
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError as exc:
-            raise ConfigError({"file": f"{path} does not exist."}) from exc
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError({"file": f"{path} could not be read ({exc})."}) from exc
-        except json.JSONDecodeError as exc:
-            raise ConfigError({"file": f"{path} is not valid JSON ({exc})."}) from exc
-        return cls.from_dict(data)
+    def load(cls, path: str | os.PathLike, base: TrainingConfig | None = None) -> TrainingConfig:
+        """Read a JSON file written by :meth:`save` (settings it leaves out take their
+        defaults, or the values of ``base``)."""
+        return cls.from_dict(read_json(path), base)
+
+    @staticmethod
+    def unset_settings(data: Any) -> int:
+        """How many settings a configuration's JSON data leaves out (format 2 or 1)."""
+        if not isinstance(data, dict):
+            return 0
+        models = data.get("models", {k.value: data[k.value] for k in ModelKind if k.value in data})
+        kind = PipelineKind.TOP_DOWN
+        n = count_unset(PipelineConfig, data.get("pipeline", {}))
+        n += sum(name not in data for name in ("device", "precision"))
+        for model in PIPELINE_MODELS[kind]:
+            part = models.get(model.value, {}) if isinstance(models, dict) else {}
+            n += count_unset(MODEL_CONFIGS[model], part)
+        return n
 
     def problems(self) -> dict[str, str]:
         """Every invalid setting, as ``{field path: message saying what to change}``."""
@@ -161,10 +169,24 @@ class TrainingConfig:
         return self
 
 
+def read_json(path: str | os.PathLike) -> Any:
+    """The JSON data of a configuration file, with a clear error when it has none."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError({"file": f"{path} does not exist."}) from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError({"file": f"{path} is not valid JSON ({exc})."}) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError({"file": f"{path} could not be read ({exc})."}) from exc
+
+
 def _build_models(
-    kind: PipelineKind, data: Any
+    kind: PipelineKind, data: Any, base: dict[ModelKind, ModelConfig] | None = None
 ) -> tuple[dict[ModelKind, ModelConfig], dict[str, str]]:
-    """The model parts of a pipeline from JSON (missing parts get their defaults)."""
+    """The model parts of a pipeline from JSON (missing parts get their defaults, or those
+    of ``base``)."""
     if not isinstance(data, dict):
         return default_models(kind), {"models": f"must be a set of model parts, not {data!r}."}
     found: dict[str, str] = {}
@@ -176,7 +198,8 @@ def _build_models(
     for model in PIPELINE_MODELS.get(kind, ()):
         cls = MODEL_CONFIGS[model]
         value = data.get(model.value, {})
-        models[model], more = build(cls, value, f"models.{model.value}.")
+        inner = base.get(model) if base is not None else None
+        models[model], more = build(cls, value, f"models.{model.value}.", inner)
         found.update(more)
     return models, found
 

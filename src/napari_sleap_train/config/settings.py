@@ -9,6 +9,7 @@ build their forms from the same declarations (label, help, range, step).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import math
@@ -202,12 +203,14 @@ def _part_problems(value: Any, path: str) -> Problems:
     return problems(value, f"{path}.")
 
 
-def build(cls: type, data: Any, prefix: str = "") -> tuple[Any, Problems]:
-    """A ``cls`` part from JSON ``data`` (missing keys keep their defaults) and the problems
-    found on the way: unknown keys, wrong types and values out of range."""
+def build(cls: type, data: Any, prefix: str = "", base: Any = None) -> tuple[Any, Problems]:
+    """A ``cls`` part from JSON ``data`` and the problems found on the way: unknown keys,
+    wrong types and values out of range. Missing keys keep their defaults, or the values
+    of ``base`` (a part of the same class) when it is given."""
     if not isinstance(data, dict):
         where = prefix.rstrip(".") or "the file"
-        return cls(), {where: f"must be a set of settings ({{...}}), not {data!r}."}
+        made = cls() if base is None else copy.deepcopy(base)
+        return made, {where: f"must be a set of settings ({{...}}), not {data!r}."}
     fields = {f.name: f for f in fields_of(cls)}
     out: Problems = {
         f"{prefix}{k}": "unknown setting; check its spelling." for k in data if k not in fields
@@ -220,7 +223,8 @@ def build(cls: type, data: Any, prefix: str = "") -> tuple[Any, Problems]:
         decl = setting_of(f)
         if decl is None:
             kind, _ = value_type(cls, name)
-            kwargs[name], found = build(kind, value, f"{prefix}{name}.")
+            inner = None if base is None else getattr(base, name)
+            kwargs[name], found = build(kind, value, f"{prefix}{name}.", inner)
             out.update(found)
             continue
         kind, nullable = value_type(cls, name)
@@ -229,7 +233,27 @@ def build(cls: type, data: Any, prefix: str = "") -> tuple[Any, Problems]:
             kwargs[name] = None if value is None else convert(kind, value)
         else:
             out[f"{prefix}{name}"] = f"{problem}{_default_text(f)}."
-    return cls(**kwargs), out
+    if base is None:
+        return cls(**kwargs), out
+    made = copy.deepcopy(base)
+    for name, value in kwargs.items():
+        setattr(made, name, value)
+    return made, out
+
+
+def count_unset(cls: type, data: Any) -> int:
+    """How many declared settings of ``cls`` the JSON ``data`` leaves out."""
+    if not isinstance(data, dict):
+        return sum(1 for _ in walk(cls))
+    missing = 0
+    for f in fields_of(cls):
+        if setting_of(f) is not None:
+            missing += f.name not in data
+        else:
+            kind, _ = value_type(cls, f.name)
+            if dataclasses.is_dataclass(kind):
+                missing += count_unset(kind, data.get(f.name, {}))
+    return missing
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -104,9 +104,16 @@ def load_labelled_data(project: Project, anchor_part: str | None = None) -> Labe
         )
     videos = {id(v): LazyVideo(v) for v in project.videos}
     vindex = {id(v): i for i, v in enumerate(project.videos)}
-    images = [videos[id(lf.video)].frame(lf.frame_idx) for lf in lfs]
-    for v in videos.values():
-        v.close()
+    try:
+        images = [videos[id(lf.video)].frame(lf.frame_idx) for lf in lfs]
+    except IndexError as exc:
+        raise DataError(
+            f"A labelled frame cannot be read: {exc} Replace the video with a complete copy "
+            "(or re-encode it), or delete the labels of the frames it lacks."
+        ) from exc
+    finally:
+        for v in videos.values():
+            v.close()
     channels = max(img.shape[2] for img in images)
     height = max(img.shape[0] for img in images)
     width = max(img.shape[1] for img in images)

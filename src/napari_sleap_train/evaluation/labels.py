@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..errors import EvaluationError
 from .metrics import evaluate_frames
 from .oks import OKS_STDDEV, FrameTriple
 
@@ -115,24 +116,25 @@ def evaluate_labels(
 
     Raises
     ------
-    ValueError
+    EvaluationError
         Without ground truth skeleton or instances, or when no prediction skeleton
         shares a node name with the ground truth.
     """
     if not ground_truth.skeletons:
-        raise ValueError("the ground-truth labels have no skeleton")
+        raise EvaluationError("The ground-truth labels have no skeleton: evaluate a project.")
     node_names = list(ground_truth.skeletons[0].node_names)
 
     gt_has_user = any(lf.user_instances for lf in ground_truth.labeled_frames)
     if not gt_has_user:
         if user_only_gt:
-            raise ValueError(
-                "the ground-truth labels contain no user-labelled instances; "
-                "pass user_only_gt=False to use their predicted instances instead"
+            raise EvaluationError(
+                "The ground-truth labels contain no user-labelled instances. Label some "
+                "frames, or score against their predicted instances with "
+                "--truth-from-predictions (user_only_gt=False in Python)."
             )
         gt_has_pred = any(lf.predicted_instances for lf in ground_truth.labeled_frames)
         if not gt_has_pred:
-            raise ValueError("the ground-truth labels contain no instances")
+            raise EvaluationError("The ground-truth labels contain no instances to score.")
     pr_has_pred = any(lf.predicted_instances for lf in predictions.labeled_frames)
 
     pr_skeletons = {id(s): s for s in predictions.skeletons}
@@ -140,8 +142,9 @@ def evaluate_labels(
         for inst in lf.instances:
             pr_skeletons.setdefault(id(inst.skeleton), inst.skeleton)
     if pr_skeletons and not any(set(s.node_names) & set(node_names) for s in pr_skeletons.values()):
-        raise ValueError(
-            f"no node of the prediction skeleton matches the ground truth nodes {node_names}"
+        raise EvaluationError(
+            f"No node of the predictions' skeleton matches the ground truth's nodes "
+            f"{node_names}: evaluate predictions of a model trained on this skeleton."
         )
 
     mappings: dict[int, tuple[np.ndarray, np.ndarray]] = {}

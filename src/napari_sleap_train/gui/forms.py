@@ -73,8 +73,10 @@ class ModelStart:
 
     start: StartFrom = Setting(
         "Start from",
-        "Train from scratch, use an earlier model as it is (no training), or fine-tune an "
-        "earlier model starting from its best weights.",
+        "Train from scratch; use an earlier model as it is (no training); fine-tune: train "
+        "anew (epochs, schedule and time limit from the start) beginning with an earlier "
+        "model's best weights; resume: go on with an interrupted model from its last "
+        "checkpoint (its epoch, schedule and time spent), into this run's folder.",
     ).field(StartFrom.SCRATCH)
     folder: Path | None = Setting(
         "Earlier model folder", "A model folder written by an earlier run.", none="none"

@@ -90,6 +90,7 @@ class TrainingRun(QObject):
                 models=plan.train,
                 init_weights=plan.init_weights,
                 trained=plan.trained,
+                resume=plan.resume,
                 preview_frame=lambda: self.preview_frame,
             )
 

@@ -268,6 +268,11 @@ class TopDownPredictor:
                 item = q.get()
                 if item is None:
                     break
+                if isinstance(item, IndexError):
+                    raise InferenceError(
+                        f"{item} Predict on the frames the video holds (--frames), or "
+                        "replace the video with a complete copy."
+                    ) from item
                 if isinstance(item, Exception):
                     raise item
                 batch, frames = item

@@ -239,9 +239,43 @@ def build_model(info: ModelInfo) -> ConfmapModel:
     return ConfmapModel(info.backbone, info.n_maps)
 
 
+FINISHED = ("completed", "early stopped", "time limit")
+"""How a model's training ends when it needs no more."""
+
+
+@dataclass
+class ModelRecord:
+    """How far a model of a run got: ``pending``, ``training`` (or killed while it was),
+    ``stopped`` (by the user: resumable) or ``finished``."""
+
+    status: str = "pending"
+    reason: str = ""
+    epochs: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class RunRecord:
+    """What a run folder's ``run.json`` says: the labels, the budget and each model's state."""
+
+    labels: str | None = None
+    time_budget_minutes: float | None = None
+    models: dict[str, ModelRecord] = field(default_factory=dict)
+
+    def unfinished(self, kinds: tuple[ModelKind, ...]) -> list[ModelKind]:
+        """The models of ``kinds`` that still need training."""
+        done = {k for k, m in self.models.items() if m.status == "finished"}
+        return [k for k in kinds if k.value not in done]
+
+    @property
+    def seconds(self) -> float:
+        """Training time spent so far, all models together."""
+        return sum(m.seconds for m in self.models.values())
+
+
 @dataclass(frozen=True)
 class RunFolder:
-    """One training run: a model folder per model of its pipeline."""
+    """One training run: a model folder per model of its pipeline, and ``run.json``."""
 
     path: Path
 
@@ -263,6 +297,34 @@ class RunFolder:
 
     def models(self, kinds: tuple[ModelKind, ...]) -> dict[ModelKind, ModelFolder]:
         return {k: self.model(k) for k in kinds}
+
+    @property
+    def record_file(self) -> Path:
+        return self.path / "run.json"
+
+    def read_record(self) -> RunRecord:
+        """The run's record (an empty one for folders written without it)."""
+        try:
+            data = json.loads(self.record_file.read_text())
+            models = {k: ModelRecord(**v) for k, v in data.get("models", {}).items()}
+            return RunRecord(data.get("labels"), data.get("time_budget_minutes"), models)
+        except (OSError, ValueError, TypeError, AttributeError):
+            return RunRecord()
+
+    def write_record(self, record: RunRecord) -> None:
+        write_json_atomic(self.record_file, dataclasses.asdict(record))
+
+    def missing_text(self, kinds: tuple[ModelKind, ...]) -> str | None:
+        """Which models a run lacks and the command that trains them (None: complete)."""
+        missing = [k for k in kinds if not self.model(k).is_complete()]
+        if not missing:
+            return None
+        labels = self.read_record().labels or "LABELS.slp"
+        names = " and ".join(k.value for k in missing)
+        return (
+            f"{self.path} has no trained {names} model (training stopped before it ended). "
+            f"Train it with: napari-sleap-train train {labels} --resume {self.path}"
+        )
 
 
 def runs_in(root: str | os.PathLike, kinds: tuple[ModelKind, ...]) -> list[RunFolder]:

@@ -11,9 +11,11 @@ from pathlib import Path
 
 from ..choices import ModelKind, StartFrom
 from ..config import TrainingConfig
-from ..data.datasets import LabelledData, load_labelled_data
-from ..models.folder import ModelFolder, RunFolder
+from ..data.datasets import LabelledData, load_labelled_data, resolve_crop_size
+from ..errors import ModelFolderError
+from ..models.folder import FINISHED, ModelFolder, ModelRecord, RunFolder
 from ..project import Project
+from . import distributed
 from .events import (
     AnyStop,
     Choice,
@@ -23,6 +25,7 @@ from .events import (
     StopToken,
     TrainingEvent,
     TrainingFinished,
+    TrainingStarted,
 )
 from .trainer import check_writable, train_events
 
@@ -37,84 +40,151 @@ def pipeline_events(
     models: tuple[ModelKind | str, ...] | None = None,
     init_weights: dict[str, str | os.PathLike] | None = None,
     trained: dict[str, str | os.PathLike] | None = None,
+    resume: dict[str, str | os.PathLike] | None = None,
+    spent_seconds: float = 0.0,
     preview_frame: Callable[[], int | None] | None = None,
+    source: str | None = None,
 ) -> Iterator[TrainingEvent]:
     """Train the models of the pipeline (default: all of ``config.models``, in order) under
-    ``out_dir``, one model folder each.
+    ``out_dir``, one model folder each, keeping the run's record (``run.json``) current.
 
-    The labelled frames are decoded once and shared. A ``stop`` request ends the current
-    model (keeping its best checkpoint) and skips the ones after it. A ``next_model`` request
-    ends the current model only; when another model follows, the run yields
-    :class:`NextModelOffered` and waits for its answer (go on, or finish here).
-
-    ``trained`` names model folders used as they are (models not trained in this run). With
-    ``preview_frame`` (a callable giving the frame to show, read in this thread), every
-    epoch that improves a model while both models exist is followed by a
-    :class:`PreviewPredicted` on that frame with the best checkpoints so far.
+    Everything that can be checked is checked before the first model trains: the output
+    folder, the labelled frames (decoded once and shared), the crop size, and the model
+    folders used as they are (``trained``), fine-tuned from (``init_weights``) or continued
+    (``resume``: a model folder whose ``last.pt`` the model goes on from). A ``stop``
+    request ends the current model (keeping its best checkpoint) and skips the ones after
+    it. A ``next_model`` request ends the current model only; when another model follows,
+    the run yields :class:`NextModelOffered` and waits for its answer (go on, or finish
+    here). ``spent_seconds`` is training time already spent by an earlier part of the run
+    (it comes off the time budget). With ``preview_frame`` (a callable giving the frame to
+    show, read in this thread), every epoch that improves a model while all models exist
+    is followed by a :class:`PreviewPredicted` on that frame with the best checkpoints.
+    ``source`` is the labels file the record names (default: the project's).
     """
     config.validate()
-    started = time.perf_counter()
     models = tuple(ModelKind(k) for k in (models or tuple(config.models)))
     out = Path(out_dir)
     check_writable(out)
     data = load_labelled_data(project, config.pipeline.anchor_part)
-    init_weights = {ModelKind(k): v for k, v in (init_weights or {}).items()}
-    folders = {ModelKind(kind): ModelFolder(Path(p)) for kind, p in (trained or {}).items()}
+    if ModelKind.CENTERED_INSTANCE in models:
+        resolve_crop_size(data, config.model(ModelKind.CENTERED_INSTANCE))  # refused now
+    init = {ModelKind(k): Path(v) for k, v in (init_weights or {}).items()}
+    resumed = {ModelKind(k): Path(v) for k, v in (resume or {}).items()}
+    used = {ModelKind(k): Path(v) for k, v in (trained or {}).items()}
+    for folder in (*init.values(), *resumed.values(), *used.values()):
+        _check_nodes(ModelFolder(folder), data.node_names)
+    folders = {kind: ModelFolder(p) for kind, p in used.items()}
     folders.update({kind: ModelFolder(out / kind.value) for kind in models})
+    run = _Run(config, models, out, data, init, resumed, time.perf_counter() - spent_seconds)
+    run.start_record(source or (str(project.path) if project.path is not None else None))
     preview = _Preview(project, config, folders) if preview_frame is not None else None
-    budget = _Budget(config, models, started)
     try:
-        yield from _train_in_turn(
-            models, budget, out, data, stop, next_model, init_weights, preview, preview_frame
-        )
+        yield from run.train(stop, next_model, preview, preview_frame)
     finally:
         if preview is not None:
             preview.close()
 
 
-def _train_in_turn(
-    models: tuple[ModelKind, ...],
-    budget: _Budget,
-    out: Path,
-    data: LabelledData,
-    stop: StopToken | None,
-    next_model: StopToken | None,
-    init_weights: dict[ModelKind, str | os.PathLike],
-    preview: _Preview | None,
-    frame_of: Callable[[], int | None] | None,
-) -> Iterator[TrainingEvent]:
-    """The models one after the other, with previews and the offer after a user's Stop."""
-    for i, kind in enumerate(models):
-        if stop is not None and stop.requested:
-            return
-        finished = None
-        for event in train_events(
-            kind,
-            None,
-            budget.config_for(kind),
-            out / kind.value,
-            stop=AnyStop(stop, next_model),
-            data=data,
-            init_weights=init_weights.get(kind),
-        ):
-            yield event
-            if isinstance(event, TrainingFinished):
-                finished = event
-            if preview is not None and isinstance(event, EpochEnded) and event.is_best:
-                frame = frame_of()
-                pred = preview.predict(frame) if frame is not None else None
-                if pred is not None:
-                    preview_event = PreviewPredicted(kind, event.epoch, frame, pred)
-                    yield preview_event
-                    preview_event.shown.wait(timeout=1.0)
-        user_stopped = finished is not None and finished.reason == "stopped by user"
-        if next_model is not None and next_model.requested:
-            next_model.clear()
-            if user_stopped and i + 1 < len(models) and not (stop and stop.requested):
-                choice = Choice()
-                yield NextModelOffered(kind, models[i + 1], choice)
-                if not choice.wait(stop):
-                    return
+def _check_nodes(folder: ModelFolder, node_names: list[str]) -> None:
+    info = folder.read_info()
+    if info.node_names != node_names:
+        raise ModelFolderError(
+            f"{folder.path} was trained on another skeleton (nodes {info.node_names}); the "
+            f"labels have {node_names}. Use a model of this skeleton, or train from scratch."
+        )
+
+
+class _Run:
+    """The models of one run, one after the other, with its record kept current."""
+
+    def __init__(
+        self,
+        config: TrainingConfig,
+        models: tuple[ModelKind, ...],
+        out: Path,
+        data: LabelledData,
+        init: dict[ModelKind, Path],
+        resumed: dict[ModelKind, Path],
+        started: float,
+    ):
+        self.config, self.models, self.data = config, models, data
+        self.init, self.resumed = init, resumed
+        self.folder = RunFolder(out)
+        self.budget = _Budget(config, models, started)
+        self.record = self.folder.read_record()
+
+    def start_record(self, labels: str | None) -> None:
+        """Write the run's settings and its record before the first model trains."""
+        record = self.record
+        record.labels = labels or record.labels
+        record.time_budget_minutes = self.config.pipeline.time_budget_minutes
+        for kind in self.models:
+            record.models.setdefault(kind.value, ModelRecord()).status = "pending"
+        if distributed.current().main:
+            self.config.save(self.folder.path / "training_config.json")
+        self._save()
+
+    def _save(self) -> None:
+        if distributed.current().main:
+            self.folder.write_record(self.record)
+
+    def _note(self, event: TrainingEvent) -> None:
+        if isinstance(event, TrainingStarted):
+            self.record.models[event.model.value].status = "training"
+            self._save()
+        elif isinstance(event, EpochEnded):
+            entry = self.record.models[event.model.value]
+            entry.epochs, entry.seconds = event.epoch + 1, round(event.elapsed, 3)
+            self._save()
+        elif isinstance(event, TrainingFinished):
+            entry = self.record.models[event.model.value]
+            entry.status = "finished" if event.reason in FINISHED else "stopped"
+            entry.reason, entry.epochs = event.reason, event.epochs
+            entry.seconds = round(event.elapsed, 3)
+            self._save()
+
+    def train(
+        self,
+        stop: StopToken | None,
+        next_model: StopToken | None,
+        preview: _Preview | None,
+        frame_of: Callable[[], int | None] | None,
+    ) -> Iterator[TrainingEvent]:
+        """Train the models in turn, with previews and the offer after a user's Stop."""
+        models = self.models
+        for i, kind in enumerate(models):
+            if stop is not None and stop.requested:
+                return
+            finished = None
+            for event in train_events(
+                kind,
+                None,
+                self.budget.config_for(kind),
+                self.folder.model(kind).path,
+                stop=AnyStop(stop, next_model),
+                data=self.data,
+                init_weights=self.init.get(kind),
+                resume_from=self.resumed.get(kind),
+            ):
+                self._note(event)
+                yield event
+                if isinstance(event, TrainingFinished):
+                    finished = event
+                if preview is not None and isinstance(event, EpochEnded) and event.is_best:
+                    frame = frame_of()
+                    pred = preview.predict(frame) if frame is not None else None
+                    if pred is not None:
+                        preview_event = PreviewPredicted(kind, event.epoch, frame, pred)
+                        yield preview_event
+                        preview_event.shown.wait(timeout=1.0)
+            user_stopped = finished is not None and finished.reason == "stopped by user"
+            if next_model is not None and next_model.requested:
+                next_model.clear()
+                if user_stopped and i + 1 < len(models) and not (stop and stop.requested):
+                    choice = Choice()
+                    yield NextModelOffered(kind, models[i + 1], choice)
+                    if not choice.wait(stop):
+                        return
 
 
 class _Budget:
@@ -186,6 +256,7 @@ class RunPlan:
     train: tuple[ModelKind, ...]
     init_weights: dict[ModelKind, Path]
     trained: dict[ModelKind, Path]
+    resume: dict[ModelKind, Path]
 
     @property
     def folders(self) -> dict[ModelKind, ModelFolder]:
@@ -202,9 +273,10 @@ def plan_run(
     kinds: tuple[ModelKind, ...],
     starts: dict[ModelKind, tuple[StartFrom, Path | None]],
 ) -> RunPlan:
-    """The plan of a run from how each model starts (scratch, an earlier model as it is,
-    or fine-tuned from an earlier model's best weights)."""
-    train, init, trained = [], {}, {}
+    """The plan of a run from how each model starts: from scratch, an earlier model as it
+    is, fine-tuned from an earlier model's best weights, or an interrupted model resumed
+    from its last checkpoint."""
+    train, init, trained, resume = [], {}, {}, {}
     for kind in kinds:
         start, folder = starts.get(kind, (StartFrom.SCRATCH, None))
         if start is StartFrom.USE_TRAINED and folder is not None:
@@ -213,4 +285,6 @@ def plan_run(
         train.append(kind)
         if start is StartFrom.FINE_TUNE and folder is not None:
             init[kind] = Path(folder)
-    return RunPlan(run, tuple(train), init, trained)
+        elif start is StartFrom.RESUME and folder is not None:
+            resume[kind] = Path(folder)
+    return RunPlan(run, tuple(train), init, trained, resume)

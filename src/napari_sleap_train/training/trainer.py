@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -157,6 +158,7 @@ def train_events(
     data: LabelledData | None = None,
     init_weights: str | os.PathLike | None = None,
     resume: bool = False,
+    resume_from: str | os.PathLike | None = None,
 ) -> Iterator[TrainingEvent]:
     """Train one model of the top-down pipeline, yielding an event per batch and epoch.
 
@@ -177,7 +179,11 @@ def train_events(
     init_weights
         A model folder of the same architecture to start from (fine-tuning).
     resume
-        Continue the interrupted run in ``model_dir`` (weights, optimizer, epoch, best loss).
+        Continue the interrupted run in ``model_dir`` from its ``last.pt`` (weights,
+        optimiser, epoch, best loss, time spent): the same epoch count, schedule and time
+        limit as if it had not stopped.
+    resume_from
+        The same, continuing the run of another model folder into ``model_dir``.
     """
     config.validate()
     kind = ModelKind(kind)
@@ -233,27 +239,26 @@ def train_events(
         threshold=opt_cfg.early_stopping_min_delta,
         threshold_mode="abs",
     )
-    start_epoch, best_loss, best_epoch, wait, log = 0, math.inf, -1, 0, []
-    if resume:
-        if not folder.last.exists():
-            raise TrainingError(
-                f"Nothing to resume in {folder.path}: {folder.last.name} is missing."
-            )
-        state = folder.load_state(folder.last)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+    start_epoch, best_loss, best_epoch, wait, log, spent = 0, math.inf, -1, 0, [], 0.0
+    source = folder if resume else ModelFolder(Path(resume_from)) if resume_from else None
+    if source is not None:
+        state = _resume_state(source, model, optimizer, scheduler)
         start_epoch, best_loss = int(state["epoch"]) + 1, float(state["best_val_loss"])
         best_epoch, wait = int(state["best_epoch"]), int(state["wait"])
+        spent = float(state.get("elapsed", 0.0))
         gen.set_state(state["generator"])
-        log = folder.read_log()
-        notes.append(f"Resuming at epoch {start_epoch + 1}.")
+        log = source.read_log()
+        if best_epoch >= 0:
+            info.best_epoch, info.best_val_loss = best_epoch + 1, best_loss
+        if source.path != folder.path and group.main and source.best.exists():
+            shutil.copy2(source.best, folder.best)
+        notes.append(f"Resuming at epoch {start_epoch + 1} of {source.path}.")
     if group.main:
         config.save(folder.config_file)
         folder.write_info(info)
 
     val_batches = _fixed_batches(val, batch_size, gen)
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() - spent  # time already spent on this model counts
     limit = opt_cfg.time_limit_minutes * 60 if opt_cfg.time_limit_minutes else math.inf
     yield TrainingStarted(
         kind,
@@ -351,6 +356,7 @@ def train_events(
                         "best_epoch": best_epoch,
                         "wait": wait,
                         "generator": gen.get_state(),
+                        "elapsed": time.perf_counter() - t0,
                     },
                 )
             yield EpochEnded(kind, epoch, train_loss, val_loss, lr, is_best, wait, elapsed)
@@ -367,6 +373,26 @@ def train_events(
     yield TrainingFinished(
         kind, reason, best_loss, best_epoch + 1, epoch + 1, time.perf_counter() - t0, folder.path
     )
+
+
+def _resume_state(source: ModelFolder, model, optimizer, scheduler) -> dict:
+    """Load the state to resume from into the model, optimiser and schedule."""
+    if not source.last.exists():
+        raise TrainingError(
+            f"Nothing to resume in {source.path}: {source.last.name} is missing (the run "
+            "stopped before its first epoch ended). Train this model from scratch."
+        )
+    state = source.load_state(source.last)
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise TrainingError(
+            f"Cannot resume {source.path}: it was trained with other settings ({exc}). "
+            "Resume with the configuration it was started with, or train from scratch."
+        ) from exc
+    return state
 
 
 def cosine_lr(peak: float, progress: float, warmup: float = 0.03) -> float:

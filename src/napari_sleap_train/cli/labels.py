@@ -1,0 +1,155 @@
+"""``sample``, ``suggest`` and ``export``: the labelling loop without a window."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .options import positive_int, video_dirs
+
+
+def add_parsers(sub) -> None:
+    """The ``sample``, ``suggest`` and ``export`` sub-commands."""
+    p = sub.add_parser("sample", help="write the built-in sample project to a folder")
+    p.add_argument("out_dir", help="folder to write the video, project and ground truth to")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("suggest", help="suggest frames to label next (adds them to a project)")
+    p.add_argument("labels", help="project (.slp) to suggest frames in")
+    p.add_argument(
+        "--method",
+        required=True,
+        choices=["random", "stride", "image-features", "low-score"],
+        help="random frames, evenly spaced frames, frames from every image-feature cluster, "
+        "or the frames with the lowest prediction scores",
+    )
+    p.add_argument("--n", type=positive_int, required=True, help="frames to suggest per video")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--include-labelled",
+        action="store_true",
+        help="also suggest frames that already hold user labels",
+    )
+    p.add_argument(
+        "--clusters", type=positive_int, default=5, help="image-features: k-means clusters (5)"
+    )
+    p.add_argument(
+        "-o", "--out", required=True, help="where to save (.slp); the input keeps a .bak if named"
+    )
+    video_dirs(p)
+    p.set_defaults(func=cmd_suggest)
+
+    p = sub.add_parser("export", help="export poses as .slp, SLEAP analysis HDF5 or CSV")
+    p.add_argument("labels", help="predictions or project (.slp)")
+    p.add_argument("--format", required=True, choices=["slp", "analysis-h5", "csv"])
+    p.add_argument("-o", "--out", required=True, help="file to write")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--user-only", action="store_true", help="only user-labelled instances")
+    group.add_argument("--predicted-only", action="store_true", help="only predicted instances")
+    p.add_argument(
+        "--video",
+        type=int,
+        help="analysis-h5/csv: which video (index) when several hold instances",
+    )
+    video_dirs(p)
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from ..sample_data import write_sample
+
+    paths = write_sample(args.out_dir, seed=args.seed)
+    print(f"video:        {paths.video}")
+    print(f"project:      {paths.project}")
+    print(f"ground truth: {paths.ground_truth}")
+    return 0
+
+
+def _video_label(video) -> str:
+    name = video.filename[0] if isinstance(video.filename, list) else video.filename
+    return Path(str(name)).name
+
+
+def cmd_suggest(args: argparse.Namespace) -> int:
+    from ..atomic import check_writable
+    from ..errors import SuggestionError
+    from ..project import load_project
+    from ..suggestions import suggest
+
+    check_writable(Path(args.out).expanduser(), SuggestionError)
+    project = load_project(args.labels, search_dirs=args.video_dir or ())
+    results = suggest(
+        project.labels,
+        args.method,
+        args.n,
+        seed=args.seed,
+        exclude_labelled=not args.include_labelled,
+        n_clusters=args.clusters,
+    )
+    same = Path(args.out).expanduser().resolve() == project.path
+    out = project.save(args.out, backup=True)
+    for i, res in enumerate(results):
+        kept = len(res.frames) - res.added
+        fewer = len(res.frames) < args.n
+        print(
+            f"video {i} ({_video_label(res.video)}): added {res.added} suggestions"
+            + (f" ({kept} were already suggested)" if kept else "")
+            + (f" - fewer than {args.n}: no more frames to choose" if fewer else "")
+        )
+    total = len(project.labels.suggestions)
+    backup = f" (previous file kept as {out.name}.bak)" if same else ""
+    print(f"{total} suggestions in all -> {out}{backup}")
+    return 0
+
+
+def _load_for_export(path: str, search_dirs):
+    """The project at ``path``; when only its video is missing, the labels without it."""
+    from ..errors import ProjectError
+    from ..project import Project, load_labels, load_project
+
+    labels = load_labels(path)  # the file itself must be readable
+    try:
+        return load_project(path, search_dirs=search_dirs)
+    except ProjectError:
+        print(
+            f"note: a video of {Path(path).name} was not found (name its folder with "
+            "--video-dir); exporting the poses without it.",
+            file=sys.stderr,
+        )
+        return Project(labels=labels, path=None)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..atomic import check_writable
+    from ..errors import ExportError
+    from ..export import export_labels, select_instances, tracked_instances
+
+    source = Path(args.labels).expanduser()
+    target = Path(args.out).expanduser()
+    if target.resolve() == source.resolve():
+        raise ExportError(
+            f"-o {args.out} is the input file: exports go to a new file so the input stays "
+            "as it is. Choose another output name."
+        )
+    check_writable(target, ExportError)
+    which = "user" if args.user_only else "predicted" if args.predicted_only else "all"
+    project = _load_for_export(str(source), args.video_dir or ())
+    labels = project.labels
+    if args.format == "slp":
+        chosen = select_instances(labels, which)
+        where = f"{len(chosen.videos)} video(s)"
+    else:
+        chosen = tracked_instances(labels, args.video, which)
+        index = next(i for i, v in enumerate(labels.videos) if v is chosen.videos[0])
+        where = f"video {index}, {len(chosen.tracks)} tracks"
+    out = export_labels(
+        labels, args.out, args.format, which, video=args.video, labels_path=str(source.resolve())
+    )
+    n_inst = sum(len(lf.instances) for lf in chosen.labeled_frames)
+    print(
+        f"exported {n_inst} instances in {len(chosen.labeled_frames)} frames ({where}) "
+        f"as {args.format} -> {out}"
+    )
+    return 0

@@ -1,0 +1,155 @@
+"""``predict`` and ``evaluate``: everything checked before the models run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .options import fraction, positive_int, video_dirs
+
+
+def add_parsers(sub) -> None:
+    """The ``predict`` and ``evaluate`` sub-commands."""
+    p = sub.add_parser("predict", help="predict poses with trained models")
+    p.add_argument("models_dir", help="folder written by `train --out`")
+    p.add_argument("input", help="a project (.slp) or a video")
+    p.add_argument(
+        "--frames",
+        help="suggested | labeled | all | random:N | A:B | N,M,... (default: a project's "
+        "suggested frames when it has any, else every frame)",
+    )
+    p.add_argument("-o", "--out", required=True, help="where to save the predictions (.slp)")
+    p.add_argument("--batch-size", type=positive_int, default=4, help="frames per batch (4)")
+    p.add_argument("--peak-threshold", type=fraction, help="minimum confidence (default 0.2)")
+    p.add_argument("--max-instances", type=positive_int, help="at most this many animals a frame")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16"],
+        help="auto: bfloat16 on CPUs that compute it natively, else fp32",
+    )
+    video_dirs(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="compare predictions with ground truth")
+    p.add_argument("ground_truth", help="project with user-labelled ground truth (.slp)")
+    p.add_argument("predictions", help="project with predicted instances (.slp)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument(
+        "--truth-from-predictions",
+        action="store_true",
+        help="use the ground truth file's predicted instances when it has no user labels",
+    )
+    p.set_defaults(func=cmd_evaluate)
+
+
+def _check_output(out: Path, source: Path) -> None:
+    """Refuse an output that is the input or cannot be written, before any work."""
+    from ..atomic import check_writable
+    from ..errors import ProjectError
+
+    if out.resolve() == source.resolve():
+        raise ProjectError(
+            f"-o {out} is the input file: predictions are saved to a new file so your "
+            "labels stay as they are. Choose another output name."
+        )
+    check_writable(out, ProjectError)
+
+
+def _frames_choice(args: argparse.Namespace, project) -> tuple[object, str]:
+    """The frame selection, and in words what it is."""
+    from ..choices import FrameTarget
+    from ..inference.frames import FrameSelection
+
+    if args.frames is not None:
+        return FrameSelection.parse(args.frames), args.frames
+    if project.labels.suggestions:
+        return FrameSelection(FrameTarget.SUGGESTED), "the suggested frames"
+    return FrameSelection(FrameTarget.ALL), "every frame (there are no suggestions)"
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import sleap_io as sio
+
+    from ..errors import ModelFolderError
+    from ..inference.frames import select_frames
+    from ..inference.results import add_predictions
+    from ..inference.topdown import TOP_DOWN_MODELS, PredictionStats, TopDownPredictor
+    from ..models.folder import RunFolder
+    from ..project import Project, load_project
+    from ..video import LazyVideo
+
+    source, out = Path(args.input), Path(args.out)
+    _check_output(out, source)
+    run = RunFolder(Path(args.models_dir))
+    missing = run.missing_text(TOP_DOWN_MODELS) if run.path.is_dir() else None
+    if missing is not None:
+        raise ModelFolderError(missing)
+    if source.suffix.lower() == ".slp":
+        project = load_project(source, search_dirs=args.video_dir or ())
+    else:
+        lazy = LazyVideo(str(source))  # says why a file is no video, before anything else
+        lazy.close()
+        project = Project(sio.Labels(videos=[sio.load_video(str(source))]), path=None)
+    videos = {id(v): LazyVideo(v) for v in project.videos}
+    predictor = TopDownPredictor.from_models_dir(
+        run.path,
+        device=args.device,
+        peak_threshold=args.peak_threshold,
+        max_instances=args.max_instances,
+        precision=args.precision,
+    )
+    if project.labels.skeletons:
+        predictor.check_skeleton(project.node_names)
+    else:
+        project.labels.skeletons = [sio.Skeleton(nodes=predictor.node_names)]
+    selection, words = _frames_choice(args, project)
+    print(f"frames: {words}")
+    live = sys.stderr.isatty()
+    total_frames, total_inst, total_s, model_s = 0, 0, 0.0, 0.0
+    for video in project.videos:
+        lazy = videos[id(video)]
+        frames = select_frames(project, video, selection, n_frames=len(lazy))
+        if not frames:
+            print(f"{Path(str(video.filename)).name}: no frames to predict for {words}")
+            continue
+        stats = PredictionStats()
+
+        def progress(done: int, total: int) -> None:
+            if live:
+                print(f"\rpredicting {done}/{total} frames", end="", file=sys.stderr)
+
+        preds = predictor.predict_video(
+            lazy, frames, batch_size=args.batch_size, progress=progress, stats=stats
+        )
+        add_predictions(project, video, preds)
+        lazy.close()
+        if live:
+            print(file=sys.stderr)
+        total_frames += stats.frames
+        total_inst += stats.instances
+        total_s += stats.seconds
+        model_s += stats.model_seconds
+    saved = project.save(out, backup=True)
+    fps = total_frames / total_s if total_s else 0.0
+    print(
+        f"predicted {total_frames} frames, {total_inst} instances in {total_s:.1f} s "
+        f"({fps:.1f} frames/s end to end; models {total_frames / max(model_s, 1e-9):.1f} "
+        f"frames/s) -> {saved}"
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from ..evaluation import evaluate_labels, format_report
+    from ..project import load_labels
+
+    truth = load_labels(args.ground_truth)
+    predictions = load_labels(args.predictions)
+    metrics = evaluate_labels(truth, predictions, user_only_gt=not args.truth_from_predictions)
+    print(json.dumps(metrics, indent=2) if args.json else format_report(metrics))
+    return 0
