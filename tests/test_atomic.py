@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +50,37 @@ def test_errors_name_the_target_and_take_the_callers_class(tmp_path):
     with pytest.raises(WriteError, match=f"Cannot write {target} .*Choose a folder") as info:
         write_json_atomic(target, {})
     assert ".napari" not in str(info.value)  # not the temporary file's name
+
+
+def test_modes_follow_the_replaced_file_or_the_umask(tmp_path):
+    old = tmp_path / "poses.csv"
+    old.write_text("a")
+    old.chmod(0o664)
+    with atomic_path(old) as tmp:
+        tmp.write_text("b")
+    assert stat.S_IMODE(old.stat().st_mode) == 0o664  # kept, not mkstemp's 0600
+    mask = os.umask(0o027)
+    try:
+        write_json_atomic(tmp_path / "new.json", {})
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == 0o640
+
+
+def test_temporary_files_of_a_killed_writer_go_at_the_next_write(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pid = int(dead.stdout)
+    host = socket.gethostname()
+    stale = tmp_path / f".best.tmp-{host}-{pid}-x1y2.pt"
+    stale.write_bytes(b"half a checkpoint")
+    other_host = tmp_path / f".best.tmp-elsewhere-{pid}-x1y2.pt"  # may still be writing
+    other_host.write_bytes(b"")
+    foreign = tmp_path / ".hidden_user_file"
+    foreign.write_text("mine")
+    write_json_atomic(tmp_path / "model_info.json", {})
+    assert not stale.exists() and other_host.exists() and foreign.exists()

@@ -104,13 +104,18 @@ def load_labelled_data(project: Project, anchor_part: str | None = None) -> Labe
         )
     videos = {id(v): LazyVideo(v) for v in project.videos}
     vindex = {id(v): i for i, v in enumerate(project.videos)}
+    images = []
     try:
-        images = [videos[id(lf.video)].frame(lf.frame_idx) for lf in lfs]
-    except IndexError as exc:
-        raise DataError(
-            f"A labelled frame cannot be read: {exc} Replace the video with a complete copy "
-            "(or re-encode it), or delete the labels of the frames it lacks."
-        ) from exc
+        for lf in lfs:
+            lazy = videos[id(lf.video)]
+            try:
+                images.append(lazy.frame(lf.frame_idx))
+            except IndexError as exc:
+                raise DataError(
+                    f"Frame {lf.frame_idx} of {lazy.filename} is labelled but cannot be read "
+                    f"({exc}); the video may be truncated. Replace it with a complete copy "
+                    "(or re-encode it), or delete the labels of the frames it lacks."
+                ) from exc
     finally:
         for v in videos.values():
             v.close()

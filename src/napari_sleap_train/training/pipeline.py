@@ -64,7 +64,7 @@ def pipeline_events(
     config.validate()
     models = tuple(ModelKind(k) for k in (models or tuple(config.models)))
     out = Path(out_dir)
-    check_writable(out)
+    check_writable(out, create=False)  # created once everything else is checked
     data = load_labelled_data(project, config.pipeline.anchor_part)
     if ModelKind.CENTERED_INSTANCE in models:
         resolve_crop_size(data, config.model(ModelKind.CENTERED_INSTANCE))  # refused now
@@ -75,6 +75,7 @@ def pipeline_events(
         _check_nodes(ModelFolder(folder), data.node_names)
     folders = {kind: ModelFolder(p) for kind, p in used.items()}
     folders.update({kind: ModelFolder(out / kind.value) for kind in models})
+    out.mkdir(parents=True, exist_ok=True)
     run = _Run(config, models, out, data, init, resumed, time.perf_counter() - spent_seconds)
     run.start_record(source or (str(project.path) if project.path is not None else None))
     preview = _Preview(project, config, folders) if preview_frame is not None else None

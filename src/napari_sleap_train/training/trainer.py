@@ -65,11 +65,16 @@ def unet_spec(backbone, in_channels: int) -> UNetSpec:
     )
 
 
-def check_writable(folder: Path) -> None:
-    """Create ``folder`` and prove it can be written, before any training starts."""
+def check_writable(folder: Path, create: bool = True) -> None:
+    """Prove that ``folder`` can be written (creating it, unless ``create`` is False: then
+    the nearest folder above it that exists must take files), before any training starts."""
+    target = Path(folder)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write_test.{os.getpid()}"  # one per process (torchrun)
+        if create:
+            target.mkdir(parents=True, exist_ok=True)
+        while not target.exists():
+            target = target.parent
+        probe = target / f".write_test.{os.getpid()}"  # one per process (torchrun)
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
