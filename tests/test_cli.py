@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import sleap_io as sio
 
 from napari_sleap_train.cli import main
@@ -66,10 +67,10 @@ def test_train_predict_evaluate(sample_paths, tmp_path, capsys):
         == 0
     )
     out = capsys.readouterr().out
-    assert "frames/s" in out
+    assert "frames/s" in out and "predicted 6 frames" in out  # frames 0-5, none labelled
     labels = sio.load_slp(str(pred))
     predicted = {lf.frame_idx for lf in labels.labeled_frames if lf.predicted_instances}
-    assert predicted <= set(range(6))
+    assert predicted and predicted <= set(range(6))
     assert len(labels.user_labeled_frames) == 20  # the user's labels are kept
 
     assert main(["evaluate", str(sample_paths.ground_truth), str(pred), "--json"]) == 0
@@ -83,6 +84,11 @@ def test_train_predict_evaluate(sample_paths, tmp_path, capsys):
         "instances_missed",
         "instances_extra",
     } <= set(metrics)
+    n_pred = sum(len(lf.predicted_instances) for lf in labels.labeled_frames)
+    assert metrics["n_frames"] == 300 and metrics["instances_gt"] == 900  # 3 animals a frame
+    assert metrics["instances_pred"] == n_pred and 1 <= metrics["instances_matched"] <= 18
+    assert metrics["found_fraction"] == pytest.approx(metrics["instances_matched"] / 900)
+    assert 0 <= metrics["oks_map"] <= 1 and 0 < metrics["dist_p50"] < 384
 
 
 def test_errors_are_one_clear_line(tmp_path, capsys, sample_paths):

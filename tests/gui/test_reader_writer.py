@@ -146,7 +146,7 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
         read_project(str(tmp_path / "missing.slp"))
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(np.random.default_rng(0).bytes(5000))
-    with pytest.raises(VideoOpenError):
+    with pytest.raises(VideoOpenError, match="bad.mp4.*not a video that OpenCV can decode"):
         get_reader(str(bad))(str(bad))
 
 
@@ -155,7 +155,7 @@ def test_undecodable_video_adds_no_layers(tmp_path):
     (tmp_path / "centered_pair_low_quality.mp4").write_bytes(b"\x00" * 4096)
     copy = tmp_path / "p.slp"
     copy.write_bytes(src.read_bytes())
-    with pytest.raises(VideoOpenError):
+    with pytest.raises(VideoOpenError, match="centered_pair_low_quality.mp4.*re-encode"):
         project_to_layers(load_project(copy))
 
 
@@ -183,6 +183,6 @@ def test_failed_open_adds_nothing(make_napari_viewer, tmp_path):
     viewer = make_napari_viewer()
     bad = tmp_path / "bad.slp"
     bad.write_text("nope")
-    with pytest.raises(Exception, match="not a SLEAP project"):
+    with pytest.raises(Exception, match="bad.slp is not a SLEAP project: .slp files are HDF5"):
         viewer.open(str(bad), plugin="napari-sleap-train")
     assert len(viewer.layers) == 0

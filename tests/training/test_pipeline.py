@@ -6,8 +6,15 @@ import threading
 
 import numpy as np
 import pytest
+import torch
 
-from napari_sleap_train.config import ConfigError, TrainingConfig, default_config, preset
+from napari_sleap_train.config import (
+    ConfigError,
+    TrainingConfig,
+    default_config,
+    default_preset,
+    preset,
+)
 from napari_sleap_train.inference.results import TemporaryPredictions
 from napari_sleap_train.inference.topdown import FramePrediction
 from napari_sleap_train.models.folder import ModelFolder
@@ -39,7 +46,7 @@ def test_presets():
     assert fast.model("centroid").optimization.schedule == "cosine"
     assert fast.model("centered_instance").optimization.learning_rate == 1e-3
     assert fast.model("centroid").backbone == sleap.model("centroid").backbone  # same networks
-    assert default_config() == fast  # this machine has no GPU
+    assert default_config() == (sleap if torch.cuda.is_available() else fast)
     with pytest.raises(ConfigError, match="unknown"):
         preset("turbo")
     bad = TrainingConfig()
@@ -49,6 +56,16 @@ def test_presets():
         "pipeline.time_budget_minutes",
         "models.centroid.optimization.schedule",
     }
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_the_machine_picks_its_preset(monkeypatch, gpu):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None:
+        monkeypatch.setattr(mps, "is_available", lambda: False)
+    assert default_preset() == ("sleap" if gpu else "fast-cpu")
+    assert default_config() == preset("sleap" if gpu else "fast-cpu")
 
 
 def test_cosine_schedule_warms_up_then_decays():
@@ -78,9 +95,30 @@ def test_time_budget_is_split_between_the_models(project, tmp_path):
             started[event.model] = event
     centroid, instance = started["centroid"], started["centered_instance"]
     assert centroid.reason == instance.reason == "time limit"
-    assert centroid.elapsed == pytest.approx(0.35 * 18, abs=2.5)
     total = centroid.elapsed + instance.elapsed
-    assert 15 < total < 0.3 * 60 + 5
+    print(f"centroid {centroid.elapsed:.1f} s, instance {instance.elapsed:.1f} s of 18 s")
+    assert total < 0.3 * 60 + 60  # a freeze guard; the split itself is tested below
+
+
+def test_the_budget_gives_the_centroid_its_share_and_the_instance_the_rest():
+    from napari_sleap_train.training.pipeline import _Budget
+
+    cfg = tiny_config()
+    cfg.pipeline.time_budget_minutes = 10.0
+    now = [100.0]
+    budget = _Budget(cfg, tuple(cfg.models), started=100.0, clock=lambda: now[0])
+
+    def limit(kind):
+        return budget.config_for(kind).model(kind).optimization.time_limit_minutes
+
+    assert limit("centroid") == pytest.approx(3.5)  # 35 % of the budget
+    now[0] += 2 * 60  # the centroid model stopped early, after 2 minutes
+    assert limit("centered_instance") == pytest.approx(8.0)  # it gets what is left
+    cfg.model("centered_instance").optimization.time_limit_minutes = 5.0
+    assert limit("centered_instance") == pytest.approx(5.0)  # its own, shorter limit holds
+    now[0] += 20 * 60
+    assert limit("centered_instance") == pytest.approx(0.05)  # spent: a last moment
+    assert cfg.model("centroid").optimization.time_limit_minutes is None  # not changed
 
 
 def test_stop_offers_the_next_model(project, tmp_path):
@@ -165,3 +203,29 @@ def test_cli_total_time_and_preset(sample_paths, tmp_path, capsys):
     assert saved.pipeline.time_budget_minutes == 0.2
     assert saved.model("centroid").optimization.schedule == "plateau"  # the sleap preset
     assert saved.model("centered_instance").optimization.time_limit_minutes < 0.2
+
+
+def test_a_plan_says_which_models_train_resume_or_stay(tmp_path):
+    from napari_sleap_train.choices import ModelKind, StartFrom
+    from napari_sleap_train.models.folder import RunFolder
+    from napari_sleap_train.training.pipeline import plan_run
+
+    run = RunFolder(tmp_path / "run")
+    kinds = (ModelKind.CENTROID, ModelKind.CENTERED_INSTANCE)
+    plan = plan_run(run, kinds, {ModelKind.CENTROID: (StartFrom.USE_TRAINED, tmp_path / "c")})
+    assert plan.train == (ModelKind.CENTERED_INSTANCE,) and plan.trained == {
+        ModelKind.CENTROID: tmp_path / "c"
+    }
+    plan = plan_run(
+        run,
+        kinds,
+        {
+            ModelKind.CENTROID: (StartFrom.RESUME, tmp_path / "c"),
+            ModelKind.CENTERED_INSTANCE: (StartFrom.FINE_TUNE, tmp_path / "i"),
+        },
+    )
+    assert plan.train == kinds and plan.resume == {ModelKind.CENTROID: tmp_path / "c"}
+    assert plan.init_weights == {ModelKind.CENTERED_INSTANCE: tmp_path / "i"}
+    assert (
+        list(plan.folders) == list(kinds) and plan.folders[kinds[0]].path == run.path / "centroid"
+    )

@@ -196,14 +196,20 @@ class _Budget:
     A model's own time limit still applies when it is shorter.
     """
 
-    def __init__(self, config: TrainingConfig, models: tuple[ModelKind, ...], started: float):
-        self.config, self.models, self.started = config, models, started
+    def __init__(
+        self,
+        config: TrainingConfig,
+        models: tuple[ModelKind, ...],
+        started: float,
+        clock: Callable[[], float] = time.perf_counter,
+    ):
+        self.config, self.models, self.started, self.clock = config, models, started, clock
 
     def config_for(self, kind: ModelKind) -> TrainingConfig:
         total = self.config.pipeline.time_budget_minutes
         if total is None:
             return self.config
-        left = total - (time.perf_counter() - self.started) / 60
+        left = total - (self.clock() - self.started) / 60
         share = self.config.pipeline.centroid_time_share
         minutes = total * share if kind != self.models[-1] else left
         config = copy.deepcopy(self.config)
