@@ -307,6 +307,8 @@ def test_an_interrupted_run_says_how_to_go_on_and_resumes(inputs, tmp_path):
     record = json.loads((run / "run.json").read_text())
     assert {m["status"] for m in record["models"].values()} == {"finished"}
     assert cli("predict", run, inputs / "sample.slp", "-o", tmp_path / "p.slp").returncode == 0
+    again = cli("train", inputs / "sample.slp", "--resume", run)
+    assert again.returncode == 0 and "nothing to resume" in again.stdout, again.stderr
 
 
 def test_a_job_leaves_no_temporary_folder(inputs, tmp_path):

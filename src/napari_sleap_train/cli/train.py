@@ -247,7 +247,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         plan = _run_plan(args, config)
         config = plan.config
         if not plan.models:
-            print(f"{plan['out']}: every model is trained already; nothing to resume.")
+            print(f"{plan.out}: every model is trained already; nothing to resume.")
             return 0
         group, config.device = distributed.init_from_env(config.device)
         stop = StopToken()

@@ -84,9 +84,16 @@ def check_writable(folder: Path, create: bool = True) -> None:
         ) from exc
 
 
+OOM_WORDS = (
+    "out of memory",
+    "allocate memory",
+    "could not create a primitive",  # oneDNN (CPU) when its workspace cannot be allocated
+)
+
+
 def _is_oom(exc: BaseException) -> bool:
     text = str(exc).lower()
-    return isinstance(exc, MemoryError) or "out of memory" in text or "allocate memory" in text
+    return isinstance(exc, MemoryError) or any(words in text for words in OOM_WORDS)
 
 
 def _oom_error(kind: str, exc: BaseException) -> TrainingError:
