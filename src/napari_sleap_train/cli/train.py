@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..choices import ModelKind
+from ..config import TrainingConfig
 from .options import positive_float, positive_int, video_dirs
 
 
@@ -176,7 +177,7 @@ class TrainPlan:
     """Where a ``train`` run goes and which models it trains, resumes or takes as they are."""
 
     out: Path
-    config: object
+    config: TrainingConfig
     models: tuple[ModelKind, ...]
     resume: dict[ModelKind, Path]
     trained: dict[ModelKind, Path]
@@ -185,7 +186,6 @@ class TrainPlan:
 
 def _run_plan(args: argparse.Namespace, config) -> TrainPlan:
     """The plan the options ask for (``--resume``, ``--only``, given model folders)."""
-    from ..config import TrainingConfig
     from ..errors import ConfigError
     from ..models.folder import RunFolder
 

@@ -149,10 +149,14 @@ class TrainingConfig:
         if not isinstance(data, dict):
             return 0
         models = data.get("models", {k.value: data[k.value] for k in ModelKind if k.value in data})
-        kind = PipelineKind.TOP_DOWN
-        n = count_unset(PipelineConfig, data.get("pipeline", {}))
+        pipeline = data.get("pipeline", {})
+        try:
+            kind = PipelineKind(pipeline.get("kind", PipelineKind.TOP_DOWN))
+        except (AttributeError, ValueError):  # reported by from_dict
+            kind = PipelineKind.TOP_DOWN
+        n = count_unset(PipelineConfig, pipeline)
         n += sum(name not in data for name in ("device", "precision"))
-        for model in PIPELINE_MODELS[kind]:
+        for model in PIPELINE_MODELS.get(kind, ()):
             part = models.get(model.value, {}) if isinstance(models, dict) else {}
             n += count_unset(MODEL_CONFIGS[model], part)
         return n

@@ -84,7 +84,7 @@ class ModelStart:
 
     def earlier(self) -> Path | None:
         """The earlier model folder this start uses, or None."""
-        if self.start is StartFrom.SCRATCH or self.folder in (None, Path(), Path(".")):
+        if self.start is StartFrom.SCRATCH or self.folder in (None, Path()):
             return None
         return self.folder
 

@@ -142,6 +142,7 @@ class SettingsPanel(QWidget):
             ("Reset to defaults", self.reset_defaults),
         ):
             self.add_button(text, slot)
+        self._problems: dict[str, str] = {}
         self.problem_label = QLabel()
         self.problem_label.setStyleSheet("color: #ff6060")
         self.problem_label.setWordWrap(True)
@@ -199,12 +200,13 @@ class SettingsPanel(QWidget):
         self.form.set_choices("anchor_part", node_names)
 
     def problems(self) -> dict[str, str]:
-        return self.config().problems()
+        """What is invalid in the forms now (found at the last edit)."""
+        return self._problems
 
     def _edited(self) -> None:
         """Outline invalid fields and say what to change; remember a valid configuration."""
         config = self.config()
-        problems = config.problems()
+        problems = self._problems = config.problems()
         for widget in self.form.widgets.values():
             widget.native.setStyleSheet("")
         lines = []
