@@ -110,12 +110,54 @@ class PredictionMode(Choice):
     CLEAR_ALL = "clear_all"
 
 
+class TrackerMethod(Choice):
+    """How instances are linked across frames (SLEAP's tracker methods)."""
+
+    NONE = "none"
+    SIMPLE = "simple"
+    FLOW = "flow"
+
+
+class Similarity(Choice):
+    """How alike an instance is to a track's earlier instances."""
+
+    INSTANCE = "instance"
+    CENTROID = "centroid"
+    IOU = "iou"
+    OKS = "oks"
+
+
+class Matching(Choice):
+    """How instances are assigned to tracks on a frame."""
+
+    HUNGARIAN = "hungarian"
+    GREEDY = "greedy"
+
+
+class Candidates(Choice):
+    """Which earlier instances a new instance is compared with."""
+
+    AUTO = "auto"
+    WINDOW = "window"
+    QUEUES = "queues"
+
+
 _LABELS: dict[Choice, str] = {
     PipelineKind.SINGLE_INSTANCE: "single animal",
     PipelineKind.TOP_DOWN: "top-down",
     PipelineKind.BOTTOM_UP: "bottom-up",
     PipelineKind.TOP_DOWN_ID: "top-down-ID",
     PipelineKind.BOTTOM_UP_ID: "bottom-up-ID",
+    TrackerMethod.NONE: "none (no identities)",
+    TrackerMethod.SIMPLE: "simple",
+    TrackerMethod.FLOW: "flow (optical-flow shift)",
+    Similarity.INSTANCE: "instance (SLEAP's, pixels)",
+    Similarity.CENTROID: "centroid distance",
+    Similarity.IOU: "bounding-box IoU",
+    Similarity.OKS: "OKS (scaled to the animal)",
+    Candidates.AUTO: "auto (per-track queues when max tracks is set)",
+    Candidates.WINDOW: "last frames of the window",
+    Candidates.QUEUES: "per-track queues",
     ModelKind.CENTROID: "Centroid Model",
     ModelKind.CENTERED_INSTANCE: "Centered Instance Model",
     Preset.FAST_CPU: "fast CPU",

@@ -64,5 +64,9 @@ class SkeletonError(SleapTrainError, ValueError):
     """The skeleton as edited cannot be used."""
 
 
+class TrackingError(SleapTrainError, ValueError):
+    """Tracking cannot run on these predictions or with these settings."""
+
+
 class WriteError(SleapTrainError, OSError):
     """A file could not be written where asked."""

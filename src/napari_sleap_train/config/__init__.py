@@ -28,6 +28,7 @@ from .parts import (
     ModelConfig,
     OptimizationConfig,
     PipelineConfig,
+    TrackingConfig,
 )
 from .settings import Setting, build, count_unset, part, problems, to_jsonable
 
@@ -46,6 +47,7 @@ __all__ = [
     "ModelConfig",
     "OptimizationConfig",
     "PipelineConfig",
+    "TrackingConfig",
     "TrainingConfig",
     "default_config",
     "default_models",
@@ -65,6 +67,7 @@ class TrainingConfig:
 
     pipeline: PipelineConfig = part(PipelineConfig)
     models: dict[ModelKind, ModelConfig] = field(default_factory=default_models)
+    tracking: TrackingConfig = part(TrackingConfig)
     device: str = Setting(
         "Device", "auto picks a CUDA GPU, then Apple MPS, then the CPU.", options=DEVICES
     ).field("auto")

@@ -72,7 +72,41 @@ Key                     Meaning
 ``sigma``               The OKS standard deviation used.
 ``videos_unmatched``    (:func:`evaluate_labels` only) ground-truth videos with no matching
                         prediction video; all their instances count as missed.
+``identity``            (:func:`evaluate_labels` only, when a ground-truth instance has a
+                        track) the tracking metrics of :func:`identity_metrics`, below.
 ======================  ===================================================================
+
+Keys of ``identity`` (:func:`identity_metrics`). Frames are taken in (video, frame)
+order with the pairs of the OKS matching above; tracks are compared by name. An
+untracked prediction is an identity of its own (it never continues a track and is
+never mapped); untracked ground-truth instances are left out, with the predictions
+matched to them:
+
+===============================  ==========================================================
+Key                              Meaning
+===============================  ==========================================================
+``id_switches``                  CLEAR-MOT identity switches: frames where a ground-truth
+                                 track's matched prediction has another track than the one
+                                 it was last matched to (unmatched frames skipped).
+``mota``                         ``1 - (misses + false_positives + id_switches) /
+                                 instances_gt``.
+``idf1``                         Identity F1 ``2 IDTP / (2 IDTP + IDFP + IDFN)`` under the
+                                 one-to-one track mapping maximising IDTP (Ristani et al.).
+``idp``, ``idr``                 Identity precision ``IDTP / instances_pred`` and recall
+                                 ``IDTP / instances_gt``.
+``idtp``, ``idfp``, ``idfn``     Matched pairs whose predicted track maps to their
+                                 ground-truth track; ``instances_pred - idtp``;
+                                 ``instances_gt - idtp``.
+``identity_correct_fraction``    ``idtp`` over the matched ground-truth instances.
+``track_mapping``                Predicted track name -> ground-truth track name.
+``tracks_gt``, ``tracks_pred``   Distinct ground-truth and predicted track names.
+``instances_gt``                 Tracked ground-truth instances.
+``instances_pred``               Predicted instances in the evaluated frames.
+``misses``                       Tracked ground-truth instances left unmatched.
+``false_positives``              Predictions left unmatched.
+``untracked_gt``                 Ground-truth instances without a track (left out).
+``untracked_pred``               Predictions without a track.
+===============================  ==========================================================
 
 Differences from SLEAP: a ground-truth frame without any prediction counts its
 instances as missed (SLEAP skips such frames), ``pck`` divides by the
@@ -82,6 +116,7 @@ view in which extra predictions are false positives.
 
 from __future__ import annotations
 
+from .identity import IdentityFrame, identity_frame, identity_metrics
 from .labels import evaluate_labels
 from .metrics import evaluate_frames, to_jsonable
 from .oks import (
@@ -97,6 +132,7 @@ from .oks import (
 from .report import format_report
 
 __all__ = [
+    "IdentityFrame",
     "OKS_STDDEV",
     "OKS_THRESHOLDS",
     "PCK_THRESHOLDS",
@@ -106,6 +142,8 @@ __all__ = [
     "evaluate_frames",
     "evaluate_labels",
     "format_report",
+    "identity_frame",
+    "identity_metrics",
     "instance_area",
     "match_frame",
     "to_jsonable",

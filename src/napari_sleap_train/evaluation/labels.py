@@ -1,5 +1,6 @@
 """Evaluating whole label files: videos and nodes matched between ground truth and
-predictions, then :func:`~.metrics.evaluate_frames`."""
+predictions, then :func:`~.metrics.evaluate_frames` and, for tracked ground truth,
+:func:`~.identity.identity_metrics`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import EvaluationError
+from .identity import IdentityFrame, identity_frame, identity_metrics
 from .metrics import evaluate_frames
 from .oks import OKS_STDDEV, FrameTriple
 
@@ -82,6 +84,10 @@ def _node_mapping(
     return np.asarray(src, dtype=int), np.asarray(dst, dtype=int)
 
 
+def _track_names(instances: Sequence[sio.Instance]) -> list[str | None]:
+    return [None if inst.track is None else str(inst.track.name) for inst in instances]
+
+
 def evaluate_labels(
     ground_truth: sio.Labels,
     predictions: sio.Labels,
@@ -112,7 +118,9 @@ def evaluate_labels(
     Returns
     -------
     dict
-        Metrics of :func:`evaluate_frames` plus ``videos_unmatched``.
+        Metrics of :func:`evaluate_frames` plus ``videos_unmatched``, and
+        ``identity`` (:func:`~.identity.identity_metrics` over the frames in video
+        and frame order) when a ground-truth instance has a track.
 
     Raises
     ------
@@ -171,9 +179,18 @@ def evaluate_labels(
         if id(v) not in video_map and any(lf.video is v for lf in ground_truth.labeled_frames)
     ]
 
+    def gt_instances(lf: sio.LabeledFrame) -> list[sio.Instance]:
+        return list(lf.user_instances if gt_has_user else lf.predicted_instances)
+
+    tracked = any(
+        inst.track is not None for lf in ground_truth.labeled_frames for inst in gt_instances(lf)
+    )
+    video_order = {id(v): i for i, v in enumerate(ground_truth.videos)}
+    identity_frames: list[tuple[tuple[int, int], IdentityFrame]] = []
+
     def frames() -> Iterable[FrameTriple]:
         for lf in ground_truth.labeled_frames:
-            gt_insts = lf.user_instances if gt_has_user else lf.predicted_instances
+            gt_insts = gt_instances(lf)
             if not gt_insts:
                 continue
             pv = video_map.get(id(lf.video))
@@ -181,8 +198,18 @@ def evaluate_labels(
             scores = np.array(
                 [float(i.score) if pr_has_pred else 1.0 for i in pr_insts], dtype=np.float64
             )
-            yield as_array(gt_insts), as_array(pr_insts), scores
+            gt_pts, pr_pts = as_array(gt_insts), as_array(pr_insts)
+            if tracked:
+                key = (video_order.get(id(lf.video), len(video_order)), int(lf.frame_idx))
+                frame = identity_frame(
+                    gt_pts, pr_pts, scores, _track_names(gt_insts), _track_names(pr_insts), sigma
+                )
+                identity_frames.append((key, frame))
+            yield gt_pts, pr_pts, scores
 
     metrics = evaluate_frames(frames(), node_names, sigma=sigma)
     metrics["videos_unmatched"] = unmatched_videos
+    if tracked:
+        ordered = sorted(identity_frames, key=lambda item: item[0])
+        metrics["identity"] = identity_metrics(frame for _, frame in ordered)
     return metrics

@@ -61,6 +61,7 @@ def format_report(metrics: dict[str, Any]) -> str:
     lines.append(
         f"Visibility: precision {_fmt(m.get('vis_precision'))}   recall {_fmt(m.get('vis_recall'))}"
     )
+    lines += _identity_lines(m.get("identity"))
     per_node = m.get("dist_per_node") or {}
     if per_node:
         width = max(4, *(len(name) for name in per_node))
@@ -78,6 +79,32 @@ def format_report(metrics: dict[str, Any]) -> str:
         lines += ["", "Ground-truth videos without predictions (all instances missed):"]
         lines += [f"  {v}" for v in unmatched]
     return "\n".join(lines)
+
+
+def _identity_lines(identity: dict[str, Any] | None) -> list[str]:
+    """The identity section, empty without identity metrics."""
+    if not identity:
+        return []
+    i = identity
+    lines = [
+        "",
+        (
+            f"Identity: {_fmt(i.get('id_switches'))} switches   IDF1 {_fmt(i.get('idf1'))} "
+            f"(IDP {_fmt(i.get('idp'))}, IDR {_fmt(i.get('idr'))})   MOTA {_fmt(i.get('mota'))}"
+        ),
+        (
+            f"Tracks: {_fmt(i.get('tracks_pred'))} predicted, {_fmt(i.get('tracks_gt'))} true;"
+            f" right identity on {_fmt(_pct(i.get('identity_correct_fraction')), 1, '%')}"
+            " of the animals found"
+        ),
+    ]
+    if i.get("untracked_pred"):
+        lines.append(f"Predictions without a track: {_fmt(i['untracked_pred'])}")
+    if i.get("untracked_gt"):
+        lines.append(
+            f"Ground-truth instances without a track (left out): {_fmt(i['untracked_gt'])}"
+        )
+    return lines
 
 
 def _pct(value: Any) -> float | None:

@@ -1,0 +1,223 @@
+"""Tracking the predictions of a project's video: tracks as ``sio.Track`` names.
+
+User instances are never changed: those with a track seed the tracker (they keep it,
+and the predictions near them take its name); those without a track are left out.
+Predicted instances get a track (or none, at max tracks) and a ``tracking_score``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import sleap_io as sio
+
+from ..choices import TrackerMethod
+from ..config.parts import TrackingConfig
+from ..errors import TrackingError
+from .tracker import Tracker, cull
+
+FrameSource = Callable[[int], np.ndarray]
+
+
+@dataclass
+class TrackingSummary:
+    """What a tracking pass did."""
+
+    frames: int = 0
+    instances: int = 0
+    untracked: int = 0
+    culled: int = 0
+    tracks: list[str] = field(default_factory=list)
+    joined: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+    def text(self) -> str:
+        """One line for the status bar or the terminal."""
+        line = (
+            f"tracked {self.instances} instances on {self.frames} frames into "
+            f"{len(self.tracks)} tracks ({self.fps:.0f} frames/s)"
+        )
+        if self.untracked:
+            line += f"; {self.untracked} left untracked at max tracks"
+        if self.culled:
+            line += f"; {self.culled} extra instances culled"
+        return " ".join([line + ".", *self.notes])
+
+
+def frame_gaps(frames: Sequence[int]) -> str | None:
+    """A note when ``frames`` are not evenly spaced (tracking across gaps is a guess)."""
+    f = np.unique(np.asarray(frames, dtype=np.int64))
+    if len(f) < 3:
+        return None
+    steps = np.diff(f)
+    if steps.max() <= 1 or (steps.max() == steps.min()):
+        return None
+    return (
+        f"The tracked frames are not consecutive ({int((steps > steps.min()).sum())} gaps, "
+        f"the largest {int(steps.max())} frames): identities across the gaps are guesses. "
+        "Track an entire video or a frame range for reliable identities."
+    )
+
+
+def _frames_of(labels: sio.Labels, video: sio.Video) -> list[sio.LabeledFrame]:
+    frames = [lf for lf in labels.labeled_frames if lf.video is video]
+    return sorted(frames, key=lambda lf: lf.frame_idx)
+
+
+def track_video(
+    labels: sio.Labels,
+    video: sio.Video,
+    config: TrackingConfig,
+    frames: FrameSource | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    frame_range: tuple[int, int | None] | None = None,
+) -> TrackingSummary:
+    """Give the predicted instances of ``video`` tracks, in frame order.
+
+    ``frames`` returns a frame's image (needed by the flow tracker); ``frame_range``
+    ``(start, stop)`` limits tracking to those frames. Earlier tracks of the predictions
+    tracked are replaced; tracks no instance uses any more leave the project.
+    """
+    if not config.enabled:
+        raise TrackingError("The tracker method is 'none'; choose simple or flow to track.")
+    flow = TrackerMethod(config.method) is TrackerMethod.FLOW
+    if flow and frames is None:
+        raise TrackingError(
+            "The flow tracker needs the video's frames; open the video, or use simple."
+        )
+    lfs = _frames_of(labels, video)
+    if frame_range is not None:
+        lo, hi = frame_range
+        lfs = [lf for lf in lfs if lf.frame_idx >= lo and (hi is None or lf.frame_idx < hi)]
+    lfs = [lf for lf in lfs if lf.predicted_instances or _seeded(lf)]
+    if not any(lf.predicted_instances for lf in lfs):
+        raise TrackingError(
+            "There are no predicted instances to track on this video; predict first "
+            "(an entire video or a frame range)."
+        )
+    summary = TrackingSummary()
+    t0 = time.perf_counter()
+    seeds = _seed_tracks(labels, video)
+    index = {id(t): i for i, t in enumerate(seeds)}
+    tracker = Tracker(config, seeds=[t.name for t in seeds])
+    order: list[tuple[sio.PredictedInstance, int | None]] = []
+    for n, lf in enumerate(lfs):
+        preds = list(lf.predicted_instances)
+        if config.target_instances is not None and len(preds) > config.target_instances:
+            keep = cull(
+                np.stack([p.numpy() for p in preds]),
+                np.array([p.score for p in preds]),
+                config.target_instances,
+                config.cull_iou,
+            )
+            dropped = {id(p) for i, p in enumerate(preds) if i not in keep}
+            lf.instances = [inst for inst in lf.instances if id(inst) not in dropped]
+            summary.culled += len(dropped)
+            preds = [preds[i] for i in keep]
+        users = [u for u in lf.user_instances if u.track is not None and id(u.track) in index]
+        fixed = [index[id(u.track)] for u in users] + [None] * len(preds)
+        pts = [u.numpy() for u in users] + [p.numpy() for p in preds]
+        if not pts:
+            continue
+        image = frames(lf.frame_idx) if flow else None
+        result = tracker.step(lf.frame_idx, np.stack(pts), image=image, fixed=fixed)
+        for p, t, s in zip(preds, result.tracks[len(users) :], result.scores[len(users) :]):
+            p.tracking_score = float(s)
+            order.append((p, t))
+        summary.frames += 1
+        summary.instances += len(preds)
+        if progress is not None and (n % 50 == 0 or n == len(lfs) - 1):
+            progress(n + 1, len(lfs))
+    joined = tracker.finish()
+    summary.joined = len(joined)
+    tracks = _track_objects(labels, seeds, tracker.names)
+    used: set[int] = set()
+    for p, t in order:
+        if t is None:
+            p.track = None
+            summary.untracked += 1
+            continue
+        t = joined.get(t, t)
+        p.track = tracks[t]
+        used.add(t)
+    _keep_used_tracks(labels)
+    summary.tracks = [tracker.names[t] for t in sorted(used)]
+    summary.seconds = time.perf_counter() - t0
+    note = frame_gaps([lf.frame_idx for lf in lfs])
+    if note:
+        summary.notes.append(note)
+    return summary
+
+
+def _seeded(lf: sio.LabeledFrame) -> bool:
+    return any(u.track is not None for u in lf.user_instances)
+
+
+def _seed_tracks(labels: sio.Labels, video: sio.Video) -> list[sio.Track]:
+    """The tracks user instances of ``video`` carry, in the project's order."""
+    seen = {
+        id(u.track)
+        for lf in labels.labeled_frames
+        if lf.video is video
+        for u in lf.user_instances
+        if u.track is not None
+    }
+    ordered = [t for t in labels.tracks if id(t) in seen]
+    known = {id(t) for t in ordered}
+    extra = [
+        u.track
+        for lf in labels.labeled_frames
+        if lf.video is video
+        for u in lf.user_instances
+        if u.track is not None and id(u.track) not in known
+    ]
+    for t in extra:
+        if id(t) not in known:
+            known.add(id(t))
+            ordered.append(t)
+    return ordered
+
+
+def _track_objects(labels: sio.Labels, seeds: list[sio.Track], names: list[str]) -> list[sio.Track]:
+    """One ``sio.Track`` per tracker index: the seeds, then existing tracks by name, then new."""
+    by_name = {t.name: t for t in labels.tracks}
+    out = list(seeds)
+    for name in names[len(seeds) :]:
+        track = by_name.get(name)
+        if track is None:
+            track = sio.Track(name=name)
+            labels.tracks.append(track)
+            by_name[name] = track
+        out.append(track)
+    for t in seeds:
+        if all(t is not u for u in labels.tracks):
+            labels.tracks.append(t)
+    return out
+
+
+def _keep_used_tracks(labels: sio.Labels) -> None:
+    """Drop the project's tracks that no instance of any video carries."""
+    used = {id(inst.track) for lf in labels.labeled_frames for inst in lf.instances if inst.track}
+    labels.tracks = [t for t in labels.tracks if id(t) in used]
+
+
+def clear_tracks(labels: sio.Labels, video: sio.Video) -> int:
+    """Remove the tracks of ``video``'s predicted instances; returns how many had one."""
+    n = 0
+    for lf in labels.labeled_frames:
+        if lf.video is not video:
+            continue
+        for p in lf.predicted_instances:
+            if p.track is not None:
+                p.track = None
+                n += 1
+    _keep_used_tracks(labels)
+    return n

@@ -1,0 +1,224 @@
+"""The tracker: predicted instances linked to tracks frame by frame, as SLEAP does it.
+
+For each frame, in frame order: the candidates are earlier instances that carry a track
+(those of the last ``window`` frames, or the last ``window`` of every track: per-track
+queues), shifted into the new frame by optical flow for the ``flow`` method; every new
+instance is compared with every candidate (:mod:`.similarity`), the similarities to one
+track's candidates are reduced to one (a quantile; 1 = the best), and the instances are
+assigned to tracks (:mod:`.matching`). An instance that matches no track starts a new one,
+unless ``max_tracks`` tracks exist: then it stays untracked. Instances with a fixed track
+(user labels) keep it and serve as candidates. :meth:`Tracker.finish` joins single track
+breaks.
+
+Only the candidates and the previous frame's image are held, so a video of any length
+is tracked in constant memory.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..choices import TrackerMethod
+from ..config.parts import TrackingConfig
+from .flow import grey, shift_points
+from .matching import match
+from .similarity import box_iou, similarity_matrix
+
+
+@dataclass
+class FrameTracks:
+    """What the tracker decided for the instances of one frame."""
+
+    frame_idx: int
+    tracks: list[int | None]  # track index per instance; None = untracked
+    scores: list[float]  # similarity to the matched track (0 for a new track)
+
+
+@dataclass
+class _Candidate:
+    track: int
+    frame_idx: int
+    points: np.ndarray  # (N, 2), shifted into the last frame seen when flow is on
+
+
+@dataclass
+class _Span:
+    first: int
+    last: int
+    seed: bool = False
+
+
+@dataclass
+class Tracker:
+    """Streaming tracker; call :meth:`step` for each frame in frame order.
+
+    ``seeds`` names the tracks that exist before tracking (user-labelled tracks): a fixed
+    instance given track index ``i`` belongs to ``seeds[i]``.
+    """
+
+    config: TrackingConfig = field(default_factory=TrackingConfig)
+    seeds: Sequence[str] = ()
+    names: list[str] = field(init=False)
+    spans: dict[int, _Span] = field(init=False, default_factory=dict)
+    _window: deque = field(init=False)
+    _queues: dict[int, deque] = field(init=False, default_factory=dict)
+    _image: np.ndarray | None = field(init=False, default=None)
+    _frames: list[int] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.names = list(self.seeds)
+        self._window = deque(maxlen=self.config.window)
+
+    @property
+    def n_tracks(self) -> int:
+        return len(self.names)
+
+    def _candidates(self, frame_idx: int | None = None) -> list[_Candidate]:
+        """Instances of the last ``window`` frames (per track with queues); at least the
+        newest (of every track), however old, so skipped frames still find their tracks."""
+        groups = self._queues.values() if self.config.uses_queues else [self._window]
+        oldest = None if frame_idx is None else frame_idx - self.config.window
+        out: list[_Candidate] = []
+        for group in groups:
+            if self.config.uses_queues:
+                recent = [c for c in group if oldest is None or c.frame_idx >= oldest]
+                out.extend(recent or [group[-1]])
+            else:
+                frames = [f for f in group if oldest is None or (f and f[0].frame_idx >= oldest)]
+                if not frames and group:
+                    frames = [group[-1]]
+                out.extend(c for f in frames for c in f)
+        return out
+
+    def _shift(self, image: np.ndarray | None) -> None:
+        """Move every candidate into the new frame by optical flow."""
+        if TrackerMethod(self.config.method) is not TrackerMethod.FLOW or image is None:
+            return
+        now = grey(image)
+        before, self._image = self._image, now
+        cands = self._candidates()
+        if before is None or not cands or before.shape != now.shape:
+            return
+        pts = np.stack([c.points for c in cands])
+        moved = shift_points(
+            before, now, pts, window=self.config.flow_window, levels=self.config.flow_levels
+        )
+        for c, p in zip(cands, moved):
+            c.points = p
+
+    def _new_track(self, frame_idx: int) -> int | None:
+        cap = self.config.max_tracks
+        if cap is not None and self.n_tracks >= cap:
+            return None
+        taken = set(self.names)
+        k = len(self.names)
+        while f"track_{k}" in taken:
+            k += 1
+        self.names.append(f"track_{k}")
+        return len(self.names) - 1
+
+    def step(
+        self,
+        frame_idx: int,
+        points: np.ndarray,
+        image: np.ndarray | None = None,
+        fixed: Sequence[int | None] | None = None,
+    ) -> FrameTracks:
+        """Tracks for the instances ``points`` ``(M, N, 2)`` of frame ``frame_idx``.
+
+        ``fixed`` gives, per instance, a track index it must keep (user labels) or None;
+        ``image`` is the frame, needed by the flow method.
+        """
+        pts = np.asarray(points, dtype=np.float64).reshape(len(points), -1, 2)
+        m = len(pts)
+        fixed = list(fixed) if fixed is not None else [None] * m
+        self._shift(image)
+        tracks: list[int | None] = list(fixed)
+        scores = [1.0 if t is not None else 0.0 for t in fixed]
+        taken = {t for t in fixed if t is not None}
+        free = [i for i in range(m) if fixed[i] is None]
+        cands = [c for c in self._candidates(frame_idx) if c.track not in taken]
+        if free and cands:
+            ids = sorted({c.track for c in cands})
+            col = {t: j for j, t in enumerate(ids)}
+            sim = similarity_matrix(
+                self.config.similarity, pts[free], np.stack([c.points for c in cands])
+            )
+            per_track = np.zeros((len(free), len(ids)))
+            owner = np.array([col[c.track] for c in cands])
+            for j in range(len(ids)):
+                per_track[:, j] = np.quantile(
+                    sim[:, owner == j], self.config.robust_quantile, axis=1, method="higher"
+                )
+            for r, j in match(per_track, self.config.matching, self.config.min_similarity):
+                tracks[free[r]] = ids[j]
+                scores[free[r]] = float(per_track[r, j])
+        for i in free:
+            if tracks[i] is None:
+                tracks[i] = self._new_track(frame_idx)
+        self._remember(frame_idx, pts, tracks)
+        return FrameTracks(frame_idx, tracks, scores)
+
+    def _remember(self, frame_idx: int, pts: np.ndarray, tracks: list[int | None]) -> None:
+        self._frames.append(frame_idx)
+        here = [_Candidate(t, frame_idx, p.copy()) for t, p in zip(tracks, pts) if t is not None]
+        if here:
+            self._window.append(here)
+        for c in here:
+            q = self._queues.setdefault(c.track, deque(maxlen=self.config.window))
+            q.append(c)
+            span = self.spans.get(c.track)
+            if span is None:
+                self.spans[c.track] = _Span(frame_idx, frame_idx, seed=c.track < len(self.seeds))
+            else:
+                span.last = frame_idx
+
+    def finish(self) -> dict[int, int]:
+        """Track index -> the index it is joined to (single track breaks, when on)."""
+        if not self.config.connect_breaks or len(self._frames) < 2:
+            return {}
+        return connect_single_breaks(self.spans, self._frames)
+
+
+def connect_single_breaks(spans: dict[int, _Span], frames: Sequence[int]) -> dict[int, int]:
+    """Join a track that starts on a frame to the one track that ended on the frame before,
+    when exactly one track ends there and exactly one new track starts."""
+    order = sorted(set(frames))
+    prev = dict(zip(order[1:], order[:-1]))
+    ended: dict[int, list[int]] = {}
+    started: dict[int, list[int]] = {}
+    for t, s in spans.items():
+        ended.setdefault(s.last, []).append(t)
+        if not s.seed:
+            started.setdefault(s.first, []).append(t)
+    joined: dict[int, int] = {}
+    for f in order[1:]:
+        new, gone = started.get(f, []), ended.get(prev[f], [])
+        if len(new) == 1 and len(gone) == 1 and gone[0] != new[0]:
+            a, b = _root(joined, gone[0]), new[0]
+            joined[b] = a
+    return {t: _root(joined, t) for t in joined}
+
+
+def _root(joined: dict[int, int], t: int) -> int:
+    while t in joined:
+        t = joined[t]
+    return t
+
+
+def cull(points: np.ndarray, scores: np.ndarray, target: int, iou: float) -> list[int]:
+    """Indices of the instances kept when at most ``target`` may stay: instances whose box
+    overlaps a better-scored one by more than ``iou`` go first, then the lowest scores."""
+    if len(points) <= target:
+        return list(range(len(points)))
+    order = np.argsort(-np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=-np.inf))
+    overlap = box_iou(points)
+    alone: list[int] = []
+    duplicates: list[int] = []
+    for i in order.tolist():
+        (duplicates if any(overlap[i, k] > iou for k in alone) else alone).append(i)
+    return sorted((alone + duplicates)[:target])
