@@ -1,5 +1,5 @@
-"""Command line: ``napari-sleap-train sample | train | export-job | predict | evaluate |
-suggest | export``.
+"""Command line: ``napari-sleap-train sample | train | export-job | predict | track |
+evaluate | suggest | export``.
 
 Every error meant for the user is one line saying what to change, with exit status 2;
 an interrupted run exits with 130 and says how to go on.
@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import labels, predict, train
+from . import labels, predict, track, train
 
 
 class Parser(argparse.ArgumentParser):
@@ -25,12 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = Parser(
         prog="napari-sleap-train",
-        description="Train and run SLEAP-style top-down pose estimation models.",
+        description="Train and run SLEAP-style top-down pose estimation models, and track them.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     labels.add_parsers(sub)
     train.add_parsers(sub)
     predict.add_parsers(sub)
+    track.add_parsers(sub)
     return parser
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .options import fraction, positive_int, video_dirs
+from .track import tracking_options
 
 
 def add_parsers(sub) -> None:
@@ -31,6 +32,7 @@ def add_parsers(sub) -> None:
         help="auto: bfloat16 on CPUs that compute it natively, else fp32",
     )
     video_dirs(p)
+    tracking_options(p, tracker_default=None)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("evaluate", help="compare predictions with ground truth")
@@ -71,8 +73,11 @@ def _frames_choice(args: argparse.Namespace, project) -> tuple[object, str]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    import time
+
     import sleap_io as sio
 
+    from ..choices import FrameTarget
     from ..errors import ModelFolderError
     from ..inference.frames import select_frames
     from ..inference.results import add_predictions
@@ -80,8 +85,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..models.folder import RunFolder
     from ..project import Project, load_project
     from ..video import LazyVideo
+    from .track import track_project, tracking_config
 
     source, out = Path(args.input), Path(args.out)
+    tracking = tracking_config(args)
     _check_output(out, source)
     run = RunFolder(Path(args.models_dir))
     missing = run.missing_text(TOP_DOWN_MODELS) if run.path.is_dir() else None
@@ -107,6 +114,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         project.labels.skeletons = [sio.Skeleton(nodes=predictor.node_names)]
     selection, words = _frames_choice(args, project)
     print(f"frames: {words}")
+    if tracking.enabled and selection.target in (FrameTarget.SUGGESTED, FrameTarget.RANDOM):
+        print(
+            f"note: {words} are scattered; tracks across them are guesses. Predict every "
+            "frame (--frames all) or a range (--frames A:B) to track reliably."
+        )
     live = sys.stderr.isatty()
     total_frames, total_inst, total_s, model_s = 0, 0, 0.0, 0.0
     for video in project.videos:
@@ -132,6 +144,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         total_inst += stats.instances
         total_s += stats.seconds
         model_s += stats.model_seconds
+    if tracking.enabled and total_inst:
+        t0 = time.perf_counter()
+        span = None
+        if selection.target is FrameTarget.RANGE:
+            span = (selection.start, selection.stop)
+        track_project(project, tracking, span)
+        total_s += time.perf_counter() - t0
     saved = project.save(out, backup=True)
     fps = total_frames / total_s if total_s else 0.0
     print(

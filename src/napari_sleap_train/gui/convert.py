@@ -51,6 +51,7 @@ def instances_to_table(
         [],
         [],
     )
+    rows_tracking: list[np.ndarray] = []
     inst_id = 0
     for lf in frames:
         insts = lf.predicted_instances if predicted else lf.user_instances
@@ -73,6 +74,8 @@ def instances_to_table(
                 rows_conf.append(np.full(n, np.nan))
                 score = np.nan
             rows_score.append(np.full(n, score))
+            tracking = getattr(inst, "tracking_score", None) if predicted else None
+            rows_tracking.append(np.full(n, np.nan if tracking is None else float(tracking)))
             rows_track.append([inst.track.name if inst.track else ""] * n)
             inst_id += 1
     if not rows_xy:
@@ -92,6 +95,7 @@ def instances_to_table(
             "track": tracks.astype(str),
             "visible": np.concatenate(rows_vis).astype(bool),
             "score": np.concatenate(rows_score).astype(float),
+            "tracking_score": np.concatenate(rows_tracking).astype(float),
         }
     )
     data = np.column_stack([frame.astype(float), xy[:, 1], xy[:, 0]])
@@ -120,6 +124,7 @@ def project_to_layers(project: Project) -> list[LayerData]:
             key=lambda lf: lf.frame_idx,
         )
         visible = index == 0
+        first = len(layers)
         layers.append(
             (
                 lazy,
@@ -152,28 +157,69 @@ def project_to_layers(project: Project) -> list[LayerData]:
             )
         )
         if len(pred.data):
-            pred_edges = pred.edges(edges)
-            vectors = np.stack([pred_edges[:, 0], pred_edges[:, 1] - pred_edges[:, 0]], axis=1)
-            vectors[:, 1, 0] = 0
-            layers.append(
-                (
-                    vectors,
-                    {
-                        "name": f"{name} predicted skeleton",
-                        "edge_color": "yellow",
-                        "edge_width": size / 4,
-                        "vector_style": "line",
-                        "metadata": {META_KEY: {**meta[META_KEY], "kind": "predicted skeleton"}},
-                        "visible": visible,
-                    },
-                    "vectors",
-                )
-            )
-            layers.append(points_layer_data(pred, f"{name} predictions", meta, "predicted", size))
+            layers.extend(_prediction_layers(pred, name, meta, edges, size))
         layers.append(points_layer_data(user, f"{name} labels", meta, "user", size))
-        for _, kwargs, _ in layers[-4:]:
+        for _, kwargs, _ in layers[first:]:
             kwargs["visible"] = visible
     return layers
+
+
+def _prediction_layers(
+    pred: PointsTable, name: str, meta: dict, edges, size: float
+) -> list[LayerData]:
+    """The predicted skeleton, the predictions and, once tracked, the Tracks layer; points
+    and skeleton coloured by track when there are tracks."""
+    from .track_edits import track_names
+    from .track_layers import (
+        TAIL_LENGTH,
+        point_colors,
+        track_colormap,
+        track_colors,
+        tracks_layer_data,
+    )
+
+    names = track_names(pred)
+    colours = point_colors(pred, track_colors(names)) if names else None
+    src, dst = pred.edge_rows(edges)
+    vectors = np.zeros((0, 2, 3))
+    if len(src):
+        vectors = np.stack([pred.data[src], pred.data[dst] - pred.data[src]], axis=1)
+        vectors[:, 1, 0] = 0
+    info = meta[META_KEY]
+    out: list[LayerData] = [
+        (
+            vectors,
+            {
+                "name": f"{name} predicted skeleton",
+                "edge_color": colours[src] if colours is not None and len(src) else "yellow",
+                "edge_width": size / 4,
+                "vector_style": "line",
+                "metadata": {META_KEY: {**info, "kind": "predicted skeleton"}},
+            },
+            "vectors",
+        )
+    ]
+    points = points_layer_data(pred, f"{name} predictions", meta, "predicted", size)
+    if colours is not None:
+        points[1]["face_color"] = colours
+    out.append(points)
+    if names:
+        data, features, names = tracks_layer_data(pred)
+        out.append(
+            (
+                data,
+                {
+                    "name": f"{name} tracks",
+                    "features": features,
+                    "tail_length": TAIL_LENGTH,
+                    "color_by": "track_index",
+                    "colormaps_dict": {"track_index": track_colormap(len(names))},
+                    "metadata": {META_KEY: {**info, "kind": "tracks", "track_names": names}},
+                },
+                "tracks",
+            )
+        )
+    return out
 
 
 def points_layer_data(
@@ -243,12 +289,16 @@ def table_to_instances(
             inst_score = feats["score"].iloc[rows[0]]
             if not np.isfinite(inst_score):
                 inst_score = float(np.nanmean(conf[rows])) if np.isfinite(conf[rows]).any() else 0
+            tracking = (
+                feats["tracking_score"].iloc[rows[0]] if "tracking_score" in feats else np.nan
+            )
             obj = sio.PredictedInstance.from_numpy(
                 pts,
                 skeleton=skeleton,
                 point_scores=point_scores[m],
                 score=float(inst_score),
                 track=trk,
+                tracking_score=float(tracking) if np.isfinite(tracking) else None,
             )
         else:
             obj = sio.Instance.from_numpy(pts, skeleton=skeleton, track=trk)

@@ -115,6 +115,7 @@ class FieldSpec:
     name: str
     path: str
     label: str = ""
+    section: str = ""  # a heading shown above this field
 
 
 def _step(obj: Any, part: str) -> Any:
@@ -229,6 +230,10 @@ def form_page(fields: list[FormField]) -> QWidget:
     layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
     layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
     for f in fields:
+        if f.spec.section:
+            heading = QLabel(f"<b>{f.spec.section}</b>")
+            heading.setContentsMargins(0, 8, 0, 0)
+            layout.addRow(heading)
         if isinstance(f.widget, widgets.CheckBox):
             layout.addRow(f.widget.native)
         else:

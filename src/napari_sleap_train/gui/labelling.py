@@ -1,7 +1,8 @@
 """The "Label & Suggest…" dock: the active-learning loop on the open project.
 
 A container that wires panels with one job each: frame suggestions
-(:mod:`.suggestions_panel`), editing the labels (:mod:`.labels_editor`), saving and
+(:mod:`.suggestions_panel`), editing the labels (:mod:`.labels_editor`), tracks and their
+proofreading (:mod:`.tracks_panel`), saving and
 exporting (:mod:`.save_panel`) and the skeleton (:mod:`.skeleton_editor`,
 :mod:`.skeleton_apply`). The layers stay the source of truth, with the features the reader
 gives them (``individual``, ``keypoint``, ``confidence``, ``instance``, ``track``,
@@ -29,6 +30,7 @@ from .save_panel import SavePanel
 from .skeleton_apply import start_project, update_skeleton
 from .skeleton_editor import SkeletonEditor
 from .suggestions_panel import SuggestionsPanel
+from .tracks_panel import TracksPanel
 
 REFRESH_MS = 150
 
@@ -50,6 +52,7 @@ class LabellingWidget(QWidget):
 
         self.suggestions = SuggestionsPanel(self.layers, self.say, self.refresh)
         self.editor_panel = LabelsEditor(self.layers, self.say, self.refresh)
+        self.tracks = TracksPanel(self.layers, self.say, self.refresh)
         self.saving = SavePanel(self.layers, self.say, self.current_project, self._describe)
         self.editor = SkeletonEditor()
         self.editor.apply_button.clicked.connect(lambda: self.apply_skeleton())
@@ -57,7 +60,7 @@ class LabellingWidget(QWidget):
         label_page = QWidget()
         page = QVBoxLayout(label_page)
         page.setContentsMargins(2, 2, 2, 2)
-        for panel in (self.suggestions, self.editor_panel, self.saving):
+        for panel in (self.suggestions, self.editor_panel, self.tracks, self.saving):
             page.addWidget(panel)
         page.addStretch()
         scroll = QScrollArea()  # the dock may be shorter than the page
@@ -139,6 +142,7 @@ class LabellingWidget(QWidget):
         self._timer.stop()
         self.editor_panel.show_counts()
         self.suggestions.fill()
+        self.tracks.fill()
         self._draw_edges()
 
     def _draw_edges(self) -> None:

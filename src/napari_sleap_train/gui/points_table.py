@@ -204,17 +204,25 @@ class PointsTable:
         features = self.features[keep].reset_index(drop=True)
         return PointsTable(self.data[keep], features, self.nodes)
 
-    def edges(self, edge_inds: Sequence[tuple[int, int]]) -> np.ndarray:
-        """Skeleton segments ``(E, 2, 3)`` of every instance; points without a node (or a
+    def edge_rows(self, edge_inds: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the two ends of every skeleton segment; points without a node (or a
         repeated one) are left out."""
+        none = (np.zeros(0, int), np.zeros(0, int))
         if not len(self) or not edge_inds:
-            return np.zeros((0, 2, 3))
+            return none
+        kept = np.setdiff1d(np.arange(len(self)), self.problem_rows())
+        if not len(kept):
+            return none
         table = self.without_rows(self.problem_rows())
-        if not len(table):
-            return np.zeros((0, 2, 3))
-        row = np.arange(len(table), dtype=float)
-        lookup = table.instances.per_node(row, fill=-1).astype(int)
+        lookup = table.instances.per_node(kept.astype(float), fill=-1).astype(int)
         src = lookup[:, [a for a, _ in edge_inds]].ravel()
         dst = lookup[:, [b for _, b in edge_inds]].ravel()
         ok = (src >= 0) & (dst >= 0)
-        return np.stack([table.data[src[ok]], table.data[dst[ok]]], axis=1)
+        return src[ok], dst[ok]
+
+    def edges(self, edge_inds: Sequence[tuple[int, int]]) -> np.ndarray:
+        """Skeleton segments ``(E, 2, 3)`` of every instance (see :meth:`edge_rows`)."""
+        src, dst = self.edge_rows(edge_inds)
+        if not len(src):
+            return np.zeros((0, 2, 3))
+        return np.stack([self.data[src], self.data[dst]], axis=1)

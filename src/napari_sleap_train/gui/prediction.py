@@ -11,15 +11,19 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import QProgressBar
 
-from ..choices import ModelKind, PredictionMode
+from ..choices import FrameTarget, ModelKind, PredictionMode
+from ..config.parts import TrackingConfig
 from ..errors import SleapTrainError
 from ..inference.frames import FrameSelection
 from ..models.folder import ModelFolder
 from .layers import ProjectLayers, show_predictions
 
+TRACKED_TARGETS = (FrameTarget.ALL, FrameTarget.RANGE)
+
 
 class PredictionJob(QObject):
-    """Predicts the selected frames of the project's first video with a run's models.
+    """Predicts the selected frames of the project's first video with a run's models, and
+    tracks them when ``tracking`` is on and the frames are an entire video or a range.
 
     ``finished`` is emitted when the worker ended (also after an error).
     """
@@ -35,10 +39,13 @@ class PredictionJob(QObject):
         peak_threshold: float,
         progress: QProgressBar,
         say: Callable[[str], None],
+        tracking: TrackingConfig | None = None,
     ):
         super().__init__()
         self.layers, self.models, self.selection, self.mode = layers, models, selection, mode
         self.peak_threshold, self.progress, self.say = peak_threshold, progress, say
+        self.tracking = tracking
+        self.note = ""
         self.project = None
         self.worker = None
 
@@ -63,34 +70,51 @@ class PredictionJob(QObject):
             show_warning("No frames to predict on for this choice (they may all be labelled).")
             return False
         stats = PredictionStats()
+        track = self.tracking is not None and self.tracking.enabled
+        if track and self.selection.target not in TRACKED_TARGETS:
+            track = False
+            self.note = (
+                f" Not tracked: {self.selection.target.label} are not consecutive; predict "
+                "the entire video or a frame range to track."
+            )
 
         def work():
+            from ..inference.results import add_predictions
+            from ..tracking import track_video
+
             lazy = LazyVideo(video)
             out = []
             try:
                 for pred in predictor.predict_video(lazy, frames, stats=stats):
                     out.append(pred)
                     yield len(out)
+                n = add_predictions(project, video, out, mode=self.mode)
+                summary = None
+                if track and n:
+                    span = (frames[0], frames[-1] + 1)
+                    try:
+                        summary = track_video(
+                            project.labels, video, self.tracking, lazy.frame, frame_range=span
+                        )
+                    except SleapTrainError as exc:  # the predictions still show
+                        self.note = f" Not tracked: {exc}"
             finally:
                 lazy.close()
-            return out
+            return out, n, summary
 
         self.project = project
         self.worker = thread_worker(work, start_thread=False)()
         self.progress.setRange(0, len(frames))
         self.worker.yielded.connect(self.progress.setValue)
-        self.worker.returned.connect(lambda preds: self._show(preds, stats))
+        self.worker.returned.connect(lambda result: self._show(*result, stats))
         self.worker.errored.connect(self._failed)
         self.worker.finished.connect(self._done)
         self.say(f"Predicting {len(frames)} frames …")
         self.worker.start()
         return True
 
-    def _show(self, preds, stats) -> None:
-        from ..inference.results import add_predictions
-
+    def _show(self, preds, n, summary, stats) -> None:
         project = self.project
-        n = add_predictions(project, project.videos[0], preds, mode=self.mode)
         with self.layers.quiet():
             show_predictions(self.layers.viewer, project)
         if preds:
@@ -101,6 +125,9 @@ class PredictionJob(QObject):
             f"Predicted {stats.frames} frames: {n} instances, mean score {mean:.2f} "
             f"({stats.fps:.1f} frames/s)."
         )
+        if summary is not None:
+            text += f" {summary.text()}"
+        text += self.note
         self.say(text)
         show_info(text)
 

@@ -213,6 +213,7 @@ class RunnerPanel(QWidget):
             settings.config.pipeline.peak_threshold,
             self.monitor.progress,
             self.say,
+            tracking=settings.config.tracking,
         )
         self.job.finished.connect(self._predicted)
         started = self.job.start()

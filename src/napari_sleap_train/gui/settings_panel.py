@@ -41,6 +41,15 @@ PIPELINE_FIELDS = [
     FieldSpec("last_frame", "after.last_frame"),
     FieldSpec("peak_threshold", "config.pipeline.peak_threshold"),
     FieldSpec("existing", "after.existing"),
+    FieldSpec("tracker", "config.tracking.method", section="Tracker (cross-frame identity) method"),
+    FieldSpec("max_tracks", "config.tracking.max_tracks"),
+    FieldSpec("similarity", "config.tracking.similarity"),
+    FieldSpec("match", "config.tracking.matching"),
+    FieldSpec("track_window", "config.tracking.window"),
+    FieldSpec("robust_quantile", "config.tracking.robust_quantile"),
+    FieldSpec("min_similarity", "config.tracking.min_similarity"),
+    FieldSpec("connect_breaks", "config.tracking.connect_breaks"),
+    FieldSpec("target_instances", "config.tracking.target_instances"),
 ]
 MODEL_FIELDS = (
     "backbone.max_stride",

@@ -17,7 +17,7 @@ import sleap_io as sio
 from ..choices import TrackerMethod
 from ..config.parts import TrackingConfig
 from ..errors import TrackingError
-from .tracker import Tracker, cull
+from .tracker import Tracker, cull, root
 
 FrameSource = Callable[[int], np.ndarray]
 
@@ -42,7 +42,7 @@ class TrackingSummary:
     def text(self) -> str:
         """One line for the status bar or the terminal."""
         line = (
-            f"tracked {self.instances} instances on {self.frames} frames into "
+            f"Tracked {self.instances} instances on {self.frames} frames into "
             f"{len(self.tracks)} tracks ({self.fps:.0f} frames/s)"
         )
         if self.untracked:
@@ -60,9 +60,10 @@ def frame_gaps(frames: Sequence[int]) -> str | None:
     steps = np.diff(f)
     if steps.max() <= 1 or (steps.max() == steps.min()):
         return None
+    n = int((steps > steps.min()).sum())
     return (
-        f"The tracked frames are not consecutive ({int((steps > steps.min()).sum())} gaps, "
-        f"the largest {int(steps.max())} frames): identities across the gaps are guesses. "
+        f"The tracked frames are not consecutive ({n} gap{'s' if n > 1 else ''}, the "
+        f"largest {int(steps.max())} frames): identities across the gaps are guesses. "
         "Track an entire video or a frame range for reliable identities."
     )
 
@@ -105,56 +106,100 @@ def track_video(
         )
     summary = TrackingSummary()
     t0 = time.perf_counter()
+    if config.target_instances is not None:
+        summary.culled = sum(_cull(lf, config) for lf in lfs)
     seeds = _seed_tracks(labels, video)
     index = {id(t): i for i, t in enumerate(seeds)}
-    tracker = Tracker(config, seeds=[t.name for t in seeds])
-    order: list[tuple[sio.PredictedInstance, int | None]] = []
-    for n, lf in enumerate(lfs):
-        preds = list(lf.predicted_instances)
-        if config.target_instances is not None and len(preds) > config.target_instances:
-            keep = cull(
-                np.stack([p.numpy() for p in preds]),
-                np.array([p.score for p in preds]),
-                config.target_instances,
-                config.cull_iou,
-            )
-            dropped = {id(p) for i, p in enumerate(preds) if i not in keep}
-            lf.instances = [inst for inst in lf.instances if id(inst) not in dropped]
-            summary.culled += len(dropped)
-            preds = [preds[i] for i in keep]
-        users = [u for u in lf.user_instances if u.track is not None and id(u.track) in index]
-        fixed = [index[id(u.track)] for u in users] + [None] * len(preds)
-        pts = [u.numpy() for u in users] + [p.numpy() for p in preds]
-        if not pts:
-            continue
-        image = frames(lf.frame_idx) if flow else None
-        result = tracker.step(lf.frame_idx, np.stack(pts), image=image, fixed=fixed)
-        for p, t, s in zip(preds, result.tracks[len(users) :], result.scores[len(users) :]):
-            p.tracking_score = float(s)
-            order.append((p, t))
-        summary.frames += 1
-        summary.instances += len(preds)
-        if progress is not None and (n % 50 == 0 or n == len(lfs) - 1):
-            progress(n + 1, len(lfs))
-    joined = tracker.finish()
+    first = next((n for n, lf in enumerate(lfs) if _seeded(lf)), 0)
+    # Forward from the first user-labelled track, then back from it to the start.
+    source = frames if flow else None
+    back = lfs[: first + 1][::-1] if first else []
+    total = len(lfs) - first + max(len(back) - 1, 0)
+
+    def report(done: int) -> None:
+        if progress is not None and (done % 50 == 0 or done == total):
+            progress(done, total)
+
+    forward = Tracker(config, seeds=[t.name for t in seeds])
+    order = _track_pass(lfs[first:], forward, index, source, report)
+    backward = Tracker(config, seeds=forward.names)
+    # The seed frame starts the backward pass with every identity the forward pass gave it.
+    known = {id(p): t for p, t in order[: len(lfs[first].predicted_instances)]} if back else {}
+    done = len(lfs) - first
+    order += _track_pass(back, backward, index, source, lambda n: report(done + n - 1), known)
+    joined = {**forward.finish(), **backward.finish()}
     summary.joined = len(joined)
-    tracks = _track_objects(labels, seeds, tracker.names)
+    predicted = [lf.frame_idx for lf in lfs if lf.predicted_instances]
+    summary.frames = len(predicted)
+    tracks = _track_objects(labels, seeds, backward.names)
     used: set[int] = set()
     for p, t in order:
+        summary.instances += 1
         if t is None:
             p.track = None
             summary.untracked += 1
             continue
-        t = joined.get(t, t)
+        t = root(joined, t)
         p.track = tracks[t]
         used.add(t)
     _keep_used_tracks(labels)
-    summary.tracks = [tracker.names[t] for t in sorted(used)]
+    summary.tracks = [backward.names[t] for t in sorted(used)]
     summary.seconds = time.perf_counter() - t0
-    note = frame_gaps([lf.frame_idx for lf in lfs])
+    seen = [lf.frame_idx for lf in lfs if min(predicted) <= lf.frame_idx <= max(predicted)]
+    note = frame_gaps(seen)  # user-labelled frames between predicted ones fill their gaps
     if note:
         summary.notes.append(note)
     return summary
+
+
+def _cull(lf: sio.LabeledFrame, config: TrackingConfig) -> int:
+    """Drop the extra predicted instances of a frame; returns how many went."""
+    preds = list(lf.predicted_instances)
+    if len(preds) <= config.target_instances:
+        return 0
+    keep = cull(
+        np.stack([p.numpy() for p in preds]),
+        np.array([p.score for p in preds]),
+        config.target_instances,
+        config.cull_iou,
+    )
+    dropped = {id(p) for i, p in enumerate(preds) if i not in keep}
+    lf.instances = [inst for inst in lf.instances if id(inst) not in dropped]
+    return len(dropped)
+
+
+def _track_pass(
+    lfs: Sequence[sio.LabeledFrame],
+    tracker: Tracker,
+    index: dict[int, int],
+    frames: FrameSource | None,
+    report: Callable[[int], None],
+    known: dict[int, int | None] | None = None,
+) -> list[tuple[sio.PredictedInstance, int | None]]:
+    """Step ``tracker`` through ``lfs``; the predicted instances and their track indices.
+
+    ``known``: predicted instances (by ``id``) tracked already; they keep their track and
+    serve as seeds, like user instances with a track.
+    """
+    known = known or {}
+    order: list[tuple[sio.PredictedInstance, int | None]] = []
+    for n, lf in enumerate(lfs):
+        users = [u for u in lf.user_instances if u.track is not None and id(u.track) in index]
+        fixed = [index[id(u.track)] for u in users]
+        done = [p for p in lf.predicted_instances if known.get(id(p)) is not None]
+        fixed += [known[id(p)] for p in done]
+        preds = [p for p in lf.predicted_instances if id(p) not in known]
+        pts = [u.numpy() for u in users] + [p.numpy() for p in done] + [p.numpy() for p in preds]
+        if pts:
+            image = frames(lf.frame_idx) if frames is not None else None
+            fixed += [None] * len(preds)
+            result = tracker.step(lf.frame_idx, np.stack(pts), image=image, fixed=fixed)
+            k = len(fixed) - len(preds)
+            for p, t, s in zip(preds, result.tracks[k:], result.scores[k:]):
+                p.tracking_score = float(s)
+                order.append((p, t))
+        report(n + 1)
+    return order
 
 
 def _seeded(lf: sio.LabeledFrame) -> bool:

@@ -3,8 +3,8 @@
 Every similarity is a ``(M, K)`` array in ``[0, 1]`` between ``M`` query instances and
 ``K`` candidates, both ``(·, N, 2)`` xy arrays with NaN for missing nodes:
 
-- ``instance``: SLEAP's, ``sum_n exp(-d_n²) / (candidate's visible nodes)`` with ``d`` in
-  pixels, so it is near 0 for any motion above a few pixels;
+- ``instance``: SLEAP's, ``sum_n exp(-d_n²) / (the new instance's visible nodes)`` with
+  ``d`` in pixels, so it is near 0 for any motion above a few pixels;
 - ``oks``: the same sum with each distance scaled to the candidate's size,
   ``exp(-d² / (2 (κ s)²))`` with ``s`` the square root of its bounding-box area and
   ``κ = OKS_KAPPA``: the same at any resolution, and still ordered after a large motion;
@@ -54,11 +54,12 @@ def centroids(points: np.ndarray) -> np.ndarray:
         return np.nanmean(points, axis=1)
 
 
-def _node_sum(kernel: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """Mean of ``kernel`` ``(M, K, N)`` over each candidate's visible nodes."""
-    visible = np.isfinite(candidates).all(axis=-1).sum(axis=-1)  # (K,)
+def _node_sum(kernel: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Sum of ``kernel`` ``(M, K, N)`` over the nodes, over each query's visible nodes (as
+    SLEAP does: a node the candidate misses counts as 0)."""
+    visible = np.isfinite(queries).all(axis=-1).sum(axis=-1)  # (M,)
     total = np.nansum(kernel, axis=-1)
-    return np.where(visible > 0, total / np.maximum(visible, 1), 0.0)
+    return np.where(visible[:, None] > 0, total / np.maximum(visible, 1)[:, None], 0.0)
 
 
 def similarity_matrix(
@@ -79,9 +80,9 @@ def similarity_matrix(
         return np.nan_to_num(np.exp(-d2 / scale[None]))
     d2 = np.sum((q[:, None] - c[None]) ** 2, axis=-1)  # (M, K, N), NaN if either misses
     if kind is Similarity.INSTANCE:
-        return _node_sum(np.exp(-d2), c)
+        return _node_sum(np.exp(-d2), q)
     scale = 2.0 * (OKS_KAPPA * _sizes(c)) ** 2
-    return _node_sum(np.exp(-d2 / scale[None, :, None]), c)
+    return _node_sum(np.exp(-d2 / scale[None, :, None]), q)
 
 
 def _iou(q: np.ndarray, c: np.ndarray) -> np.ndarray:

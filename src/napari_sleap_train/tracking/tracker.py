@@ -78,20 +78,24 @@ class Tracker:
         return len(self.names)
 
     def _candidates(self, frame_idx: int | None = None) -> list[_Candidate]:
-        """Instances of the last ``window`` frames (per track with queues); at least the
-        newest (of every track), however old, so skipped frames still find their tracks."""
-        groups = self._queues.values() if self.config.uses_queues else [self._window]
-        oldest = None if frame_idx is None else frame_idx - self.config.window
+        """Per track: its instances within ``window`` frames of ``frame_idx``, or else its
+        newest one however old (so skipped frames still find their tracks). The tracks are
+        those of the last ``window`` tracked frames, or every track with queues."""
+        if self.config.uses_queues:
+            pools = {t: list(q) for t, q in self._queues.items()}
+        else:
+            pools = {}
+            for frame in self._window:
+                for c in frame:
+                    pools.setdefault(c.track, []).append(c)
         out: list[_Candidate] = []
-        for group in groups:
-            if self.config.uses_queues:
-                recent = [c for c in group if oldest is None or c.frame_idx >= oldest]
-                out.extend(recent or [group[-1]])
-            else:
-                frames = [f for f in group if oldest is None or (f and f[0].frame_idx >= oldest)]
-                if not frames and group:
-                    frames = [group[-1]]
-                out.extend(c for f in frames for c in f)
+        for cands in pools.values():
+            recent = [
+                c
+                for c in cands
+                if frame_idx is None or abs(frame_idx - c.frame_idx) <= self.config.window
+            ]
+            out.extend(recent or cands[-1:])
         return out
 
     def _shift(self, image: np.ndarray | None) -> None:
@@ -133,8 +137,9 @@ class Tracker:
         ``fixed`` gives, per instance, a track index it must keep (user labels) or None;
         ``image`` is the frame, needed by the flow method.
         """
-        pts = np.asarray(points, dtype=np.float64).reshape(len(points), -1, 2)
+        pts = np.asarray(points, dtype=np.float64)
         m = len(pts)
+        pts = pts.reshape(m, -1, 2) if m else np.zeros((0, 0, 2))
         fixed = list(fixed) if fixed is not None else [None] * m
         self._shift(image)
         tracks: list[int | None] = list(fixed)
@@ -185,9 +190,9 @@ class Tracker:
 
 
 def connect_single_breaks(spans: dict[int, _Span], frames: Sequence[int]) -> dict[int, int]:
-    """Join a track that starts on a frame to the one track that ended on the frame before,
-    when exactly one track ends there and exactly one new track starts."""
-    order = sorted(set(frames))
+    """Join a track that starts on a frame to the one track that ended on the frame before
+    (in tracking order), when exactly one track ends there and exactly one new one starts."""
+    order = list(dict.fromkeys(frames))  # the order the frames were tracked in
     prev = dict(zip(order[1:], order[:-1]))
     ended: dict[int, list[int]] = {}
     started: dict[int, list[int]] = {}
@@ -199,12 +204,12 @@ def connect_single_breaks(spans: dict[int, _Span], frames: Sequence[int]) -> dic
     for f in order[1:]:
         new, gone = started.get(f, []), ended.get(prev[f], [])
         if len(new) == 1 and len(gone) == 1 and gone[0] != new[0]:
-            a, b = _root(joined, gone[0]), new[0]
+            a, b = root(joined, gone[0]), new[0]
             joined[b] = a
-    return {t: _root(joined, t) for t in joined}
+    return {t: root(joined, t) for t in joined}
 
 
-def _root(joined: dict[int, int], t: int) -> int:
+def root(joined: dict[int, int], t: int) -> int:
     while t in joined:
         t = joined[t]
     return t
