@@ -123,3 +123,21 @@ def test_empty_inputs(kind):
     assert similarity_matrix(kind, none, cands).shape == (0, 3)
     assert similarity_matrix(kind, cands, none).shape == (3, 0)
     assert similarity_matrix(kind, none, none).shape == (0, 0)
+
+
+def test_size_agreement_is_about_size_not_place_or_heading():
+    from napari_sleap_train.tracking.similarity import SIZE_TAU, size_agreement
+
+    rng = np.random.default_rng(0)
+    pose = rng.uniform(0, 40, (6, 2))
+    angle = 1.1
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    turned = pose @ rot.T + [200.0, 50.0]
+    bigger = pose * 1.2
+    got = size_agreement(pose[None], np.stack([turned, bigger]))
+    np.testing.assert_allclose(got[0, 0], 1.0)
+    np.testing.assert_allclose(got[0, 1], np.exp(-(np.log(1.2) ** 2) / (2 * SIZE_TAU**2)))
+    holes = pose.copy()
+    holes[[1, 4]] = np.nan  # the shared node pairs still agree
+    np.testing.assert_allclose(size_agreement(holes[None], turned[None]), [[1.0]])
+    assert size_agreement(pose[None, :2], pose[None, :2]).tolist() == [[1.0]]  # too few nodes

@@ -10,7 +10,7 @@ from napari_sleap_train.choices import Candidates, Matching, Similarity
 from napari_sleap_train.config.parts import TrackingConfig
 from napari_sleap_train.sample_data import make_sample
 from napari_sleap_train.tracking import Tracker, connect_single_breaks, cull
-from napari_sleap_train.tracking.flow import shift_points
+from napari_sleap_train.tracking.flow import follow_points, shift_instances
 
 # A 24 x 10 px animal of four nodes.
 BODY = np.array([[0.0, 0.0], [12.0, 4.0], [24.0, 0.0], [12.0, -6.0]])
@@ -251,24 +251,39 @@ def _sample_frame() -> np.ndarray:
 
 
 @pytest.mark.parametrize("make_image", [_texture, _sample_frame], ids=["texture", "sample"])
-def test_shift_points_follows_a_translation(make_image):
+def test_follow_points_follows_a_translation(make_image):
     before = make_image()
     after = np.roll(before, shift=(-2, 3), axis=(0, 1))  # content moves by x +3, y -2
     rng = np.random.default_rng(4)
     pts = rng.uniform(40.0, before.shape[0] - 40.0, (3, 5, 2))
     pts[1, 2] = np.nan
     pts[2] = np.nan
-    moved = shift_points(before, after, pts)
-    assert moved.shape == pts.shape
+    moved, good = follow_points(before, after, pts)
+    assert moved.shape == pts.shape and good.shape == pts.shape[:2]
     assert np.isnan(moved[1, 2]).all() and np.isnan(moved[2]).all()
+    assert not good[2].any() and not good[1, 2]
     ok = np.isfinite(pts).all(axis=-1)
-    np.testing.assert_allclose(moved[ok], pts[ok] + [3.0, -2.0], atol=0.2)
+    assert good[ok].mean() > 0.8
+    np.testing.assert_allclose(moved[good], pts[good] + [3.0, -2.0], atol=0.2)
+    shifted = shift_instances(before, after, pts)
+    np.testing.assert_allclose(shifted[ok], pts[ok] + [3.0, -2.0], atol=0.2)
 
 
-def test_shift_points_of_only_missing_points():
+def test_an_instance_moves_as_a_whole_or_not_at_all():
+    before = _texture()
+    after = np.roll(before, shift=(0, 4), axis=(0, 1))
+    pts = np.array([[[60.0, 60.0], [70.0, 64.0], [80.0, 70.0]]])
+    shifted = shift_instances(before, after, pts)
+    np.testing.assert_allclose(shifted - pts, [[[4.0, 0.0]] * 3], atol=0.2)  # its shape kept
+    flat = np.full_like(before, 128)  # nothing to follow: no point is reliable
+    np.testing.assert_array_equal(shift_instances(flat, flat, pts), pts)
+
+
+def test_follow_points_of_only_missing_points():
     img = _texture()
     pts = np.full((2, 3, 2), np.nan)
-    assert np.isnan(shift_points(img, img, pts)).all()
+    moved, good = follow_points(img, img, pts)
+    assert np.isnan(moved).all() and not good.any()
 
 
 def test_flow_tracker_follows_fast_motion_the_simple_tracker_loses():

@@ -390,6 +390,12 @@ class TrackingConfig:
         "instance: SLEAP's, node distances in pixels (only for consecutive frames); iou: "
         "overlap of the bounding boxes.",
     ).field(Similarity.CENTROID)
+    size_cue: bool = Setting(
+        "Compare body sizes",
+        "Multiply the similarity by how alike the bodies' sizes are (their node-to-node "
+        "distances), so animals of different sizes are not confused after a fast move. For "
+        "animals of one size it changes nothing.",
+    ).field(True)
     matching: Matching = Setting(
         "Match",
         "hungarian: the best assignment of all animals of a frame at once; greedy: the "

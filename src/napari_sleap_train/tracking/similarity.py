@@ -11,6 +11,11 @@ Every similarity is a ``(M, K)`` array in ``[0, 1]`` between ``M`` query instanc
 - ``centroid``: ``exp(-d² / (2 (κ s)²))`` of the distance between the centres of the
   visible nodes;
 - ``iou``: intersection over union of the bounding boxes of the visible nodes.
+
+:func:`size_agreement` compares body sizes: ``exp(-r² / (2 τ²))`` with ``r`` the median
+log ratio of the node-to-node distances the two instances share and ``τ = SIZE_TAU``. An
+animal keeps its size whichever way it turns, so this tells animals of different sizes
+apart after a large motion; for animals of one size it is close to 1 for every pair.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from ..choices import Similarity
 
 OKS_KAPPA = 0.5  # a node moved by half the animal's size counts exp(-1/2)
 _MIN_SIZE = 4.0  # px: the size of a candidate with one visible node
+SIZE_TAU = 0.2  # a body 20 % larger counts exp(-1/2)
 
 
 def _sizes(points: np.ndarray) -> np.ndarray:
@@ -103,3 +109,24 @@ def box_iou(points: np.ndarray) -> np.ndarray:
     """``(M, M)`` bounding-box IoU between the instances of one frame."""
     p = np.asarray(points, dtype=np.float64)
     return _iou(p, p) if len(p) else np.zeros((0, 0))
+
+
+def _pair_distances(points: np.ndarray) -> np.ndarray:
+    """``(K, N (N - 1) / 2)`` distances between every two nodes (NaN where one misses)."""
+    n = points.shape[1]
+    i, j = np.triu_indices(n, 1)
+    return np.hypot(*(points[:, i] - points[:, j]).transpose(2, 0, 1))
+
+
+def size_agreement(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """``(M, K)`` how alike the body sizes are (1 where too few nodes to compare)."""
+    q = np.asarray(queries, dtype=np.float64)
+    c = np.asarray(candidates, dtype=np.float64)
+    if len(q) == 0 or len(c) == 0 or q.shape[1] < 3:
+        return np.ones((len(q), len(c)))
+    dq, dc = _pair_distances(q), _pair_distances(c)
+    with np.errstate(divide="ignore", invalid="ignore"), _quiet():
+        ratio = np.log(dq[:, None] / dc[None])
+        ratio[~np.isfinite(ratio)] = np.nan
+        r = np.nanmedian(ratio, axis=-1)
+    return np.where(np.isfinite(r), np.exp(-(r**2) / (2 * SIZE_TAU**2)), 1.0)

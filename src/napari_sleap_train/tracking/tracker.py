@@ -3,7 +3,8 @@
 For each frame, in frame order: the candidates are earlier instances that carry a track
 (those of the last ``window`` frames, or the last ``window`` of every track: per-track
 queues), shifted into the new frame by optical flow for the ``flow`` method; every new
-instance is compared with every candidate (:mod:`.similarity`), the similarities to one
+instance is compared with every candidate (:mod:`.similarity`, times how alike the body
+sizes are unless ``size_cue`` is off), the similarities to one
 track's candidates are reduced to one (a quantile; 1 = the best), and the instances are
 assigned to tracks (:mod:`.matching`). An instance that matches no track starts a new one,
 unless ``max_tracks`` tracks exist: then it stays untracked. Instances with a fixed track
@@ -24,9 +25,9 @@ import numpy as np
 
 from ..choices import TrackerMethod
 from ..config.parts import TrackingConfig
-from .flow import grey, shift_points
+from .flow import grey, shift_instances
 from .matching import match
-from .similarity import box_iou, similarity_matrix
+from .similarity import box_iou, similarity_matrix, size_agreement
 
 
 @dataclass
@@ -42,7 +43,8 @@ class FrameTracks:
 class _Candidate:
     track: int
     frame_idx: int
-    points: np.ndarray  # (N, 2), shifted into the last frame seen when flow is on
+    pose: np.ndarray  # (N, 2) as it was on its frame
+    points: np.ndarray  # the pose shifted into the last frame seen (flow), else the pose
 
 
 @dataclass
@@ -108,7 +110,7 @@ class Tracker:
         if before is None or not cands or before.shape != now.shape:
             return
         pts = np.stack([c.points for c in cands])
-        moved = shift_points(
+        moved = shift_instances(
             before, now, pts, window=self.config.flow_window, levels=self.config.flow_levels
         )
         for c, p in zip(cands, moved):
@@ -150,9 +152,10 @@ class Tracker:
         if free and cands:
             ids = sorted({c.track for c in cands})
             col = {t: j for j, t in enumerate(ids)}
-            sim = similarity_matrix(
-                self.config.similarity, pts[free], np.stack([c.points for c in cands])
-            )
+            cand_pts = np.stack([c.points for c in cands])
+            sim = similarity_matrix(self.config.similarity, pts[free], cand_pts)
+            if self.config.size_cue:  # on the poses as seen: flow moves, it does not resize
+                sim = sim * size_agreement(pts[free], np.stack([c.pose for c in cands]))
             per_track = np.zeros((len(free), len(ids)))
             owner = np.array([col[c.track] for c in cands])
             for j in range(len(ids)):
@@ -170,7 +173,7 @@ class Tracker:
 
     def _remember(self, frame_idx: int, pts: np.ndarray, tracks: list[int | None]) -> None:
         self._frames.append(frame_idx)
-        here = [_Candidate(t, frame_idx, p.copy()) for t, p in zip(tracks, pts) if t is not None]
+        here = [_Candidate(t, frame_idx, p, p.copy()) for t, p in zip(tracks, pts) if t is not None]
         if here:
             self._window.append(here)
         for c in here:
