@@ -187,6 +187,30 @@ CASES = {
         "predict {m} {i}/sample.slp -o {o}/none/p.slp",
         ["none/p.slp", "does not exist"],
     ),
+    "track: max tracks 0": (
+        "track {i}/moved.slp --max-tracks 0 -o {o}/t.slp",
+        ["--max-tracks", "use 1 or more"],
+    ),
+    "track: window 0": (
+        "track {i}/moved.slp --track-window 0 -o {o}/t.slp",
+        ["--track-window", "use 1 or more"],
+    ),
+    "track: no predictions": (
+        "track {i}/sample.slp -o {o}/t.slp",
+        ["no predicted instances to track", "predict first"],
+    ),
+    "track: scattered frames": (
+        "track {i}/moved.slp --frames 1,5,9 -o {o}/t.slp",
+        ["--frames", "range A:B", "consecutive"],
+    ),
+    "track: flow without the video": (
+        "track {i}/moved.slp --tracker flow -o {o}/t.slp",
+        ["moved_away.mp4"],
+    ),
+    "predict: max tracks 0": (
+        "predict {m} {i}/sample.slp --tracker simple --max-tracks 0 -o {o}/p.slp",
+        ["--max-tracks", "use 1 or more"],
+    ),
     "crop smaller than the animals": (
         "train {i}/sample.slp --out {o}/run --crop-size 32 --epochs 1",
         ["Crop size 32 px is smaller than the animals", "auto crop size"],

@@ -244,3 +244,62 @@ def test_suggest_and_export_errors_are_one_line(sample_paths, tmp_path, capsys):
         err = capsys.readouterr().err
         assert info.value.code == 2 and err.startswith("error:") and len(err.splitlines()) == 1
     assert "0 is too small: use 1 or more" in err
+
+
+def _truth_as_predictions(sample_paths, path, stride: int = 1) -> None:
+    """The sample's ground truth on every ``stride``-th frame as untracked predictions."""
+    truth = sio.load_slp(str(sample_paths.ground_truth))
+    video, skeleton = truth.videos[0], truth.skeletons[0]
+    frames = [
+        sio.LabeledFrame(
+            video=video,
+            frame_idx=lf.frame_idx,
+            instances=[
+                sio.PredictedInstance.from_numpy(u.numpy(), skeleton=skeleton, score=0.9)
+                for u in lf.user_instances
+            ],
+        )
+        for lf in truth.labeled_frames
+        if lf.frame_idx % stride == 0
+    ]
+    sio.save_slp(sio.Labels(labeled_frames=frames, videos=[video], skeletons=[skeleton]), path)
+
+
+@pytest.mark.parametrize("tracker,stride", [("simple", 1), ("flow", 1), ("simple", 15)])
+def test_track_then_evaluate_identities(sample_paths, tmp_path, capsys, tracker, stride):
+    source, out = tmp_path / "untracked.slp", tmp_path / "tracked.slp"
+    _truth_as_predictions(sample_paths, source, stride)
+    args = ["track", str(source), "--tracker", tracker, "--max-tracks", "3", "-o", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "into 3 tracks" in printed and "saved 3 tracks" in printed
+    assert main(["evaluate", str(sample_paths.ground_truth), str(out), "--json"]) == 0
+    identity = json.loads(capsys.readouterr().out)["identity"]
+    assert identity["id_switches"] == 0 and identity["identity_correct_fraction"] == 1.0
+    assert identity["tracks_pred"] == 3
+    if stride == 1:  # the truth has every frame: skipped ones count as missed
+        assert identity["idf1"] == pytest.approx(1.0)
+    assert main(["evaluate", str(sample_paths.ground_truth), str(out)]) == 0
+    assert "IDF1" in capsys.readouterr().out
+
+
+def test_predict_with_a_tracker(sample_paths, tmp_path, capsys):
+    from napari_sleap_train.project import load_project
+    from napari_sleap_train.training.pipeline import pipeline_events
+
+    models = tmp_path / "run"
+    list(pipeline_events(load_project(sample_paths.project), tiny_config(1, 2), models))
+    out = tmp_path / "pred.slp"
+    args = ["predict", str(models), str(sample_paths.project), "--frames", "0:30"]
+    args += ["--peak-threshold", "0.01", "--tracker", "simple", "--max-tracks", "3"]
+    assert main([*args, "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Tracked" in printed
+    labels = sio.load_slp(str(out))
+    preds = [p for lf in labels.labeled_frames for p in lf.predicted_instances]
+    assert preds
+    names = {p.track.name for p in preds if p.track is not None}
+    # The user-labelled tracks seed the tracker and max tracks holds.
+    assert names and names <= {"animal_0", "animal_1", "animal_2"}
+    assert main([*args, "--frames", "suggested", "-o", str(tmp_path / "s.slp")]) == 0
+    assert "scattered" in capsys.readouterr().out
