@@ -168,9 +168,13 @@ def test_viewer_opens_project_and_sample(make_napari_viewer, sample_paths):
         "centered_pair_low_quality.mp4",
         "centered_pair_low_quality.mp4 skeleton",
         "centered_pair_low_quality.mp4 predicted skeleton",
+        "centered_pair_low_quality.mp4 tracks",
         "centered_pair_low_quality.mp4 predictions",
         "centered_pair_low_quality.mp4 labels",
     ]
+    tracks = viewer.layers["centered_pair_low_quality.mp4 tracks"]
+    assert tracks._type_string == "tracks"
+    assert len(np.unique(tracks.data[:, 0])) == 27  # the file's 27 tracks
     pred = viewer.layers["centered_pair_low_quality.mp4 predictions"]
     assert len(pred.data) > 40000 and pred.metadata[META_KEY]["kind"] == "predicted"
     viewer.dims.set_current_step(0, 10)

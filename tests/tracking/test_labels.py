@@ -343,3 +343,27 @@ def test_helpful_errors(truth_path, truth):
     with pytest.raises(TrackingError, match="no predicted instances to track.*predict first"):
         track_video(truth, truth.videos[0], TrackingConfig())
     assert all(u.track is not None for lf in truth.labeled_frames for u in lf.user_instances)
+
+
+def test_real_predictions_capped_at_two_tracks_export_as_two(tmp_path):
+    """SLEAP's own predictions of two flies (2 to 5 instances a frame, 27 tracks), tracked
+    anew with max tracks and a target count of two: the analysis file holds two tracks."""
+    import h5py
+
+    from napari_sleap_train.export import export_analysis_h5
+
+    from ..conftest import require_data
+
+    labels = sio.load_slp(str(require_data("centered_pair_predictions.slp")), open_videos=False)
+    video = labels.videos[0]
+    assert clear_tracks(labels, video) > 0 and not labels.tracks
+    config = TrackingConfig(max_tracks=2, target_instances=2)
+    summary = track_video(labels, video, config)
+    assert len(summary.tracks) == 2 and summary.culled > 0
+    assert all(len(lf.predicted_instances) <= 2 for lf in labels.labeled_frames)
+    out = export_analysis_h5(labels, tmp_path / "pair.analysis.h5")
+    with h5py.File(out, "r") as f:
+        names = sorted(n.decode() for n in f["track_names"][:])
+        occupancy = f["track_occupancy"][:]
+    assert names == sorted(summary.tracks)
+    assert occupancy.shape == (1100, 2) and occupancy.sum() >= 2 * 1000

@@ -167,31 +167,25 @@ def project_to_layers(project: Project) -> list[LayerData]:
 def _prediction_layers(
     pred: PointsTable, name: str, meta: dict, edges, size: float
 ) -> list[LayerData]:
-    """The predicted skeleton, the predictions and, once tracked, the Tracks layer; points
+    """The predicted skeleton, once tracked the Tracks layer, and the predictions; points
     and skeleton coloured by track when there are tracks."""
-    from .track_edits import track_names
     from .track_layers import (
         TAIL_LENGTH,
-        point_colors,
+        identity_colors,
+        skeleton_vectors,
         track_colormap,
-        track_colors,
         tracks_layer_data,
     )
 
-    names = track_names(pred)
-    colours = point_colors(pred, track_colors(names)) if names else None
-    src, dst = pred.edge_rows(edges)
-    vectors = np.zeros((0, 2, 3))
-    if len(src):
-        vectors = np.stack([pred.data[src], pred.data[dst] - pred.data[src]], axis=1)
-        vectors[:, 1, 0] = 0
+    colours = identity_colors(pred)
+    vectors, edge_color = skeleton_vectors(pred, edges)
     info = meta[META_KEY]
     out: list[LayerData] = [
         (
             vectors,
             {
                 "name": f"{name} predicted skeleton",
-                "edge_color": colours[src] if colours is not None and len(src) else "yellow",
+                "edge_color": edge_color,
                 "edge_width": size / 4,
                 "vector_style": "line",
                 "metadata": {META_KEY: {**info, "kind": "predicted skeleton"}},
@@ -199,12 +193,8 @@ def _prediction_layers(
             "vectors",
         )
     ]
-    points = points_layer_data(pred, f"{name} predictions", meta, "predicted", size)
-    if colours is not None:
-        points[1]["face_color"] = colours
-    out.append(points)
+    data, features, names = tracks_layer_data(pred)
     if names:
-        data, features, names = tracks_layer_data(pred)
         out.append(
             (
                 data,
@@ -219,6 +209,10 @@ def _prediction_layers(
                 "tracks",
             )
         )
+    points = points_layer_data(pred, f"{name} predictions", meta, "predicted", size)
+    if colours is not None:
+        points[1]["face_color"] = colours
+    out.append(points)  # above the trails, so its points stay easy to pick
     return out
 
 

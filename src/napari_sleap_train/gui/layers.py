@@ -12,8 +12,7 @@ from ..project import Project
 from ..video import LazyVideo
 from .convert import META_KEY, instances_to_table, point_size, points_layer_data, video_name
 from .points_table import PointsTable, node_order
-from .track_edits import track_names
-from .track_layers import point_colors, show_tracks, track_colors
+from .track_layers import identity_colors, show_tracks, skeleton_vectors
 
 
 def _kind(layer) -> str | None:
@@ -214,7 +213,7 @@ def show_predictions(viewer, project: Project, video_index: int = 0) -> None:
             setattr(layer, key, kwargs[key])
         layer.metadata = kwargs["metadata"]
     else:
-        layer = viewer.add_points(data, **{k: v for k, v in kwargs.items() if k != "ndim"}, ndim=3)
+        viewer.add_points(data, **{k: v for k, v in kwargs.items() if k != "ndim"}, ndim=3)
     show_identities(viewer, table, name, meta, project.edge_inds, size)
     for layer in viewer.layers:
         if META_KEY in layer.metadata:
@@ -224,31 +223,20 @@ def show_predictions(viewer, project: Project, video_index: int = 0) -> None:
 def show_identities(viewer, table, name: str, meta: dict, edge_inds, size: float) -> None:
     """Colour a video's predictions by track (by node when untracked), draw their skeleton
     in the same colours, and show each track's path as a Tracks layer."""
+    colors = identity_colors(table)
     layer = viewer.layers[f"{name} predictions"]
-    names = track_names(table)
-    colors = track_colors(names)
-    if names:
-        layer.face_color = point_colors(table, colors) if len(table) else "white"
-    else:
-        layer.face_color = "keypoint"
-    src, dst = table.edge_rows(edge_inds)
-    vectors = np.zeros((0, 2, 3))
-    edge_color = np.tile([1.0, 1.0, 0.0, 1.0], (len(src), 1))
-    if len(src):
-        vectors = np.stack([table.data[src], table.data[dst] - table.data[src]], axis=1)
-        vectors[:, 1, 0] = 0
-        if names:
-            edge_color = point_colors(table, colors)[src]
+    layer.face_color = colors if colors is not None and len(table) else "keypoint"
+    vectors, edge_color = skeleton_vectors(table, edge_inds)
     vec_name = f"{name} predicted skeleton"
     if vec_name in viewer.layers:
         vec = viewer.layers[vec_name]
         vec.data = vectors
-        vec.edge_color = edge_color if len(src) else "yellow"
+        vec.edge_color = edge_color
     else:
         viewer.add_vectors(
             vectors,
             name=vec_name,
-            edge_color=edge_color if len(src) else "yellow",
+            edge_color=edge_color,
             edge_width=size / 4,
             vector_style="line",
             metadata={META_KEY: {**meta[META_KEY], "kind": "predicted skeleton"}},

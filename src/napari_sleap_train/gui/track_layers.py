@@ -42,6 +42,24 @@ def point_colors(table: PointsTable, colors: dict[str, np.ndarray]) -> np.ndarra
     return out
 
 
+def identity_colors(table: PointsTable) -> np.ndarray | None:
+    """``(P, 4)`` colours by track, or None when nothing is tracked (colour by node)."""
+    names = track_names(table)
+    return point_colors(table, track_colors(names)) if names else None
+
+
+def skeleton_vectors(table: PointsTable, edge_inds) -> tuple[np.ndarray, np.ndarray | str]:
+    """The predicted skeleton as Vectors data ``(E, 2, 3)`` and its colours: each edge that
+    of its track, or all yellow when nothing is tracked."""
+    src, dst = table.edge_rows(edge_inds)
+    if not len(src):
+        return np.zeros((0, 2, 3)), "yellow"
+    vectors = np.stack([table.data[src], table.data[dst] - table.data[src]], axis=1)
+    vectors[:, 1, 0] = 0
+    colors = identity_colors(table)
+    return vectors, (colors[src] if colors is not None else "yellow")
+
+
 def tracks_layer_data(table: PointsTable) -> tuple[np.ndarray, dict, list[str]]:
     """``(K, 4)`` ``track_id, frame, y, x`` rows of every tracked instance's centre, the
     Tracks layer's features and the track names (index = ``track_id``)."""
