@@ -2,8 +2,9 @@
 
 Writes ``docs/dock.png`` (the dock beside the video), ``docs/previews.png`` (receptive field
 and crop boxes on a labelled frame), ``docs/monitor.png`` (the training monitor
-mid-training, hovering over the best epoch) and ``docs/predictions.png`` (predictions on a
-suggested frame). Needs a display or
+mid-training, hovering over the best epoch), ``docs/predictions.png`` (predictions on a
+suggested frame) and ``docs/tracks.png`` (the whole video predicted and tracked, with its
+Tracks layer and the Label & Suggest dock's Tracks panel). Needs a display or
 ``xvfb-run``; ``make screenshots`` runs it. Takes about three minutes on two CPU cores.
 """
 
@@ -17,7 +18,7 @@ from qtpy.QtCore import QPointF
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from napari_sleap_train.choices import FrameTarget  # noqa: E402
+from napari_sleap_train.choices import FrameTarget, TrackerMethod  # noqa: E402
 from run_main_job import open_sample, wait_until  # noqa: E402
 
 
@@ -74,7 +75,29 @@ def main() -> int:
         viewer.layers[layer].visible = False
     wait_until(lambda: False, 0.5)
     viewer.screenshot(str(docs / "predictions.png"), canvas_only=False)
-    for name in ("dock", "previews", "monitor", "predictions"):
+
+    w["predict_on"].value = FrameTarget.ALL  # the whole video, tracked
+    w["tracker"].value = TrackerMethod.SIMPLE
+    w["max_tracks"].value = 3
+    dock.runs.runs.setCurrentRow(dock.runs.runs.count() - 1)
+    dock.runs.predict_button.click()
+    done = wait_until(lambda: not dock.runner.busy and "Tracked" in dock.runner.status.text(), 600)
+    if not done:
+        print(f"error: not tracked: {dock.runner.status.text()}", file=sys.stderr)
+        return 1
+    _, labelling = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Label & Suggest…")
+    labelling.tabs.setCurrentIndex(0)
+    labelling.tracks.tail.setValue(60)
+    panel = labelling.tracks
+    scroll = panel.parentWidget()
+    while scroll is not None and not hasattr(scroll, "ensureWidgetVisible"):
+        scroll = scroll.parentWidget()
+    if scroll is not None:
+        scroll.ensureWidgetVisible(panel)
+    viewer.dims.set_current_step(0, 160)
+    wait_until(lambda: False, 1.0)
+    viewer.screenshot(str(docs / "tracks.png"), canvas_only=False)
+    for name in ("dock", "previews", "monitor", "predictions", "tracks"):
         print(docs / f"{name}.png")
     viewer.close()
     return 0
