@@ -216,6 +216,24 @@ def test_user_instances_seed_the_tracks(truth_path):
     _assert_unchanged(pred.labels, before)
 
 
+@pytest.mark.parametrize("max_tracks", [None, 3])
+def test_predictions_beside_user_labels_of_the_same_animals(truth_path, max_tracks):
+    """Predicted on the labelled frames too: a prediction of a user-labelled animal takes
+    the label's track instead of a new one (or none, at max tracks)."""
+    every = [(f, name) for f in range(0, N_FRAMES, 15) for name in ANIMALS]
+    pred = Predictions(truth_path, seeds=set(every))
+    skeleton = pred.labels.skeletons[0]
+    for lf in pred.labels.labeled_frames:  # a prediction next to every user label
+        for user in list(lf.user_instances):
+            p = sio.PredictedInstance.from_numpy(user.numpy() + 0.5, skeleton=skeleton, score=1)
+            pred.animal[id(p)], pred.frame[id(p)] = user.track.name, lf.frame_idx
+            pred.instances.append(p)
+            lf.instances.append(p)
+    summary = track_video(pred.labels, pred.video, TrackingConfig(max_tracks=max_tracks))
+    assert pred.assert_one_track_per_animal(N_FRAMES) == {name: name for name in ANIMALS}
+    assert summary.untracked == 0 and sorted(summary.tracks) == ANIMALS
+
+
 def test_some_seeds_and_a_new_track(truth_path):
     # Two animals labelled on frame 0; the third is predicted there and gets a new track.
     pred = Predictions(truth_path, seeds={(0, "animal_0"), (0, "animal_1")})

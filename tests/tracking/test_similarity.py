@@ -126,7 +126,7 @@ def test_empty_inputs(kind):
 
 
 def test_size_agreement_is_about_size_not_place_or_heading():
-    from napari_sleap_train.tracking.similarity import SIZE_TAU, size_agreement
+    from napari_sleap_train.tracking.similarity import SIZE_TAU, pair_distances, size_agreement
 
     rng = np.random.default_rng(0)
     pose = rng.uniform(0, 40, (6, 2))
@@ -134,10 +134,12 @@ def test_size_agreement_is_about_size_not_place_or_heading():
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     turned = pose @ rot.T + [200.0, 50.0]
     bigger = pose * 1.2
-    got = size_agreement(pose[None], np.stack([turned, bigger]))
+    got = size_agreement(pair_distances(pose[None]), pair_distances(np.stack([turned, bigger])))
     np.testing.assert_allclose(got[0, 0], 1.0)
     np.testing.assert_allclose(got[0, 1], np.exp(-(np.log(1.2) ** 2) / (2 * SIZE_TAU**2)))
     holes = pose.copy()
     holes[[1, 4]] = np.nan  # the shared node pairs still agree
-    np.testing.assert_allclose(size_agreement(holes[None], turned[None]), [[1.0]])
-    assert size_agreement(pose[None, :2], pose[None, :2]).tolist() == [[1.0]]  # too few nodes
+    agree = size_agreement(pair_distances(holes[None]), pair_distances(turned[None]))
+    np.testing.assert_allclose(agree, [[1.0]])
+    two = pair_distances(pose[None, :2])  # one pair only: too few to compare
+    assert size_agreement(two, two).tolist() == [[1.0]]

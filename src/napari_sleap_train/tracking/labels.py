@@ -17,6 +17,7 @@ import sleap_io as sio
 from ..choices import TrackerMethod
 from ..config.parts import TrackingConfig
 from ..errors import TrackingError
+from ..project import instances_overlap
 from .tracker import Tracker, cull, root
 
 FrameSource = Callable[[int], np.ndarray]
@@ -32,6 +33,7 @@ class TrackingSummary:
     culled: int = 0
     tracks: list[str] = field(default_factory=list)
     joined: int = 0
+    repeats: int = 0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -49,6 +51,8 @@ class TrackingSummary:
             line += f"; {self.untracked} left untracked at max tracks"
         if self.culled:
             line += f"; {self.culled} extra instances culled"
+        if self.repeats:
+            line += f"; {self.repeats} repeated predictions of one animal left untracked"
         return " ".join([line + ".", *self.notes])
 
 
@@ -121,12 +125,17 @@ def track_video(
             progress(done, total)
 
     forward = Tracker(config, seeds=[t.name for t in seeds])
-    order = _track_pass(lfs[first:], forward, index, source, report)
+    order, repeats = _track_pass(lfs[first:], forward, index, source, report)
     backward = Tracker(config, seeds=forward.names)
     # The seed frame starts the backward pass with every identity the forward pass gave it.
     known = {id(p): t for p, t in order[: len(lfs[first].predicted_instances)]} if back else {}
     done = len(lfs) - first
-    order += _track_pass(back, backward, index, source, lambda n: report(done + n - 1), known)
+    more, again = _track_pass(back, backward, index, source, lambda n: report(done + n - 1), known)
+    order += more
+    repeats += again
+    for p in repeats:
+        p.track = None
+    summary.repeats = len(repeats)
     joined = {**forward.finish(), **backward.finish()}
     summary.joined = len(joined)
     predicted = [lf.frame_idx for lf in lfs if lf.predicted_instances]
@@ -175,20 +184,30 @@ def _track_pass(
     frames: FrameSource | None,
     report: Callable[[int], None],
     known: dict[int, int | None] | None = None,
-) -> list[tuple[sio.PredictedInstance, int | None]]:
-    """Step ``tracker`` through ``lfs``; the predicted instances and their track indices.
+) -> tuple[list[tuple[sio.PredictedInstance, int | None]], list[sio.PredictedInstance]]:
+    """Step ``tracker`` through ``lfs``; the predicted instances and their track indices,
+    and the repeats (predictions of an animal another prediction shows better), untracked.
 
     ``known``: predicted instances (by ``id``) tracked already; they keep their track and
     serve as seeds, like user instances with a track.
     """
     known = known or {}
     order: list[tuple[sio.PredictedInstance, int | None]] = []
+    repeats: list[sio.PredictedInstance] = []
     for n, lf in enumerate(lfs):
         users = [u for u in lf.user_instances if u.track is not None and id(u.track) in index]
         fixed = [index[id(u.track)] for u in users]
         done = [p for p in lf.predicted_instances if known.get(id(p)) is not None]
         fixed += [known[id(p)] for p in done]
         preds = [p for p in lf.predicted_instances if id(p) not in known]
+        for p, t in _duplicates(preds, users, index):  # a user label of the same animal
+            p.tracking_score = 1.0
+            order.append((p, t))
+            preds.remove(p)
+        for p in _repeats(preds):  # a second prediction of one animal: no track, no candidate
+            p.tracking_score = 0.0
+            repeats.append(p)
+            preds.remove(p)
         pts = [u.numpy() for u in users] + [p.numpy() for p in done] + [p.numpy() for p in preds]
         if pts:
             image = frames(lf.frame_idx) if frames is not None else None
@@ -199,7 +218,36 @@ def _track_pass(
                 p.tracking_score = float(s)
                 order.append((p, t))
         report(n + 1)
-    return order
+    return order, repeats
+
+
+def _duplicates(
+    preds: list[sio.PredictedInstance], users: list[sio.Instance], index: dict[int, int]
+) -> list[tuple[sio.PredictedInstance, int]]:
+    """Predictions that show the same animal as a user instance with a track (the one it
+    was made from, or one it overlaps), each with that instance's track."""
+    out = []
+    for p in preds:
+        xy = p.numpy()
+        for u in users:
+            if u.from_predicted is p or instances_overlap(u.numpy(), xy):
+                out.append((p, index[id(u.track)]))
+                break
+    return out
+
+
+def _repeats(preds: list[sio.PredictedInstance]) -> list[sio.PredictedInstance]:
+    """Predictions that show the same animal as a better-scored prediction of the frame."""
+    ranked = sorted(preds, key=lambda p: -float(p.score))
+    kept: list[np.ndarray] = []
+    out = []
+    for p in ranked:
+        xy = p.numpy()
+        if any(instances_overlap(k, xy) for k in kept):
+            out.append(p)
+        else:
+            kept.append(xy)
+    return out
 
 
 def _seeded(lf: sio.LabeledFrame) -> bool:

@@ -13,7 +13,7 @@ Every similarity is a ``(M, K)`` array in ``[0, 1]`` between ``M`` query instanc
 - ``iou``: intersection over union of the bounding boxes of the visible nodes.
 
 :func:`size_agreement` compares body sizes: ``exp(-r² / (2 τ²))`` with ``r`` the median
-log ratio of the node-to-node distances the two instances share and ``τ = SIZE_TAU``. An
+log ratio of the node-to-node distances two poses share and ``τ = SIZE_TAU``. An
 animal keeps its size whichever way it turns, so this tells animals of different sizes
 apart after a large motion; for animals of one size it is close to 1 for every pair.
 """
@@ -111,22 +111,23 @@ def box_iou(points: np.ndarray) -> np.ndarray:
     return _iou(p, p) if len(p) else np.zeros((0, 0))
 
 
-def _pair_distances(points: np.ndarray) -> np.ndarray:
+def pair_distances(points: np.ndarray) -> np.ndarray:
     """``(K, N (N - 1) / 2)`` distances between every two nodes (NaN where one misses)."""
+    points = np.asarray(points, dtype=np.float64)
     n = points.shape[1]
     i, j = np.triu_indices(n, 1)
     return np.hypot(*(points[:, i] - points[:, j]).transpose(2, 0, 1))
 
 
-def size_agreement(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """``(M, K)`` how alike the body sizes are (1 where too few nodes to compare)."""
-    q = np.asarray(queries, dtype=np.float64)
-    c = np.asarray(candidates, dtype=np.float64)
-    if len(q) == 0 or len(c) == 0 or q.shape[1] < 3:
-        return np.ones((len(q), len(c)))
-    dq, dc = _pair_distances(q), _pair_distances(c)
+def size_agreement(queries: np.ndarray, references: np.ndarray) -> np.ndarray:
+    """``(M, K)`` how alike the body sizes are, from node-pair distances ``(M, P)`` and
+    ``(K, P)`` (:func:`pair_distances`); 1 where there are too few pairs to compare."""
+    dq = np.asarray(queries, dtype=np.float64)
+    dr = np.asarray(references, dtype=np.float64)
+    if len(dq) == 0 or len(dr) == 0 or dq.shape[1] < 3:
+        return np.ones((len(dq), len(dr)))
     with np.errstate(divide="ignore", invalid="ignore"), _quiet():
-        ratio = np.log(dq[:, None] / dc[None])
+        ratio = np.log(dq[:, None] / dr[None])
         ratio[~np.isfinite(ratio)] = np.nan
         r = np.nanmedian(ratio, axis=-1)
     return np.where(np.isfinite(r), np.exp(-(r**2) / (2 * SIZE_TAU**2)), 1.0)

@@ -3,10 +3,11 @@
 For each frame, in frame order: the candidates are earlier instances that carry a track
 (those of the last ``window`` frames, or the last ``window`` of every track: per-track
 queues), shifted into the new frame by optical flow for the ``flow`` method; every new
-instance is compared with every candidate (:mod:`.similarity`, times how alike the body
-sizes are unless ``size_cue`` is off), the similarities to one
-track's candidates are reduced to one (a quantile; 1 = the best), and the instances are
-assigned to tracks (:mod:`.matching`). An instance that matches no track starts a new one,
+instance is compared with every candidate (:mod:`.similarity`), the similarities to one
+track's candidates are reduced to one (a quantile; 1 = the best) and, unless ``size_cue``
+is off, multiplied by how alike the instance's size is to the track's usual size (the
+median over its last instances), and the instances are assigned to tracks
+(:mod:`.matching`). An instance that matches no track starts a new one,
 unless ``max_tracks`` tracks exist: then it stays untracked. Instances with a fixed track
 (user labels) keep it and serve as candidates. :meth:`Tracker.finish` joins single track
 breaks.
@@ -17,6 +18,7 @@ is tracked in constant memory.
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +29,9 @@ from ..choices import TrackerMethod
 from ..config.parts import TrackingConfig
 from .flow import grey, shift_instances
 from .matching import match
-from .similarity import box_iou, similarity_matrix, size_agreement
+from .similarity import box_iou, pair_distances, similarity_matrix, size_agreement
+
+SIZE_HISTORY = 50  # instances a track's usual size is the median of
 
 
 @dataclass
@@ -68,6 +72,9 @@ class Tracker:
     spans: dict[int, _Span] = field(init=False, default_factory=dict)
     _window: deque = field(init=False)
     _queues: dict[int, deque] = field(init=False, default_factory=dict)
+    _sizes: dict[int, deque] = field(init=False, default_factory=dict)
+    _usual: dict[int, np.ndarray] = field(init=False, default_factory=dict)
+    _new: dict[int, int] = field(init=False, default_factory=dict)
     _image: np.ndarray | None = field(init=False, default=None)
     _frames: list[int] = field(init=False, default_factory=list)
 
@@ -154,14 +161,14 @@ class Tracker:
             col = {t: j for j, t in enumerate(ids)}
             cand_pts = np.stack([c.points for c in cands])
             sim = similarity_matrix(self.config.similarity, pts[free], cand_pts)
-            if self.config.size_cue:  # on the poses as seen: flow moves, it does not resize
-                sim = sim * size_agreement(pts[free], np.stack([c.pose for c in cands]))
             per_track = np.zeros((len(free), len(ids)))
             owner = np.array([col[c.track] for c in cands])
             for j in range(len(ids)):
                 per_track[:, j] = np.quantile(
                     sim[:, owner == j], self.config.robust_quantile, axis=1, method="higher"
                 )
+            if self.config.size_cue:
+                per_track *= size_agreement(pair_distances(pts[free]), self._usual_sizes(ids))
             for r, j in match(per_track, self.config.matching, self.config.min_similarity):
                 tracks[free[r]] = ids[j]
                 scores[free[r]] = float(per_track[r, j])
@@ -171,14 +178,30 @@ class Tracker:
         self._remember(frame_idx, pts, tracks)
         return FrameTracks(frame_idx, tracks, scores)
 
+    def _usual_sizes(self, ids: list[int]) -> np.ndarray:
+        """``(T, P)`` each track's median node-pair distances over its last instances: a
+        few wrong instances do not change what size the animal is. Recomputed after every
+        10th new instance of a track (and for each of its first 10)."""
+        for t in ids:
+            history = self._sizes[t]
+            if t not in self._usual or len(history) < 10 or self._new[t] >= 10:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    self._usual[t] = np.nanmedian(np.stack(history), axis=0)
+                self._new[t] = 0
+        return np.stack([self._usual[t] for t in ids])
+
     def _remember(self, frame_idx: int, pts: np.ndarray, tracks: list[int | None]) -> None:
         self._frames.append(frame_idx)
         here = [_Candidate(t, frame_idx, p, p.copy()) for t, p in zip(tracks, pts) if t is not None]
         if here:
             self._window.append(here)
-        for c in here:
+        sizes = pair_distances(np.stack([c.pose for c in here])) if here else []
+        for c, size in zip(here, sizes):
             q = self._queues.setdefault(c.track, deque(maxlen=self.config.window))
             q.append(c)
+            self._sizes.setdefault(c.track, deque(maxlen=SIZE_HISTORY)).append(size)
+            self._new[c.track] = self._new.get(c.track, 0) + 1
             span = self.spans.get(c.track)
             if span is None:
                 self.spans[c.track] = _Span(frame_idx, frame_idx, seed=c.track < len(self.seeds))
