@@ -271,7 +271,8 @@ def score(
 
 
 def settings(max_value: int) -> list[tuple[str, TrackingConfig]]:
-    """Every method × similarity × max tracks (none, ``max_value``)."""
+    """Every method × similarity × max tracks (none, ``max_value``), and the simple tracker
+    at max tracks without comparing body sizes."""
     out = []
     for method in METHODS:
         for sim in SIMILARITIES:
@@ -283,6 +284,9 @@ def settings(max_value: int) -> list[tuple[str, TrackingConfig]]:
                 elif config == TrackingConfig(max_tracks=max_value):
                     label += " (default+max)"
                 out.append((label, config))
+    for sim in SIMILARITIES:  # what comparing body sizes adds
+        config = TrackingConfig(similarity=sim, max_tracks=max_value, size_cue=False)
+        out.append((f"simple {sim.value:<8} {max_value:>3} no size", config))
     return out
 
 

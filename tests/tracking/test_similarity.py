@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -143,3 +144,16 @@ def test_size_agreement_is_about_size_not_place_or_heading():
     np.testing.assert_allclose(agree, [[1.0]])
     two = pair_distances(pose[None, :2])  # one pair only: too few to compare
     assert size_agreement(two, two).tolist() == [[1.0]]
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_nan_median_is_numpys(axis):
+    from napari_sleap_train.tracking.similarity import nan_median
+
+    x = np.random.default_rng(0).normal(size=(5, 7, 9))
+    x[x > 1.0] = np.nan
+    x[0, 0] = np.nan  # a slice with nothing to take the median of
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.nanmedian(x, axis=axis)
+    np.testing.assert_allclose(nan_median(x, axis), expected, equal_nan=True)

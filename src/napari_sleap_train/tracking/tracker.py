@@ -18,7 +18,6 @@ is tracked in constant memory.
 
 from __future__ import annotations
 
-import warnings
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,13 @@ from ..choices import TrackerMethod
 from ..config.parts import TrackingConfig
 from .flow import grey, shift_instances
 from .matching import match
-from .similarity import box_iou, pair_distances, similarity_matrix, size_agreement
+from .similarity import (
+    box_iou,
+    nan_median,
+    pair_distances,
+    similarity_matrix,
+    size_agreement,
+)
 
 SIZE_HISTORY = 50  # instances a track's usual size is the median of
 
@@ -185,9 +190,7 @@ class Tracker:
         for t in ids:
             history = self._sizes[t]
             if t not in self._usual or len(history) < 10 or self._new[t] >= 10:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    self._usual[t] = np.nanmedian(np.stack(history), axis=0)
+                self._usual[t] = nan_median(np.stack(history), axis=0)
                 self._new[t] = 0
         return np.stack([self._usual[t] for t in ids])
 
