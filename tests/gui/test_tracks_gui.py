@@ -67,6 +67,13 @@ def test_track_swap_save_and_reopen(tracked, make_napari_viewer, qtbot):
     assert len(np.unique(tracks_layer.data[:, 0])) == 3
     colours = {tuple(np.round(c, 3)) for c in layer.face_color}
     assert len(colours) == 3  # coloured by track, not by node
+    names = list(viewer.layers).index
+    assert names(tracks_layer) < names(layer)  # the trails lie under the points
+    track_of = layer.features["track"].to_numpy()
+    for k, name in enumerate(tracks_layer.metadata["napari_sleap_train"]["track_names"]):
+        trail = tracks_layer.track_colors[tracks_layer.data[:, 0] == k]
+        point = layer.face_color[track_of == name]
+        np.testing.assert_allclose(trail, np.repeat(point[:1], len(trail), 0), atol=1e-6)
     before = _tracks_by_frame(layer)
     # The ground truth keeps each animal apart: tracks move smoothly, no jump > 20 px.
     for f in range(1, N_FRAMES):

@@ -170,6 +170,7 @@ def _prediction_layers(
     """The predicted skeleton, once tracked the Tracks layer, and the predictions; points
     and skeleton coloured by track when there are tracks."""
     from .track_layers import (
+        COLOUR_BY,
         TAIL_LENGTH,
         identity_colors,
         skeleton_vectors,
@@ -202,8 +203,8 @@ def _prediction_layers(
                     "name": f"{name} tracks",
                     "features": features,
                     "tail_length": TAIL_LENGTH,
-                    "color_by": "track_index",
-                    "colormaps_dict": {"track_index": track_colormap(len(names))},
+                    "color_by": COLOUR_BY,
+                    "colormaps_dict": {COLOUR_BY: track_colormap(len(names))},
                     "metadata": {META_KEY: {**info, "kind": "tracks", "track_names": names}},
                 },
                 "tracks",

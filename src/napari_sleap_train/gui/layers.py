@@ -241,4 +241,4 @@ def show_identities(viewer, table, name: str, meta: dict, edge_inds, size: float
             vector_style="line",
             metadata={META_KEY: {**meta[META_KEY], "kind": "predicted skeleton"}},
         )
-    show_tracks(viewer, table, f"{name} tracks", meta[META_KEY])
+    show_tracks(viewer, table, f"{name} tracks", meta[META_KEY], below=f"{name} predictions")

@@ -26,6 +26,7 @@ PALETTE = np.array(
 )
 UNTRACKED = np.array([1.0, 1.0, 1.0, 0.6])
 TAIL_LENGTH = 30
+COLOUR_BY = "track_colour"  # the Tracks layer's feature its colours come from
 
 
 def track_colors(names: list[str]) -> dict[str, np.ndarray]:
@@ -71,44 +72,59 @@ def tracks_layer_data(table: PointsTable) -> tuple[np.ndarray, dict, list[str]]:
     data = np.column_stack([tid, frames[keep].astype(float), centres[keep]])
     order = np.lexsort((data[:, 1], data[:, 0])) if len(data) else np.zeros(0, int)
     data = data[order]
-    return data, {"track_index": data[:, 0].astype(int)}, names
+    index = data[:, 0].astype(int)
+    colour = index / max(len(names) - 1, 1)  # napari maps a feature's values as they are
+    return data, {"track_index": index, COLOUR_BY: colour}, names
 
 
 def track_colormap(n: int):
-    """A colormap giving track index ``k`` of ``n`` the colour :func:`track_colors` gives it."""
+    """A colormap giving track ``k`` of ``n`` (its :data:`COLOUR_BY` feature ``k / (n - 1)``,
+    the middle of a colour's band) the colour :func:`track_colors` gives it."""
     from napari.utils.colormaps import Colormap
 
     colors = [PALETTE[i % len(PALETTE)] for i in range(max(n, 1))]
     if n <= 1:
         return Colormap([colors[0], colors[0]], name="tracks")
-    return Colormap(colors, controls=np.linspace(0, 1, n + 1), interpolation="zero", name="tracks")
+    edges = (np.arange(1, n) - 0.5) / (n - 1)
+    controls = np.concatenate([[0.0], edges, [1.0]])
+    return Colormap(colors, controls=controls, interpolation="zero", name="tracks")
 
 
-def show_tracks(viewer, table: PointsTable, name: str, meta: dict, tail: int | None = None):
-    """Add or refresh the Tracks layer ``name``; remove it when nothing is tracked.
-    Returns the layer (or None)."""
+def show_tracks(
+    viewer,
+    table: PointsTable,
+    name: str,
+    meta: dict,
+    tail: int | None = None,
+    below: str | None = None,
+):
+    """Add (under the layer ``below``) or refresh the Tracks layer ``name``; remove it when
+    nothing is tracked. Returns the layer (or None)."""
     data, features, names = tracks_layer_data(table)
     layer = viewer.layers[name] if name in viewer.layers else None  # noqa: SIM401
     if not len(names):
         if layer is not None:
             viewer.layers.remove(layer)
         return None
-    cmap = {"track_index": track_colormap(len(names))}
+    cmap = {COLOUR_BY: track_colormap(len(names))}
     if layer is None:
-        return viewer.add_tracks(
+        layer = viewer.add_tracks(
             data,
             features=features,
             name=name,
             tail_length=tail or TAIL_LENGTH,
-            color_by="track_index",
+            color_by=COLOUR_BY,
             colormaps_dict=cmap,
             metadata={META_KEY: {**meta, "kind": "tracks", "track_names": names}},
         )
+        if below is not None and below in viewer.layers:  # its points stay easy to pick
+            viewer.layers.move(viewer.layers.index(layer), viewer.layers.index(below))
+        return layer
     layer.color_by = "track_id"  # new data drops the features its colours come from
     layer.data = data
     layer.features = features
     layer.colormaps_dict = cmap
-    layer.color_by = "track_index"
+    layer.color_by = COLOUR_BY
     layer.metadata = {META_KEY: {**meta, "kind": "tracks", "track_names": names}}
     if tail is not None:
         layer.tail_length = tail

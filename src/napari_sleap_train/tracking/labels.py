@@ -128,7 +128,8 @@ def track_video(
     order, repeats = _track_pass(lfs[first:], forward, index, source, report)
     backward = Tracker(config, seeds=forward.names)
     # The seed frame starts the backward pass with every identity the forward pass gave it.
-    known = {id(p): t for p, t in order[: len(lfs[first].predicted_instances)]} if back else {}
+    on_seed = {id(p) for p in lfs[first].predicted_instances}
+    known = {id(p): t for p, t in order if id(p) in on_seed} if back else {}
     done = len(lfs) - first
     more, again = _track_pass(back, backward, index, source, lambda n: report(done + n - 1), known)
     order += more

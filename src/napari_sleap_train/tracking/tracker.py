@@ -1,16 +1,16 @@
 """The tracker: predicted instances linked to tracks frame by frame, as SLEAP does it.
 
 For each frame, in frame order: the candidates are earlier instances that carry a track
-(those of the last ``window`` frames, or the last ``window`` of every track: per-track
-queues), shifted into the new frame by optical flow for the ``flow`` method; every new
-instance is compared with every candidate (:mod:`.similarity`), the similarities to one
-track's candidates are reduced to one (a quantile; 1 = the best) and, unless ``size_cue``
-is off, multiplied by how alike the instance's size is to the track's usual size (the
-median over its last instances), and the instances are assigned to tracks
-(:mod:`.matching`). An instance that matches no track starts a new one,
-unless ``max_tracks`` tracks exist: then it stays untracked. Instances with a fixed track
-(user labels) keep it and serve as candidates. :meth:`Tracker.finish` joins single track
-breaks.
+(of the tracks seen in the last ``window`` tracked frames, or of every track with
+per-track queues: each track's instances within ``window`` frames of the new one, or its
+newest however old), shifted into the new frame by optical flow for the ``flow`` method.
+Every new instance is compared with every candidate (:mod:`.similarity`); the
+similarities to one track's candidates are reduced to one (a quantile; 1 = the best) and,
+unless ``size_cue`` is off, multiplied by how alike the instance's size is to the track's
+usual size (the median over its last instances); then the instances are assigned to
+tracks (:mod:`.matching`). An instance that matches no track starts a new one, unless
+``max_tracks`` tracks exist: then it stays untracked. Instances with a fixed track (user
+labels) keep it and serve as candidates. :meth:`Tracker.finish` joins single track breaks.
 
 Only the candidates and the previous frame's image are held, so a video of any length
 is tracked in constant memory.
