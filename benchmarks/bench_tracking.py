@@ -23,9 +23,14 @@ Three parts (``--parts a b c``, default all):
     timed end to end), then simple and flow tracking (frames from a ``LazyVideo``) with max
     tracks 2 and none are timed against it.
 
+(d) A real video at a lower frame rate: SLEAP's own predictions of the two flies
+    (``centered_pair_predictions.slp``, 2 to 5 instances a frame) tracked at every frame
+    (flow, max tracks and target count 2) serve as the reference; every 15th frame (3
+    start offsets) is tracked with each setting at max tracks 2 and compared with it.
+
 It ends with a targets block, each target marked met / not met.
 
-Run: ``.venv/bin/python benchmarks/bench_tracking.py [--parts a b c] [--minutes M]
+Run: ``.venv/bin/python benchmarks/bench_tracking.py [--parts a b c d] [--minutes M]
 [--sample-models DIR] [--pair-minutes 3] [--pair-models DIR] [--out-dir DIR]``
 (about 15-20 minutes on a 2-core CPU, training dominates).
 """
@@ -554,6 +559,51 @@ def part_c(args: argparse.Namespace, out: Path) -> tuple[float, list[Cost]]:
     return predict_s, costs
 
 
+# ----- (d) a real video at a lower frame rate ---------------------------------------------
+def part_d() -> None:
+    """SLEAP's own predictions of the two flies, tracked at every frame (flow, max tracks and
+    target count 2) as the reference; then every 15th frame with each setting."""
+    path = DATA / "centered_pair_predictions.slp"
+    print(f"\n(d) {path.name}: tracked at every {STRIDE}th frame against every frame")
+
+    def load() -> sio.Labels:
+        labels = sio.load_slp(str(path), open_videos=False)
+        labels.videos[0].replace_filename(str(PAIR_VIDEO), open=False)
+        clear_tracks(labels, labels.videos[0])
+        return labels
+
+    ref = load()
+    lazy = LazyVideo(str(PAIR_VIDEO))
+    reference = TrackingConfig(method=TrackerMethod.FLOW, max_tracks=2, target_instances=2)
+    print("  reference (every frame, flow, max tracks 2, target 2):", end=" ")
+    print(track_video(ref, ref.videos[0], reference, frames=lazy.frame).text())
+    truth = sio.Labels(videos=ref.videos, skeletons=ref.skeletons, tracks=ref.tracks)
+    for lf in ref.labeled_frames:
+        users = [
+            sio.Instance.from_numpy(p.numpy(), skeleton=ref.skeletons[0], track=p.track)
+            for p in lf.predicted_instances
+            if p.track is not None
+        ]
+        truth.append(sio.LabeledFrame(video=ref.videos[0], frame_idx=lf.frame_idx, instances=users))
+    print("  setting                      | offset: switches, right identity")
+    for label, config in settings(2):
+        if "no size" not in label and config.method is TrackerMethod.FLOW:
+            continue  # flow over 15 frames is measured in (a) and (b)
+        cells = []
+        for offset in OFFSETS:
+            labels = load()
+            labels.labeled_frames = [
+                lf for lf in labels.labeled_frames if lf.frame_idx % STRIDE == offset
+            ]
+            track_video(labels, labels.videos[0], config)
+            ident = evaluate_labels(truth, labels)["identity"]
+            cells.append(
+                f"{offset}: {ident['id_switches']}, {ident['identity_correct_fraction']:.3f}"
+            )
+        print(f"  {label:<28} | " + " | ".join(cells))
+    lazy.close()
+
+
 # ----- targets -----------------------------------------------------------------------------
 def _mark(ok: bool) -> str:
     return "met" if ok else "NOT MET"
@@ -605,7 +655,9 @@ def targets(a: list[Row], b: list[Row], c: tuple[float, list[Cost]] | None, anim
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", nargs="+", default=["a", "b", "c"], choices=["a", "b", "c"])
+    parser.add_argument(
+        "--parts", nargs="+", default=["a", "b", "c", "d"], choices=["a", "b", "c", "d"]
+    )
     parser.add_argument("--seeds", type=int, default=3, help="noise seeds in (a)")
     parser.add_argument(
         "--minutes",
@@ -630,6 +682,8 @@ def main() -> None:
     a = part_a(sample, truth, args.seeds) if "a" in args.parts else []
     b = part_b(sample, truth, paths, args, out) if "b" in args.parts else []
     c = part_c(args, out) if "c" in args.parts else None
+    if "d" in args.parts:
+        part_d()
     targets(a, b, c, sample.n_animals)
 
 
