@@ -4,10 +4,16 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..choices import Matching, Similarity, TrackerMethod
 from .options import positive_int, video_dirs
+
+if TYPE_CHECKING:
+    from ..config.parts import TrackingConfig
+    from ..project import Project
 
 
 def _quantile(text: str) -> float:
@@ -52,9 +58,12 @@ def tracking_options(p: argparse.ArgumentParser, tracker_default: str | None) ->
     g.add_argument(
         "--no-connect-breaks", action="store_true", help="do not join single track breaks"
     )
+    g.add_argument(
+        "--no-size-cue", action="store_true", help="do not compare the animals' body sizes"
+    )
 
 
-def tracking_config(args: argparse.Namespace):
+def tracking_config(args: argparse.Namespace) -> TrackingConfig:
     """The :class:`TrackingConfig` the options ask for, checked."""
     from ..config.parts import TrackingConfig
     from ..config.settings import problems
@@ -74,6 +83,7 @@ def tracking_config(args: argparse.Namespace):
         if value is not None:
             setattr(config, name, value)
     config.connect_breaks = not args.no_connect_breaks
+    config.size_cue = not args.no_size_cue
     found = problems(config)
     if found:
         raise ConfigError(found)
@@ -106,7 +116,12 @@ def _frame_range(text: str | None) -> tuple[int, int | None] | None:
     return int(m.group(1) or 0), (int(m.group(2)) if m.group(2) else None)
 
 
-def track_project(project, config, frame_range=None, echo=print) -> int:
+def track_project(
+    project: Project,
+    config: TrackingConfig,
+    frame_range: tuple[int, int | None] | None = None,
+    echo: Callable[[str], None] = print,
+) -> int:
     """Track every video of ``project`` that has predictions; returns instances tracked."""
     from ..choices import TrackerMethod
     from ..errors import TrackingError

@@ -44,6 +44,7 @@ PIPELINE_FIELDS = [
     FieldSpec("tracker", "config.tracking.method", section="Tracker (cross-frame identity) method"),
     FieldSpec("max_tracks", "config.tracking.max_tracks"),
     FieldSpec("similarity", "config.tracking.similarity"),
+    FieldSpec("size_cue", "config.tracking.size_cue"),
     FieldSpec("match", "config.tracking.matching"),
     FieldSpec("track_window", "config.tracking.window"),
     FieldSpec("robust_quantile", "config.tracking.robust_quantile"),
