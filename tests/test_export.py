@@ -306,3 +306,39 @@ def test_movement_reads_the_exports(predictions, tmp_path):
             for inst in lf.instances:
                 got = ds.position.isel(time=lf.frame_idx).sel(individuals=inst.track.name)
                 np.testing.assert_allclose(got.values.T, inst.numpy())
+
+
+def test_a_movement_dataset_file_loads_with_tracks_and_time(sample_paths, tmp_path):
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("movement")
+    from napari_sleap_train.export import export_movement
+
+    truth = sio.load_slp(str(sample_paths.ground_truth))
+    out = export_labels(truth, tmp_path / "sample.nc", "movement")
+    _only_file(tmp_path, "sample.nc")
+    with xr.open_dataset(out) as ds:
+        assert ds.attrs["ds_type"] == "poses"
+        assert ds.attrs["source_software"] == "napari-sleap-train"
+        assert list(ds.individuals.values) == ["animal_0", "animal_1", "animal_2"]
+        assert list(ds.keypoints.values) == truth.skeletons[0].node_names
+        assert ds.position.dims == ("time", "space", "keypoints", "individuals")
+        assert ds.sizes["time"] == 300 and np.isnan(ds.confidence.values).all()  # user labels
+        lf = truth.labeled_frames[57]
+        for inst in lf.instances:
+            got = ds.position.isel(time=lf.frame_idx).sel(individuals=inst.track.name)
+            np.testing.assert_allclose(got.values.T, inst.numpy())
+    fps = export_movement(truth, tmp_path / "fps.nc", fps=30.0)
+    with xr.open_dataset(fps) as ds:
+        assert ds.attrs["fps"] == 30.0 and float(ds.time[1]) == pytest.approx(1 / 30)
+
+
+def test_movement_export_of_predictions_keeps_their_scores(predictions, tmp_path):
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("movement")
+    out = export_labels(predictions, tmp_path / "pair.nc", "movement")
+    with xr.open_dataset(out) as ds:
+        assert ds.position.shape == (1100, 2, 24, 27)
+        lf = predictions.labeled_frames[10]
+        inst = lf.predicted_instances[0]
+        got = ds.confidence.isel(time=lf.frame_idx).sel(individuals=inst.track.name)
+        np.testing.assert_allclose(got.values, inst.points["score"], rtol=1e-6)

@@ -13,12 +13,19 @@
   ``track, frame_idx, instance.score`` and ``<node>.x, <node>.y, <node>.score`` for each
   node in skeleton order; missing values are empty.
 
-The analysis file and the CSV put every instance in a track. Instances without a track
-are ranked in their frame (user instances first, then predictions by descending score)
-and given pseudo-tracks by rank: ``track_0``, ``track_1``, ... when nothing in the export
-is tracked, ``untracked_0``, ... beside real tracks otherwise. Where a frame holds a user
-instance and the prediction it was made from (or a prediction of the same track), only
-the user instance is exported, as SLEAP does. No napari or Qt here.
+* ``movement``: a `movement <https://movement.neuroinformatics.dev>`_ poses dataset of one
+  video saved as netCDF (``position`` ``(time, space, keypoints, individuals)``,
+  ``confidence`` ``(time, keypoints, individuals)``, individuals named by track), made by
+  ``movement.io.load_poses.from_numpy`` and read back with ``xarray.open_dataset``; needs
+  the ``movement`` package (``pip install "napari-sleap-train[movement]"``).
+
+The analysis file, the CSV and the movement dataset put every instance in a track.
+Instances without a track are ranked in their frame (user instances first, then
+predictions by descending score) and given pseudo-tracks by rank: ``track_0``,
+``track_1``, ... when nothing in the export is tracked, ``untracked_0``, ... beside real
+tracks otherwise. Where a frame holds a user instance and the prediction it was made from
+(or a prediction of the same track), only the user instance is exported, as SLEAP does.
+No napari or Qt here.
 """
 
 from __future__ import annotations
@@ -43,12 +50,13 @@ __all__ = [
     "export_analysis_h5",
     "export_csv",
     "export_labels",
+    "export_movement",
     "export_slp",
     "select_instances",
     "tracked_instances",
 ]
 
-FORMATS: tuple[str, ...] = ("slp", "analysis-h5", "csv")
+FORMATS: tuple[str, ...] = ("slp", "analysis-h5", "csv", "movement")
 INSTANCES: tuple[str, ...] = ("all", "user", "predicted")
 
 
@@ -278,6 +286,64 @@ def export_analysis_h5(
     return target
 
 
+def movement_arrays(
+    labels: sio.Labels, video: sio.Video | int | None = None, which: str = "all"
+) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    """Position ``(time, 2, keypoints, individuals)``, confidence ``(time, keypoints,
+    individuals)`` (NaN for user labels and missing nodes), individual and keypoint names
+    of one video, frames 0 to the end of the video."""
+    tracked = tracked_instances(labels, video, which)
+    if not tracked.skeletons:
+        raise ExportError("The labels have no skeleton, so there are no nodes to export.")
+    nodes = list(tracked.skeletons[0].node_names)
+    names = [t.name for t in tracked.tracks]
+    slot = {id(t): k for k, t in enumerate(tracked.tracks)}
+    last = max((lf.frame_idx for lf in tracked.labeled_frames), default=-1)
+    try:
+        n_frames = max(int(tracked.videos[0].shape[0]), last + 1)
+    except (TypeError, AttributeError, IndexError):
+        n_frames = last + 1
+    position = np.full((n_frames, 2, len(nodes), len(names)), np.nan)
+    confidence = np.full((n_frames, len(nodes), len(names)), np.nan)
+    for lf in tracked.labeled_frames:
+        for inst in lf.instances:
+            k = slot[id(inst.track)]
+            position[lf.frame_idx, :, :, k] = inst.numpy().T
+            if isinstance(inst, sio.PredictedInstance):
+                confidence[lf.frame_idx, :, k] = inst.points["score"]
+    return position, confidence, names, nodes
+
+
+def export_movement(
+    labels: sio.Labels,
+    path: str | os.PathLike,
+    video: sio.Video | int | None = None,
+    which: str = "all",
+    fps: float | None = None,
+) -> Path:
+    """Write one video's poses as a movement dataset in netCDF (see the module notes)."""
+    try:
+        from movement.io import load_poses
+    except ImportError:
+        raise ExportError(
+            "The movement format needs the movement package: pip install "
+            '"napari-sleap-train[movement]" (or pip install movement).'
+        ) from None
+    position, confidence, names, nodes = movement_arrays(labels, video, which)
+    ds = load_poses.from_numpy(
+        position,
+        confidence,
+        individual_names=names,
+        keypoint_names=nodes,
+        fps=fps,
+        source_software="napari-sleap-train",
+    )
+    target = _target(path)
+    with atomic_path(target, error=ExportError) as tmp:
+        ds.to_netcdf(tmp)
+    return target
+
+
 def csv_columns(node_names: list[str]) -> list[str]:
     """The CSV header: ``track, frame_idx, instance.score``, then per node x, y, score."""
     cols = ["track", "frame_idx", "instance.score"]
@@ -340,10 +406,13 @@ def export_labels(
     which: str = "all",
     video: sio.Video | int | None = None,
     labels_path: str | os.PathLike | None = None,
+    fps: float | None = None,
 ) -> Path:
-    """Export in ``format`` (``slp``, ``analysis-h5`` or ``csv``); returns the path written.
+    """Export in ``format`` (``slp``, ``analysis-h5``, ``csv`` or ``movement``); returns
+    the path written.
 
-    ``video`` is used by the one-video formats (``analysis-h5``, ``csv``).
+    ``video`` is used by the one-video formats (``analysis-h5``, ``csv``, ``movement``);
+    ``fps`` gives a movement dataset its time in seconds (else in frames).
     """
     fmt = str(format).strip().lower().replace("_", "-")
     if fmt in ("h5", "analysis", "analysis.h5"):
@@ -354,4 +423,6 @@ def export_labels(
         return export_analysis_h5(labels, path, video, which, labels_path)
     if fmt == "csv":
         return export_csv(labels, path, video, which)
+    if fmt in ("movement", "netcdf", "nc"):
+        return export_movement(labels, path, video, which, fps)
     raise ExportError(f"Unknown export format {format!r}; use one of {', '.join(FORMATS)}.")

@@ -380,6 +380,13 @@ def test_exports_from_the_widget_read_back(sample, sample_paths, tmp_path):
     assert sum(len(lf.instances) for lf in back.labeled_frames) == 15
     assert sorted(lf.frame_idx for lf in back.labeled_frames) == sorted(frames)
 
+    nc = widget.saving.export(tmp_path / "preds.movement.nc", "movement", which="predicted")
+    xr = pytest.importorskip("xarray")
+    with xr.open_dataset(nc) as ds:  # a movement poses dataset: every frame of the video
+        assert ds.attrs["ds_type"] == "poses" and ds.sizes["time"] == 300
+        found = np.isfinite(ds.position.values).any(axis=(1, 2, 3))
+        assert sorted(np.flatnonzero(found).tolist()) == sorted(frames)
+
     assert widget.saving.export(tmp_path / "missing" / "x.csv", "csv") is None
     assert "does not exist" in widget.status.text()
 

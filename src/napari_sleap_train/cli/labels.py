@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .options import positive_int, video_dirs
+from .options import positive_float, positive_int, video_dirs
 
 
 def add_parsers(sub) -> None:
@@ -41,9 +41,16 @@ def add_parsers(sub) -> None:
     video_dirs(p)
     p.set_defaults(func=cmd_suggest)
 
-    p = sub.add_parser("export", help="export poses as .slp, SLEAP analysis HDF5 or CSV")
+    p = sub.add_parser(
+        "export", help="export poses as .slp, SLEAP analysis HDF5, CSV or a movement dataset"
+    )
     p.add_argument("labels", help="predictions or project (.slp)")
-    p.add_argument("--format", required=True, choices=["slp", "analysis-h5", "csv"])
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=["slp", "analysis-h5", "csv", "movement"],
+        help="movement: a movement poses dataset in netCDF (.nc)",
+    )
     p.add_argument("-o", "--out", required=True, help="file to write")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--user-only", action="store_true", help="only user-labelled instances")
@@ -51,7 +58,10 @@ def add_parsers(sub) -> None:
     p.add_argument(
         "--video",
         type=int,
-        help="analysis-h5/csv: which video (index) when several hold instances",
+        help="analysis-h5/csv/movement: which video (index) when several hold instances",
+    )
+    p.add_argument(
+        "--fps", type=positive_float, help="movement: frames per second (time in seconds)"
     )
     video_dirs(p)
     p.set_defaults(func=cmd_export)
@@ -145,7 +155,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         index = next(i for i, v in enumerate(labels.videos) if v is chosen.videos[0])
         where = f"video {index}, {len(chosen.tracks)} tracks"
     out = export_labels(
-        labels, args.out, args.format, which, video=args.video, labels_path=str(source.resolve())
+        labels,
+        args.out,
+        args.format,
+        which,
+        video=args.video,
+        labels_path=str(source.resolve()),
+        fps=args.fps,
     )
     n_inst = sum(len(lf.instances) for lf in chosen.labeled_frames)
     print(

@@ -1,4 +1,5 @@
-"""Saving the project and exporting its poses (.slp, SLEAP analysis HDF5, CSV)."""
+"""Saving the project and exporting its poses (.slp, SLEAP analysis HDF5, CSV, a movement
+dataset)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,14 @@ EXPORT_FORMATS = {
     "slp": "SLEAP project (*.slp)",
     "analysis-h5": "SLEAP analysis HDF5 (*.h5)",
     "csv": "CSV (*.csv)",
+    "movement": "movement dataset (*.nc)",
 }
-EXPORT_SUFFIXES = {"slp": ".predictions.slp", "analysis-h5": ".analysis.h5", "csv": ".csv"}
+EXPORT_SUFFIXES = {
+    "slp": ".predictions.slp",
+    "analysis-h5": ".analysis.h5",
+    "csv": ".csv",
+    "movement": ".movement.nc",
+}
 
 
 class SavePanel(QGroupBox):
@@ -54,7 +61,12 @@ class SavePanel(QGroupBox):
             "replace; predicted or user: those instances only."
         )
         self.export_buttons = {}
-        for fmt, text in (("slp", ".slp…"), ("analysis-h5", "Analysis HDF5…"), ("csv", "CSV…")):
+        for fmt, text in (
+            ("slp", ".slp…"),
+            ("analysis-h5", "Analysis HDF5…"),
+            ("csv", "CSV…"),
+            ("movement", "movement…"),
+        ):
             button = QPushButton(text)
             button.clicked.connect(lambda _=False, f=fmt: self._export_clicked(f))
             self.export_buttons[fmt] = button
@@ -96,7 +108,8 @@ class SavePanel(QGroupBox):
         return target
 
     def export(self, path: str | Path, fmt: str = "slp", which: str | None = None) -> Path | None:
-        """Export the project's poses as ``fmt`` (slp, analysis-h5, csv) to ``path``."""
+        """Export the project's poses as ``fmt`` (slp, analysis-h5, csv, movement) to
+        ``path``."""
         which = which or self.which.currentText()
         project = self.current_project()
         if project is None:
