@@ -122,12 +122,19 @@ def _is_embedded(video: sio.Video) -> bool:
 
 
 def load_project(path: str | os.PathLike, search_dirs: Iterable[str | os.PathLike] = ()) -> Project:
-    """Open a ``.slp`` (or ``.pkg.slp``) project without modifying the file.
+    """Open a ``.slp`` (or ``.pkg.slp``) project, or another tool's labels (see
+    :mod:`.formats`), without modifying the file.
 
     Videos that are not where the file says are looked for next to the project file and
     in ``search_dirs``; when one is still missing a :class:`ProjectError` lists where.
+    Another tool's labels open as a project not saved yet (saving asks for a ``.slp``), so
+    their file is never written over.
     """
+    from .formats import load_any
+
     p = Path(path).expanduser()
+    if p.exists() and not p.name.lower().endswith(".slp"):
+        return Project(labels=load_any(p), path=None, search_dirs=[])
     labels = load_labels(p)
     dirs = [Path(d).expanduser() for d in search_dirs]
     for video in labels.videos:

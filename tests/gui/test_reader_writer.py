@@ -190,3 +190,15 @@ def test_failed_open_adds_nothing(make_napari_viewer, tmp_path):
     with pytest.raises(Exception, match="bad.slp is not a SLEAP project: .slp files are HDF5"):
         viewer.open(str(bad), plugin="napari-sleap-train")
     assert len(viewer.layers) == 0
+
+
+def test_file_open_reads_deeplabcut_labelled_data(make_napari_viewer):
+    viewer = make_napari_viewer()
+    path = require_data("dlc/labeled-data/video/madlc_testdata.csv")
+    viewer.open(str(path), plugin="napari-sleap-train")  # napari reads .csv files too
+    names = [layer.name for layer in viewer.layers]
+    assert names == ["video", "video skeleton", "video labels"]  # named after its folder
+    labels = viewer.layers["video labels"]
+    assert set(labels.features["individual"]) == {"Animal1", "Animal2"}
+    assert set(labels.features["keypoint"]) == {"A", "B", "C"}
+    assert viewer.layers["video"].data.shape[:3] == (4, 30, 30)

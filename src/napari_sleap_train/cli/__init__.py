@@ -1,5 +1,5 @@
 """Command line: ``napari-sleap-train sample | train | export-job | predict | track |
-evaluate | suggest | export``.
+evaluate | suggest | export | convert``.
 
 Every error meant for the user is one line saying what to change, with exit status 2;
 an interrupted run exits with 130 and says how to go on.

@@ -10,7 +10,7 @@ from .options import positive_float, positive_int, video_dirs
 
 
 def add_parsers(sub) -> None:
-    """The ``sample``, ``suggest`` and ``export`` sub-commands."""
+    """The ``sample``, ``suggest``, ``export`` and ``convert`` sub-commands."""
     p = sub.add_parser("sample", help="write the built-in sample project to a folder")
     p.add_argument("out_dir", help="folder to write the video, project and ground truth to")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -65,6 +65,54 @@ def add_parsers(sub) -> None:
     )
     video_dirs(p)
     p.set_defaults(func=cmd_export)
+    add_convert_parser(sub)
+
+
+def add_convert_parser(sub) -> None:
+    """The ``convert`` sub-command."""
+    from ..formats import READ_FORMATS, WRITE_FORMATS
+
+    p = sub.add_parser(
+        "convert",
+        help="convert labels between SLEAP and other tools' formats (through sleap-io)",
+        description="Reads: " + ", ".join(READ_FORMATS) + ". Writes: " + ", ".join(WRITE_FORMATS),
+    )
+    p.add_argument("input", help="labels file (.slp, DeepLabCut CSV, COCO JSON, NWB, ...)")
+    p.add_argument("-o", "--out", required=True, help="file (or folder for ultralytics) to write")
+    p.add_argument(
+        "--format",
+        choices=list(WRITE_FORMATS),
+        help="output format (default: from the output's suffix: .slp, .nwb, .json = coco, "
+        ".h5 = analysis_h5)",
+    )
+    video_dirs(p)
+    p.set_defaults(func=cmd_convert)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from ..atomic import check_writable
+    from ..errors import ProjectError
+    from ..formats import detect_format, save_any
+    from ..project import load_project
+
+    source, target = Path(args.input).expanduser(), Path(args.out).expanduser()
+    if target.resolve() == source.resolve():
+        raise ProjectError(
+            f"-o {args.out} is the input: conversions go to a new file so the input stays as "
+            "it is. Choose another output name."
+        )
+    if args.format != "ultralytics":
+        check_writable(target, ProjectError)
+    project = load_project(source, search_dirs=args.video_dir or ())
+    labels = project.labels
+    out = save_any(labels, target, args.format)
+    n_inst = sum(len(lf.instances) for lf in labels.labeled_frames)
+    fmt = args.format or detect_format(out) or out.suffix
+    print(
+        f"converted {n_inst} instances in {len(labels.labeled_frames)} frames of "
+        f"{len(labels.videos)} video(s) from {detect_format(source)} to {fmt} -> {out}"
+    )
+    return 0
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

@@ -28,9 +28,10 @@ LayerData = tuple[Any, dict, str]
 
 
 def video_name(video: sio.Video) -> str:
-    """A short display name for a video (its file name)."""
-    name = video.filename[0] if isinstance(video.filename, list) else video.filename
-    return Path(name).name
+    """A short display name for a video: its file name, or the folder of its images."""
+    if isinstance(video.filename, list):
+        return Path(video.filename[0]).parent.name if video.filename else "images"
+    return Path(video.filename).name
 
 
 def instances_to_table(

@@ -1,10 +1,13 @@
-"""napari reader for SLEAP projects (``.slp``, ``.pkg.slp``) and bare videos."""
+"""napari reader for SLEAP projects (``.slp``, ``.pkg.slp``), other tools' labels (DeepLabCut,
+COCO, Label Studio, NWB, JABS, SLEAP analysis HDF5, Ultralytics ``data.yaml``: see
+:mod:`..formats`) and bare videos."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
+from ..formats import detect_format
 from ..project import load_project
 from ..video import LazyVideo
 from .convert import META_KEY, LayerData, project_to_layers
@@ -23,6 +26,8 @@ def get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]] | None
         return read_project
     if name.endswith(VIDEO_SUFFIXES):
         return read_video
+    if detect_format(Path(path)) is not None:
+        return read_project
     return None
 
 
