@@ -110,6 +110,13 @@ class PredictionMode(Choice):
     CLEAR_ALL = "clear_all"
 
 
+class VideoScope(Choice):
+    """Which of a project's videos to predict on."""
+
+    CURRENT = "current"
+    ALL = "all"
+
+
 class TrackerMethod(Choice):
     """How instances are linked across frames (SLEAP's tracker methods)."""
 
@@ -148,6 +155,8 @@ _LABELS: dict[Choice, str] = {
     PipelineKind.BOTTOM_UP: "bottom-up",
     PipelineKind.TOP_DOWN_ID: "top-down-ID",
     PipelineKind.BOTTOM_UP_ID: "bottom-up-ID",
+    VideoScope.CURRENT: "current video",
+    VideoScope.ALL: "all videos",
     TrackerMethod.NONE: "none (no identities)",
     TrackerMethod.SIMPLE: "simple",
     TrackerMethod.FLOW: "flow (optical-flow shift)",

@@ -26,6 +26,7 @@ from .runner import RunnerPanel
 from .runs_panel import RunsPanel
 from .settings_panel import MODELS, SettingsPanel
 from .training_inputs import show_training_inputs
+from .video_switcher import VideoSwitcher
 
 __all__ = ["CROP_LAYER", "RF_LAYER", "TrainingDock"]
 MONITOR_TITLE = "Training Monitor"
@@ -65,7 +66,10 @@ class TrainingDock(QWidget):
         self.settings.add_button("View Training Image Inputs…", self.view_training_inputs)
         self.settings.add_button("Export training job…", self._export_job_dialog)
         self.setMaximumWidth(DOCK_WIDTH)
+        self.video_switcher = VideoSwitcher(napari_viewer)
+        self.video_switcher.changed.connect(self._video_changed)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.video_switcher)
         layout.addWidget(self.settings)
         layout.addWidget(self.runner)
         layout.addStretch()
@@ -114,9 +118,14 @@ class TrainingDock(QWidget):
             self._last_frame = frame
             self.previews.update()
 
+    def _video_changed(self, _index: int) -> None:
+        self._layers_changed()
+        self.previews.update()
+
     def _layers_changed(self, *_) -> None:
         if self.layers.busy:
             return
+        self.video_switcher.refresh()
         layer = self.layers.labels
         if layer is not self._watched:  # another labels layer: count and preview it
             self._watched = layer

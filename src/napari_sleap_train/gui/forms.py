@@ -18,7 +18,15 @@ from typing import Any
 from magicgui import widgets
 from qtpy.QtWidgets import QFormLayout, QLabel, QWidget
 
-from ..choices import Choice, FrameTarget, ModelKind, PredictionMode, Preset, StartFrom
+from ..choices import (
+    Choice,
+    FrameTarget,
+    ModelKind,
+    PredictionMode,
+    Preset,
+    StartFrom,
+    VideoScope,
+)
 from ..config import TrainingConfig
 from ..config.settings import Setting, setting_of, value_type
 from ..inference.frames import FrameSelection
@@ -51,6 +59,9 @@ class AfterTraining:
         0
     )
     last_frame: int = Setting("To frame", "Last frame of the range to predict on.", lo=0).field(100)
+    videos: VideoScope = Setting(
+        "Videos", "Predict on the video being shown, or on every video of the project."
+    ).field(VideoScope.CURRENT)
     existing: PredictionMode = Setting(
         "Existing predictions", "What happens to earlier predictions on the predicted frames."
     ).field(PredictionMode.REPLACE)

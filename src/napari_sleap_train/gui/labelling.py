@@ -31,6 +31,7 @@ from .skeleton_apply import start_project, update_skeleton
 from .skeleton_editor import SkeletonEditor
 from .suggestions_panel import SuggestionsPanel
 from .tracks_panel import TracksPanel
+from .video_switcher import VideoSwitcher
 
 REFRESH_MS = 150
 
@@ -75,8 +76,11 @@ class LabellingWidget(QWidget):
         self.status = QLabel("Ready.")
         self.status.setWordWrap(True)
         self.setMaximumWidth(DOCK_WIDTH)
+        self.video_switcher = VideoSwitcher(napari_viewer)
+        self.video_switcher.changed.connect(lambda _: self._layers_changed())
         layout = QVBoxLayout(self)
         layout.addWidget(self.project_label)
+        layout.addWidget(self.video_switcher)
         layout.addWidget(self.tabs)
         layout.addWidget(self.status)
 
@@ -94,6 +98,8 @@ class LabellingWidget(QWidget):
 
     # ----- following the layers ---------------------------------------------------------
     def _layers_changed(self, *_) -> None:
+        self.video_switcher.refresh()
+        self._edges = None  # another video's labels may be shown
         for layer in (self.layers.labels, self.layers.predictions):
             if layer is not None and not any(layer is c for c in self._connected):
                 layer.events.data.connect(self._on_layer_data)

@@ -11,7 +11,7 @@ from ..errors import ProjectError
 from ..project import Project
 from ..video import LazyVideo
 from .convert import META_KEY, instances_to_table, point_size, points_layer_data, video_name
-from .points_table import PointsTable, node_order
+from .points_table import Counts, PointsTable, node_order
 from .track_layers import identity_colors, show_tracks, skeleton_vectors
 
 
@@ -75,13 +75,49 @@ def set_project(viewer, project: Project) -> None:
             layer.metadata[META_KEY] = {**info, "project": project}
 
 
-class ProjectLayers:
-    """The layers of the project open in a viewer, for one of its videos."""
+def video_layers(viewer) -> dict[int, object]:
+    """The project's video Image layers by video index."""
+    out: dict[int, object] = {}
+    for layer in viewer.layers:
+        if layer._type_string == "image" and isinstance(layer.data, LazyVideo):
+            out.setdefault(int(layer.metadata.get(META_KEY, {}).get("video_index", 0)), layer)
+    return out
 
-    def __init__(self, viewer, video_index: int = 0):
+
+def current_video_index(viewer) -> int:
+    """The video being worked on: the first one whose Image layer is visible (else 0)."""
+    videos = video_layers(viewer)
+    shown = [i for i, layer in sorted(videos.items()) if layer.visible]
+    return shown[0] if shown else min(videos, default=0)
+
+
+def show_video(viewer, index: int) -> None:
+    """Show the layers of video ``index`` and hide those of the project's other videos."""
+    for layer in viewer.layers:
+        info = layer.metadata.get(META_KEY, {})
+        if "video_index" in info:
+            layer.visible = int(info["video_index"]) == index
+    videos = video_layers(viewer)
+    if index in videos:
+        frames = int(videos[index].data.shape[0])
+        if viewer.dims.current_step[0] >= frames:
+            viewer.dims.set_current_step(0, 0)
+
+
+class ProjectLayers:
+    """The layers of the project open in a viewer, for one of its videos: the one asked
+    for, or else the video being worked on (see :func:`current_video_index`)."""
+
+    def __init__(self, viewer, video_index: int | None = None):
         self.viewer = viewer
-        self.video_index = video_index
+        self._video_index = video_index
         self.busy = False
+
+    @property
+    def video_index(self) -> int:
+        if self._video_index is not None:
+            return self._video_index
+        return current_video_index(self.viewer)
 
     @contextlib.contextmanager
     def quiet(self) -> Iterator[None]:
@@ -110,7 +146,8 @@ class ProjectLayers:
     @property
     def video(self):
         """The Image layer of the video, or None."""
-        return video_layer(self.viewer)
+        layer = video_layers(self.viewer).get(self.video_index)
+        return layer if layer is not None else video_layer(self.viewer)
 
     @property
     def project(self) -> Project | None:
@@ -135,6 +172,17 @@ class ProjectLayers:
         if layer is None:
             return PointsTable.empty(self.node_names())
         return PointsTable.from_layer(layer, self.node_names())
+
+    def training_counts(self) -> Counts:
+        """What the next training run uses: the labels of every video of the project."""
+        project = self.project
+        n = len(project.videos) if project is not None else 1
+        parts = []
+        for index in range(max(n, 1)):
+            layer = labels_layer(self.viewer, index)
+            if layer is not None:
+                parts.append(PointsTable.from_layer(layer, self.node_names()).counts())
+        return Counts(*(sum(c[k] for c in parts) for k in range(3))) if parts else Counts(0, 0, 0)
 
     def current_frame(self) -> int:
         dims = self.viewer.dims
@@ -190,7 +238,7 @@ def show_predictions(viewer, project: Project, video_index: int = 0) -> None:
         key=lambda lf: lf.frame_idx,
     )
     table = instances_to_table(frames, project.node_names, predicted=True)
-    base = video_layer(viewer)
+    base = video_layers(viewer).get(video_index)
     size = point_size(base.data) if base is not None else 5.0
     meta = {META_KEY: {"project": project, "video_index": video_index}}
     data, kwargs, _ = points_layer_data(table, f"{name} predictions", meta, "predicted", size)

@@ -149,7 +149,7 @@ class PreviewPanel:
         )
         sides = instance_bbox_sides(xy) if len(xy) else np.zeros(0)
         self.sizes.set_sizes(table.instances.frames, sides, crop)
-        counts = table.counts()
+        counts = self.layers.training_counts()
         self.count_label.setText(
             f"The next run trains on {counts.frames} labelled frames, {counts.instances} instances."
         )

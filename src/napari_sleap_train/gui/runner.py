@@ -214,6 +214,7 @@ class RunnerPanel(QWidget):
             self.monitor.progress,
             self.say,
             tracking=settings.config.tracking,
+            videos=settings.after.videos,
         )
         self.job.finished.connect(self._predicted)
         started = self.job.start()

@@ -39,6 +39,7 @@ PIPELINE_FIELDS = [
     FieldSpec("random_count", "after.random_count"),
     FieldSpec("first_frame", "after.first_frame"),
     FieldSpec("last_frame", "after.last_frame"),
+    FieldSpec("videos", "after.videos"),
     FieldSpec("peak_threshold", "config.pipeline.peak_threshold"),
     FieldSpec("existing", "after.existing"),
     FieldSpec("tracker", "config.tracking.method", section="Tracker (cross-frame identity) method"),

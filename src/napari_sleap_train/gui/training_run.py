@@ -60,6 +60,7 @@ class TrainingRun(QObject):
         self.stop_all, self.stop_model = StopToken(), StopToken()
         self.failed = self.cancelled = False
         self.preview_frame = layers.current_frame()
+        self.video_index = layers.video_index  # the video shown when Run was pressed
         self._choice = None
         self._started = None
         self._estimated = False
@@ -92,6 +93,7 @@ class TrainingRun(QObject):
                 trained=plan.trained,
                 resume=plan.resume,
                 preview_frame=lambda: self.preview_frame,
+                preview_video=self.video_index,
             )
 
         self._redraw_predictions()  # create the layer now: adding one later stalls the viewer
@@ -193,7 +195,8 @@ class TrainingRun(QObject):
         from ..inference.results import TemporaryPredictions
 
         if self._previews is None:
-            self._previews = TemporaryPredictions(self.project, self.project.videos[0])
+            video = self.project.videos[self.video_index]
+            self._previews = TemporaryPredictions(self.project, video)
         self._previews.show(event.prediction)
         try:
             self._redraw_predictions()
@@ -202,7 +205,7 @@ class TrainingRun(QObject):
 
     def _redraw_predictions(self) -> None:
         with self.layers.quiet():
-            show_predictions(self.layers.viewer, self.project)
+            show_predictions(self.layers.viewer, self.project, self.video_index)
 
     def _on_error(self, exc: Exception) -> None:
         show_error(error_text(exc))

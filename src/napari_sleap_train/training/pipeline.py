@@ -44,6 +44,7 @@ def pipeline_events(
     spent_seconds: float = 0.0,
     preview_frame: Callable[[], int | None] | None = None,
     source: str | None = None,
+    preview_video: int = 0,
 ) -> Iterator[TrainingEvent]:
     """Train the models of the pipeline (default: all of ``config.models``, in order) under
     ``out_dir``, one model folder each, keeping the run's record (``run.json``) current.
@@ -58,7 +59,8 @@ def pipeline_events(
     here). ``spent_seconds`` is training time already spent by an earlier part of the run
     (it comes off the time budget). With ``preview_frame`` (a callable giving the frame to
     show, read in this thread), every epoch that improves a model while all models exist
-    is followed by a :class:`PreviewPredicted` on that frame with the best checkpoints.
+    is followed by a :class:`PreviewPredicted` on that frame (of video ``preview_video``)
+    with the best checkpoints.
     ``source`` is the labels file the record names (default: the project's).
     """
     config.validate()
@@ -78,7 +80,9 @@ def pipeline_events(
     out.mkdir(parents=True, exist_ok=True)
     run = _Run(config, models, out, data, init, resumed, time.perf_counter() - spent_seconds)
     run.start_record(source or (str(project.path) if project.path is not None else None))
-    preview = _Preview(project, config, folders) if preview_frame is not None else None
+    preview = None
+    if preview_frame is not None:
+        preview = _Preview(project, config, folders, preview_video)
     try:
         yield from run.train(stop, next_model, preview, preview_frame)
     finally:
@@ -223,9 +227,14 @@ class _Preview:
     """Predicts one frame with the best checkpoints of every model, once all exist."""
 
     def __init__(
-        self, project: Project, config: TrainingConfig, folders: dict[ModelKind, ModelFolder]
+        self,
+        project: Project,
+        config: TrainingConfig,
+        folders: dict[ModelKind, ModelFolder],
+        video_index: int = 0,
     ):
         self.project, self.config, self.folders = project, config, folders
+        self.video_index = video_index
         self.video = None
 
     def predict(self, frame: int):
@@ -237,7 +246,7 @@ class _Preview:
             return None
         try:
             if self.video is None:
-                self.video = LazyVideo(self.project.videos[0])
+                self.video = LazyVideo(self.project.videos[self.video_index])
             predictor = TopDownPredictor.from_folders(
                 self.folders,
                 device=self.config.device,

@@ -1,0 +1,96 @@
+"""A project of two videos in a real viewer: the video switcher of both docks, training on
+the labels of both, predicting on every video, saving (run under xvfb-run)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import sleap_io as sio
+
+from napari_sleap_train.choices import FrameTarget, VideoScope
+from napari_sleap_train.gui.dock import TrainingDock
+from napari_sleap_train.gui.labelling import LabellingWidget
+from napari_sleap_train.gui.settings_panel import settings_file
+
+from .test_dock import tiny
+
+
+@pytest.fixture
+def two_videos(sample_paths, tmp_path):
+    """The sample project plus a second video (a copy of the sample's) with labels on
+    frames 100-109 and suggestions 110-119."""
+    second = tmp_path / "second.avi"
+    shutil.copy(sample_paths.video, second)
+    labels = sio.load_slp(str(sample_paths.project))
+    truth = sio.load_slp(str(sample_paths.ground_truth))
+    video = sio.load_video(str(second))
+    labels.videos.append(video)
+    skeleton, tracks = labels.skeletons[0], {t.name: t for t in labels.tracks}
+    for lf in truth.labeled_frames:
+        if 100 <= lf.frame_idx < 110:
+            users = [
+                sio.Instance.from_numpy(u.numpy(), skeleton=skeleton, track=tracks[u.track.name])
+                for u in lf.user_instances
+            ]
+            labels.append(sio.LabeledFrame(video=video, frame_idx=lf.frame_idx, instances=users))
+    labels.suggestions.extend(
+        sio.SuggestionFrame(video=video, frame_idx=f) for f in range(110, 120)
+    )
+    path = tmp_path / "two.slp"
+    sio.save_slp(labels, str(path))
+    return path
+
+
+def test_switch_train_on_both_predict_all_and_save(make_napari_viewer, two_videos, qtbot):
+    settings_file().unlink(missing_ok=True)
+    viewer = make_napari_viewer()
+    viewer.open(str(two_videos), plugin="napari-sleap-train")
+    _, dock = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Run Training…")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Label & Suggest…")
+    assert isinstance(dock, TrainingDock) and isinstance(widget, LabellingWidget)
+    assert widget.video_switcher.isVisibleTo(widget) and widget.video_switcher.box.count() == 2
+    assert viewer.layers["sample.avi"].visible and not viewer.layers["second.avi"].visible
+
+    widget.video_switcher.choose(1)
+    assert viewer.layers["second.avi"].visible and viewer.layers["second.avi labels"].visible
+    assert not viewer.layers["sample.avi labels"].visible
+    assert dock.layers.video_index == 1 and widget.layers.video_index == 1
+    assert dock.video_switcher.box.currentIndex() == 1  # the other dock follows
+    rows = {f for f, *_ in widget.suggestions.rows()}
+    assert rows == set(range(110, 120))  # the second video's suggestions
+
+    tiny(dock, epochs=1, batches=2)
+    w = dock.settings.form.widgets
+    w["predict_on"].value = FrameTarget.RANGE
+    w["first_frame"].value, w["last_frame"].value = 0, 4
+    w["videos"].value = VideoScope.ALL
+    # Both videos train: 20 + 10 labelled frames.
+    assert "30 labelled frames, 90 instances" in dock.previews.count_label.text()
+    assert "30 labelled frames, 90 instances" in widget.editor_panel.counts.text()
+    dock.runner.run_button.click()
+    qtbot.waitUntil(lambda: dock.runner.busy, timeout=5000)
+    qtbot.waitUntil(
+        lambda: not dock.runner.busy and "Predicted" in dock.runner.status.text(), timeout=120000
+    )
+    assert "in 2 videos" in dock.runner.status.text()
+    for name in ("sample.avi", "second.avi"):
+        frames = set(np.rint(viewer.layers[f"{name} predictions"].data[:, 0]).astype(int))
+        assert frames and frames <= set(range(5)), name
+
+    widget.saving.save_button.click()
+    saved = sio.load_slp(str(two_videos))
+    assert len(saved.videos) == 2
+    per_video = {
+        i: {lf.frame_idx for lf in saved.labeled_frames if lf.video is v and lf.user_instances}
+        for i, v in enumerate(saved.videos)
+    }
+    assert len(per_video[0]) == 20 and per_video[1] == set(range(100, 110))
+    predicted = {
+        i
+        for i, v in enumerate(saved.videos)
+        for lf in saved.labeled_frames
+        if lf.video is v and lf.predicted_instances
+    }
+    assert predicted == {0, 1}
