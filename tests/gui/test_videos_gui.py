@@ -51,7 +51,9 @@ def test_switch_train_on_both_predict_all_and_save(make_napari_viewer, two_video
     _, widget = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Label & Suggest…")
     assert isinstance(dock, TrainingDock) and isinstance(widget, LabellingWidget)
     assert widget.video_switcher.isVisibleTo(widget) and widget.video_switcher.box.count() == 2
-    assert viewer.layers["sample.avi"].visible and not viewer.layers["second.avi"].visible
+    assert viewer.layers["sample.avi"].visible
+    assert "second.avi" not in viewer.layers  # made when it is first shown
+    assert "30 labelled frames, 90 instances" in widget.editor_panel.counts.text()
 
     widget.video_switcher.choose(1)
     assert viewer.layers["second.avi"].visible and viewer.layers["second.avi labels"].visible

@@ -108,23 +108,27 @@ def point_size(video: LazyVideo) -> float:
     return float(max(3.0, max(video.shape[1], video.shape[2]) / 80))
 
 
-def project_to_layers(project: Project) -> list[LayerData]:
-    """Layer data for every video of ``project``: image, user labels, predictions, skeletons.
+def project_to_layers(project: Project, videos: Sequence[int] | None = None) -> list[LayerData]:
+    """Layer data for videos ``videos`` of ``project`` (default: the first one; the others'
+    layers are made when a video is shown): image, user labels, predictions, skeletons.
 
-    Every video is opened before any layer is built, so a failure adds nothing.
+    Every video of the project is opened before any layer is built, so a missing one adds
+    nothing; only the first video asked for is visible.
     """
-    videos = [LazyVideo(v) for v in project.videos]
+    lazies = [LazyVideo(v) for v in project.videos]
     nodes = project.node_names if project.labels.skeletons else []
     edges = project.edge_inds if project.labels.skeletons else []
+    chosen = [0] if videos is None else list(videos)
     layers: list[LayerData] = []
-    for index, (video, lazy) in enumerate(zip(project.videos, videos)):
+    for index in chosen if project.videos else []:
+        video, lazy = project.videos[index], lazies[index]
         name = video_name(video)
         meta = {META_KEY: {"project": project, "video_index": index}}
         frames = sorted(
             (lf for lf in project.labels.labeled_frames if lf.video is video),
             key=lambda lf: lf.frame_idx,
         )
-        visible = index == 0
+        visible = index == chosen[0]
         first = len(layers)
         layers.append(
             (

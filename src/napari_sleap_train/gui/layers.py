@@ -92,7 +92,18 @@ def current_video_index(viewer) -> int:
 
 
 def show_video(viewer, index: int) -> None:
-    """Show the layers of video ``index`` and hide those of the project's other videos."""
+    """Show the layers of video ``index`` (made from the project the first time) and hide
+    those of the project's other videos."""
+    if index not in video_layers(viewer):
+        from napari.layers import Layer
+
+        from .convert import project_to_layers
+
+        project = source_project(viewer)
+        if project is None or not 0 <= index < len(project.videos):
+            return
+        for data, kwargs, kind in project_to_layers(project, [index]):
+            viewer.add_layer(Layer.create(data, kwargs, kind))
     for layer in viewer.layers:
         info = layer.metadata.get(META_KEY, {})
         if "video_index" in info:
@@ -102,6 +113,18 @@ def show_video(viewer, index: int) -> None:
         frames = int(videos[index].data.shape[0])
         if viewer.dims.current_step[0] >= frames:
             viewer.dims.set_current_step(0, 0)
+
+
+def _project_counts(project: Project, video) -> Counts:
+    """Labelled frames and instances (with a visible node) of one video of a project."""
+    frames = instances = 0
+    for lf in project.labels.labeled_frames:
+        if lf.video is not video:
+            continue
+        n = sum(1 for u in lf.user_instances if np.isfinite(u.numpy()).all(axis=1).any())
+        frames += n > 0
+        instances += n
+    return Counts(frames, instances, 0)
 
 
 class ProjectLayers:
@@ -182,6 +205,8 @@ class ProjectLayers:
             layer = labels_layer(self.viewer, index)
             if layer is not None:
                 parts.append(PointsTable.from_layer(layer, self.node_names()).counts())
+            elif project is not None:  # a video not shown yet: as the project holds it
+                parts.append(_project_counts(project, project.videos[index]))
         return Counts(*(sum(c[k] for c in parts) for k in range(3))) if parts else Counts(0, 0, 0)
 
     def current_frame(self) -> int:
