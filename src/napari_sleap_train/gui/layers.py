@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterator
 
 import numpy as np
@@ -115,16 +116,18 @@ def show_video(viewer, index: int) -> None:
             viewer.dims.set_current_step(0, 0)
 
 
-def _project_counts(project: Project, video) -> Counts:
-    """Labelled frames and instances (with a visible node) of one video of a project."""
-    frames = instances = 0
+def _counts_by_video(project: Project) -> dict[int, Counts]:
+    """Labelled frames and instances (with a visible node) of each video (by ``id``)."""
+    out: dict[int, list[int]] = {}
     for lf in project.labels.labeled_frames:
-        if lf.video is not video:
+        users = lf.user_instances
+        if not users:
             continue
-        n = sum(1 for u in lf.user_instances if np.isfinite(u.numpy()).all(axis=1).any())
-        frames += n > 0
-        instances += n
-    return Counts(frames, instances, 0)
+        n = sum(1 for u in users if np.isfinite(u.numpy()).all(axis=1).any())
+        counts = out.setdefault(id(lf.video), [0, 0])
+        counts[0] += n > 0
+        counts[1] += n
+    return {key: Counts(f, i, 0) for key, (f, i) in out.items()}
 
 
 class ProjectLayers:
@@ -135,6 +138,7 @@ class ProjectLayers:
         self.viewer = viewer
         self._video_index = video_index
         self.busy = False
+        self._counted: tuple[weakref.ref, dict[int, Counts]] | None = None
 
     @property
     def video_index(self) -> int:
@@ -206,7 +210,9 @@ class ProjectLayers:
             if layer is not None:
                 parts.append(PointsTable.from_layer(layer, self.node_names()).counts())
             elif project is not None:  # a video not shown yet: as the project holds it
-                parts.append(_project_counts(project, project.videos[index]))
+                if self._counted is None or self._counted[0]() is not project:
+                    self._counted = (weakref.ref(project), _counts_by_video(project))
+                parts.append(self._counted[1].get(id(project.videos[index]), Counts(0, 0, 0)))
         return Counts(*(sum(c[k] for c in parts) for k in range(3))) if parts else Counts(0, 0, 0)
 
     def current_frame(self) -> int:
