@@ -34,6 +34,23 @@ class Project:
     labels: sio.Labels
     path: Path | None = None
     search_dirs: list[Path] = field(default_factory=list)
+    missing: list[sio.Video] = field(default_factory=list)  # videos not found on opening
+
+    def is_missing(self, video: sio.Video) -> bool:
+        """Whether ``video`` was not found when the project was opened (nor located since)."""
+        return any(v is video for v in self.missing)
+
+    def locate(self, folder: str | os.PathLike) -> list[sio.Video]:
+        """Look for the missing videos in ``folder``; returns the ones found there."""
+        found = []
+        for video in list(self.missing):
+            try:
+                _locate_video(video, self.path or Path(folder) / "x.slp", [Path(folder)])
+            except ProjectError:
+                continue
+            self.missing.remove(video)
+            found.append(video)
+        return found
 
     @property
     def skeleton(self) -> sio.Skeleton:
@@ -121,12 +138,17 @@ def _is_embedded(video: sio.Video) -> bool:
     return type(video.backend).__name__ == "HDF5Video" and str(video.filename).endswith(".slp")
 
 
-def load_project(path: str | os.PathLike, search_dirs: Iterable[str | os.PathLike] = ()) -> Project:
+def load_project(
+    path: str | os.PathLike,
+    search_dirs: Iterable[str | os.PathLike] = (),
+    allow_missing: bool = False,
+) -> Project:
     """Open a ``.slp`` (or ``.pkg.slp``) project, or another tool's labels (see
     :mod:`.formats`), without modifying the file.
 
     Videos that are not where the file says are looked for next to the project file and
-    in ``search_dirs``; when one is still missing a :class:`ProjectError` lists where.
+    in ``search_dirs``; when one is still missing a :class:`ProjectError` lists where, or,
+    with ``allow_missing``, the project opens with it in :attr:`Project.missing`.
     Another tool's labels open as a project not saved yet (saving asks for a ``.slp``), so
     their file is never written over.
     """
@@ -137,9 +159,17 @@ def load_project(path: str | os.PathLike, search_dirs: Iterable[str | os.PathLik
         return Project(labels=load_any(p), path=None, search_dirs=[])
     labels = load_labels(p)
     dirs = [Path(d).expanduser() for d in search_dirs]
+    missing = []
     for video in labels.videos:
-        _locate_video(video, p, dirs)
-    return Project(labels=labels, path=p.resolve(), search_dirs=dirs)
+        try:
+            _locate_video(video, p, dirs)
+        except ProjectError:
+            if not allow_missing or len(labels.videos) == 1:
+                raise
+            missing.append(video)
+    if missing and len(missing) == len(labels.videos):
+        _locate_video(missing[0], p, dirs)  # none found: say where the first was looked for
+    return Project(labels=labels, path=p.resolve(), search_dirs=dirs, missing=missing)
 
 
 def load_labels(path: str | os.PathLike) -> sio.Labels:

@@ -96,3 +96,31 @@ def test_switch_train_on_both_predict_all_and_save(make_napari_viewer, two_video
         if lf.video is v and lf.predicted_instances
     }
     assert predicted == {0, 1}
+
+
+def test_a_project_with_a_missing_video_opens_the_rest(make_napari_viewer, two_videos, tmp_path):
+    from napari_sleap_train.errors import ProjectError
+    from napari_sleap_train.project import load_project
+
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    (tmp_path / "second.avi").rename(moved / "second.avi")
+    with pytest.raises(ProjectError, match="not found"):
+        load_project(two_videos)  # the command line still refuses, naming where it looked
+    viewer = make_napari_viewer()
+    viewer.open(str(two_videos), plugin="napari-sleap-train")
+    assert "sample.avi labels" in viewer.layers and "second.avi" not in viewer.layers
+    _, widget = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Label & Suggest…")
+    assert "1 not found" in widget.project_label.text()
+    assert widget.locate_button.isVisibleTo(widget)
+    assert widget.video_switcher.box.itemText(1).endswith("(missing)")
+    widget.video_switcher.choose(1)  # a missing video cannot be shown
+    assert widget.layers.video_index == 0
+    assert widget.locate_videos(tmp_path) == 0 and "still missing" in widget.status.text()
+    assert widget.locate_videos(moved) == 1
+    assert not widget.locate_button.isVisibleTo(widget)
+    widget.video_switcher.choose(1)
+    assert viewer.layers["second.avi labels"].visible and widget.layers.video_index == 1
+    widget.saving.save_button.click()
+    saved = sio.load_slp(str(two_videos))
+    assert saved.videos[1].filename == str((moved / "second.avi").resolve())

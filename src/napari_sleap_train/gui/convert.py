@@ -112,13 +112,15 @@ def project_to_layers(project: Project, videos: Sequence[int] | None = None) -> 
     """Layer data for videos ``videos`` of ``project`` (default: the first one; the others'
     layers are made when a video is shown): image, user labels, predictions, skeletons.
 
-    Every video of the project is opened before any layer is built, so a missing one adds
-    nothing; only the first video asked for is visible.
+    Every video of the project is opened before any layer is built, so an unreadable one
+    adds nothing; videos not found on opening (:attr:`Project.missing`) get no layers until
+    they are located. Only the first video asked for is visible.
     """
-    lazies = [LazyVideo(v) for v in project.videos]
+    present = [i for i, v in enumerate(project.videos) if not project.is_missing(v)]
+    lazies = {i: LazyVideo(project.videos[i]) for i in present}
     nodes = project.node_names if project.labels.skeletons else []
     edges = project.edge_inds if project.labels.skeletons else []
-    chosen = [0] if videos is None else list(videos)
+    chosen = present[:1] if videos is None else [i for i in videos if i in lazies]
     layers: list[LayerData] = []
     for index in chosen if project.videos else []:
         video, lazy = project.videos[index], lazies[index]
@@ -360,7 +362,11 @@ def layers_to_project(layers: Sequence[LayerData]) -> Project:
         tracks=list(tracks.values()),
         suggestions=suggestions,
     )
-    return Project(labels=labels, path=source.path if source is not None else None)
+    return Project(
+        labels=labels,
+        path=source.path if source is not None else None,
+        missing=list(source.missing) if source is not None else [],
+    )
 
 
 def _features(meta: dict) -> pd.DataFrame:

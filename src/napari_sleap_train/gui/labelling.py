@@ -18,7 +18,15 @@ from pathlib import Path
 import numpy as np
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import Qt, QTimer
-from qtpy.QtWidgets import QFileDialog, QLabel, QScrollArea, QTabWidget, QVBoxLayout, QWidget
+from qtpy.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..errors import SleapTrainError
 from ..project import Project
@@ -73,6 +81,9 @@ class LabellingWidget(QWidget):
         self.tabs.addTab(self.editor, "Skeleton")
         self.project_label = QLabel()
         self.project_label.setWordWrap(True)
+        self.locate_button = QPushButton("Locate missing videos…")
+        self.locate_button.setToolTip("Choose the folder that holds the videos not found.")
+        self.locate_button.clicked.connect(self._locate_clicked)
         self.status = QLabel("Ready.")
         self.status.setWordWrap(True)
         self.setMaximumWidth(DOCK_WIDTH)
@@ -80,6 +91,7 @@ class LabellingWidget(QWidget):
         self.video_switcher.changed.connect(lambda _: self._layers_changed())
         layout = QVBoxLayout(self)
         layout.addWidget(self.project_label)
+        layout.addWidget(self.locate_button)
         layout.addWidget(self.video_switcher)
         layout.addWidget(self.tabs)
         layout.addWidget(self.status)
@@ -116,10 +128,13 @@ class LabellingWidget(QWidget):
 
     def _describe(self) -> None:
         project, video = self.layers.project, self.layers.video
+        self.locate_button.setVisible(project is not None and bool(project.missing))
         if project is not None:
             where = project.path.name if project.path else "not saved yet"
             nodes = len(project.node_names) if project.labels.skeletons else 0
             text = f"Project: {where} · {len(project.videos)} video(s) · {nodes} nodes"
+            if project.missing:
+                text += f" · {len(project.missing)} not found"
         elif self.layers.labels is not None:
             text = "Keypoints layer without a project: Save project makes one."
         elif video is not None:
@@ -206,6 +221,26 @@ class LabellingWidget(QWidget):
             self.load_skeleton(path)
 
     # ----- the project -----------------------------------------------------------------
+    def locate_videos(self, folder: str | Path) -> int:
+        """Look for the project's missing videos in ``folder``; returns how many were found."""
+        project = self.layers.project
+        if project is None or not project.missing:
+            return 0
+        found = project.locate(folder)
+        left = len(project.missing)
+        text = f"Found {len(found)} video(s) in {folder}."
+        if left:
+            text += f" {left} still missing."
+        self.say(text, "info" if found else "warning")
+        self.video_switcher.refresh()
+        self._describe()
+        return len(found)
+
+    def _locate_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder with the missing videos")
+        if folder:
+            self.locate_videos(folder)
+
     def current_project(self) -> Project | None:
         """The project as the layers show it, with problem points repaired; None (and a
         message) when a point has no node or the layers make no project."""

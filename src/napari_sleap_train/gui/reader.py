@@ -35,7 +35,19 @@ def read_project(path: str | list[str]) -> list[LayerData]:
     """Layers of a SLEAP project: video, user labels, predictions and skeleton edges."""
     if isinstance(path, list):
         path = path[0]
-    return project_to_layers(load_project(path))
+    project = load_project(path, allow_missing=True)
+    if project.missing:
+        from napari.utils.notifications import show_warning
+
+        from .convert import video_name
+
+        names = ", ".join(video_name(v) for v in project.missing)
+        show_warning(
+            f"{len(project.missing)} video(s) of {Path(path).name} were not found ({names}); "
+            "the others are open. Label & Suggest ▸ Locate missing videos… points at their "
+            "folder."
+        )
+    return project_to_layers(project)
 
 
 def read_video(path: str | list[str]) -> list[LayerData]:

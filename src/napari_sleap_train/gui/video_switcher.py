@@ -40,7 +40,10 @@ class VideoSwitcher(QWidget):
             if layer.name not in self._followed:
                 self._followed.add(layer.name)
                 layer.events.visible.connect(lambda *_: self.refresh())
-        names = [f"{i}: {video_name(v)}" for i, v in enumerate(videos)]
+        names = [
+            f"{i}: {video_name(v)}" + (" (missing)" if project.is_missing(v) else "")
+            for i, v in enumerate(videos)
+        ]
         self.box.blockSignals(True)
         if [self.box.itemText(i) for i in range(self.box.count())] != names:
             self.box.clear()
@@ -56,6 +59,10 @@ class VideoSwitcher(QWidget):
 
     def _chosen(self, index: int) -> None:
         if index < 0 or index == current_video_index(self.viewer):
+            return
+        project = source_project(self.viewer)
+        if project is not None and project.is_missing(project.videos[index]):
+            self.refresh()  # back to the video shown
             return
         show_video(self.viewer, index)
         self.changed.emit(index)
