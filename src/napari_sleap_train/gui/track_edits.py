@@ -25,7 +25,7 @@ def _with_tracks(table: PointsTable, track: np.ndarray) -> PointsTable:
 
 def track_names(table: PointsTable) -> list[str]:
     """The tracks of a table, sorted."""
-    return sorted(t for t in set(table.features["track"].astype(str)) if t)
+    return sorted(str(t) for t in pd.unique(table.features["track"].to_numpy(object)) if t)
 
 
 def instance_rows(table: PointsTable, rows: Sequence[int]) -> np.ndarray:
