@@ -387,6 +387,11 @@ def test_exports_from_the_widget_read_back(sample, sample_paths, tmp_path):
         found = np.isfinite(ds.position.values).any(axis=(1, 2, 3))
         assert sorted(np.flatnonzero(found).tolist()) == sorted(frames)
 
+    coco = widget.saving.convert(tmp_path / "all.json", "coco")  # another tool's format
+    back = sio.load_coco(str(coco))
+    assert sum(len(lf.instances) for lf in back.labeled_frames) == 60 + 15
+    assert len(list((tmp_path / "all_images").iterdir())) == len(back.labeled_frames)
+
     assert widget.saving.export(tmp_path / "missing" / "x.csv", "csv") is None
     assert "does not exist" in widget.status.text()
 

@@ -66,6 +66,7 @@ class SavePanel(QGroupBox):
             ("analysis-h5", "Analysis HDF5…"),
             ("csv", "CSV…"),
             ("movement", "movement…"),
+            ("other", "Other format…"),
         ):
             button = QPushButton(text)
             button.clicked.connect(lambda _=False, f=fmt: self._export_clicked(f))
@@ -127,6 +128,24 @@ class SavePanel(QGroupBox):
         self.say(f"Exported {which} instances to {out}.", "info")
         return out
 
+    def convert(self, path: str | Path, fmt: str | None = None) -> Path | None:
+        """Write the whole project in another tool's format (:mod:`..formats`) to ``path``;
+        the project file itself is not changed."""
+        from ..export import select_instances
+        from ..formats import save_any
+
+        project = self.current_project()
+        if project is None:
+            return None
+        drop_overlapping_predictions(project.labels)
+        try:
+            out = save_any(select_instances(project.labels, self.which.currentText()), path, fmt)
+        except SleapTrainError as exc:
+            self.say(str(exc), "error")
+            return None
+        self.say(f"Wrote {out.name} ({fmt or out.suffix}).", "info")
+        return out
+
     def _save_clicked(self) -> None:
         project = self.layers.project
         if project is not None and project.path is not None:
@@ -146,6 +165,9 @@ class SavePanel(QGroupBox):
             self.save_project(path if path.lower().endswith(".slp") else path + ".slp")
 
     def _export_clicked(self, fmt: str) -> None:
+        if fmt == "other":
+            self._convert_clicked()
+            return
         project = self.layers.project
         stem = project.path.with_suffix("") if project and project.path else Path("predictions")
         path, _ = QFileDialog.getSaveFileName(
@@ -153,3 +175,18 @@ class SavePanel(QGroupBox):
         )
         if path:
             self.export(path, fmt)
+
+    def _convert_clicked(self) -> None:
+        from ..formats import WRITE_FORMATS
+
+        filters = {
+            "nwb": "NWB (*.nwb)",
+            "coco": "COCO keypoints (*.json)",
+            "labelstudio": "Label Studio (*.json)",
+            "analysis_h5": "SLEAP analysis HDF5 (*.h5)",
+        }
+        chosen = ";;".join(filters[f] for f in WRITE_FORMATS if f in filters)
+        path, picked = QFileDialog.getSaveFileName(self, "Write in another format", "", chosen)
+        if path:
+            fmt = next(f for f, text in filters.items() if text == picked)
+            self.convert(path, fmt)
