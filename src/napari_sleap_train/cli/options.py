@@ -36,6 +36,22 @@ def fraction(text: str) -> float:
     return value
 
 
+def quantile(text: str) -> float:
+    """A number in (0, 1]."""
+    value = _number(text, float, "a number")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{value:g} is outside (0, 1]: use e.g. 0.95, or 1")
+    return value
+
+
+def unit_floor(text: str) -> float:
+    """A number in [0, 1)."""
+    value = _number(text, float, "a number")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{value:g} is outside [0, 1): use e.g. 0.1")
+    return value
+
+
 def video_dirs(p: argparse.ArgumentParser) -> None:
     """The ``--video-dir`` option."""
     p.add_argument("--video-dir", action="append", help="folder to look for moved videos in")

@@ -9,31 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..choices import Matching, Similarity, TrackerMethod
-from .options import positive_int, video_dirs
+from .options import positive_int, quantile, unit_floor, video_dirs
 
 if TYPE_CHECKING:
     from ..config.parts import TrackingConfig
     from ..project import Project
-
-
-def _quantile(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{value:g} is outside (0, 1]: use e.g. 0.95, or 1")
-    return value
-
-
-def _similarity_floor(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{value:g} is outside [0, 1): use e.g. 0.1")
-    return value
 
 
 def tracking_options(p: argparse.ArgumentParser, tracker_default: str | None) -> None:
@@ -50,10 +30,8 @@ def tracking_options(p: argparse.ArgumentParser, tracker_default: str | None) ->
     g.add_argument("--similarity", choices=[s.value for s in Similarity], help="default centroid")
     g.add_argument("--match", choices=[m.value for m in Matching], help="default hungarian")
     g.add_argument("--track-window", type=positive_int, help="frames compared (default 5)")
-    g.add_argument("--robust-quantile", type=_quantile, help="1 = best candidate (default)")
-    g.add_argument(
-        "--min-similarity", type=_similarity_floor, help="below it a new track starts (0)"
-    )
+    g.add_argument("--robust-quantile", type=quantile, help="1 = best candidate (default)")
+    g.add_argument("--min-similarity", type=unit_floor, help="below it a new track starts (0)")
     g.add_argument("--target-instances", type=positive_int, help="cull extras to this count")
     g.add_argument(
         "--no-connect-breaks", action="store_true", help="do not join single track breaks"

@@ -186,7 +186,7 @@ def _prediction_layers(
     )
 
     colours = identity_colors(pred)
-    vectors, edge_color = skeleton_vectors(pred, edges)
+    vectors, edge_color = skeleton_vectors(pred, edges, colours)
     info = meta[META_KEY]
     out: list[LayerData] = [
         (

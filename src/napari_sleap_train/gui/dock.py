@@ -120,7 +120,7 @@ class TrainingDock(QWidget):
 
     def _video_changed(self, _index: int) -> None:
         self._layers_changed()
-        self.previews.update()
+        self.previews.labels_edited()
 
     def _layers_changed(self, *_) -> None:
         if self.layers.busy:

@@ -64,7 +64,7 @@ class LabelsEditor(QGroupBox):
 
     def show_counts(self) -> None:
         """What the next training run uses, and points without a node."""
-        counts = self.layers.training_counts()
+        counts = self.layers.training_counts(self.layers.table())
         text = f"Next training run: {counts.frames} labelled frames, {counts.instances} instances."
         if counts.without_node:
             text += f" {counts.without_node} point(s) have no node: fix them before saving."

@@ -200,14 +200,18 @@ class ProjectLayers:
             return PointsTable.empty(self.node_names())
         return PointsTable.from_layer(layer, self.node_names())
 
-    def training_counts(self) -> Counts:
-        """What the next training run uses: the labels of every video of the project."""
+    def training_counts(self, current: PointsTable | None = None) -> Counts:
+        """What the next training run uses: the labels of every video of the project
+        (``current``: the shown video's table, when the caller has it already)."""
         project = self.project
         n = len(project.videos) if project is not None else 1
+        shown = self.video_index
         parts = []
         for index in range(max(n, 1)):
             layer = labels_layer(self.viewer, index)
-            if layer is not None:
+            if index == shown and current is not None:
+                parts.append(current.counts())
+            elif layer is not None:
                 parts.append(PointsTable.from_layer(layer, self.node_names()).counts())
             elif project is not None:  # a video not shown yet: as the project holds it
                 if self._counted is None or self._counted[0]() is not project:
@@ -305,7 +309,7 @@ def show_identities(viewer, table, name: str, meta: dict, edge_inds, size: float
     colors = identity_colors(table)
     layer = viewer.layers[f"{name} predictions"]
     layer.face_color = colors if colors is not None and len(table) else "keypoint"
-    vectors, edge_color = skeleton_vectors(table, edge_inds)
+    vectors, edge_color = skeleton_vectors(table, edge_inds, colors)
     vec_name = f"{name} predicted skeleton"
     if vec_name in viewer.layers:
         vec = viewer.layers[vec_name]

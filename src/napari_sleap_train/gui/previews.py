@@ -84,10 +84,12 @@ class PreviewPanel:
             settings.add_to_page(kind.value, self.rf_labels[kind], top=True)
         self._table: PointsTable | None = None
         self._drawing = False
+        self._counts: Counts | None = None
 
     def labels_edited(self) -> None:
-        """The labels changed: recount and redraw."""
+        """The labels (or the video shown) changed: recount and redraw."""
         self._table = None
+        self._counts = None
         self.update()
 
     def table(self) -> PointsTable:
@@ -96,8 +98,10 @@ class PreviewPanel:
         return self._table
 
     def counts(self) -> Counts:
-        """What the next run trains on."""
-        return self.table().counts()
+        """What the next run trains on (the labels of every video)."""
+        if self._counts is None:
+            self._counts = self.layers.training_counts(self.table())
+        return self._counts
 
     def update(self) -> None:
         """Redraw the previews on the current frame."""
@@ -149,7 +153,7 @@ class PreviewPanel:
         )
         sides = instance_bbox_sides(xy) if len(xy) else np.zeros(0)
         self.sizes.set_sizes(table.instances.frames, sides, crop)
-        counts = self.layers.training_counts()
+        counts = self.counts()
         self.count_label.setText(
             f"The next run trains on {counts.frames} labelled frames, {counts.instances} instances."
         )

@@ -3,7 +3,6 @@ next (``Shift+Right`` or ``.``; ``Shift+Left`` or ``,`` goes back)."""
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -24,6 +23,7 @@ from qtpy.QtWidgets import (
 
 from ..errors import SleapTrainError
 from ..suggestions import METHODS, add_suggestions, suggest
+from .keys import bind_steps
 from .layers import ProjectLayers
 from .points_table import frames_of
 
@@ -198,19 +198,6 @@ class SuggestionsPanel(QGroupBox):
         return target
 
     def _bind_keys(self) -> None:
-        ref = weakref.ref(self)
-
-        def make(step):
-            def go(viewer):
-                panel = ref()
-                if panel is not None:
-                    panel.goto(step)
-
-            go.__doc__ = f"{'Next' if step > 0 else 'Previous'} unlabelled suggested frame."
-            return go
-
-        viewer = self.layers.viewer
-        for key in NEXT_KEYS:
-            viewer.bind_key(key, make(1), overwrite=True)
-        for key in PREV_KEYS:
-            viewer.bind_key(key, make(-1), overwrite=True)
+        bind_steps(
+            self.layers.viewer, self, "goto", NEXT_KEYS, PREV_KEYS, "unlabelled suggested frame"
+        )

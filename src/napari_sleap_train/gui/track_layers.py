@@ -49,15 +49,17 @@ def identity_colors(table: PointsTable) -> np.ndarray | None:
     return point_colors(table, track_colors(names)) if names else None
 
 
-def skeleton_vectors(table: PointsTable, edge_inds) -> tuple[np.ndarray, np.ndarray | str]:
+def skeleton_vectors(
+    table: PointsTable, edge_inds, colors: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | str]:
     """The predicted skeleton as Vectors data ``(E, 2, 3)`` and its colours: each edge that
-    of its track, or all yellow when nothing is tracked."""
+    of its first point (``colors``, from :func:`identity_colors`), or all yellow when
+    nothing is tracked (``colors`` None)."""
     src, dst = table.edge_rows(edge_inds)
     if not len(src):
         return np.zeros((0, 2, 3)), "yellow"
     vectors = np.stack([table.data[src], table.data[dst] - table.data[src]], axis=1)
     vectors[:, 1, 0] = 0
-    colors = identity_colors(table)
     return vectors, (colors[src] if colors is not None else "yellow")
 
 

@@ -5,7 +5,6 @@ suspicious frame to the next (``Alt+Right``/``]``, back with ``Alt+Left``/``[``)
 from __future__ import annotations
 
 import dataclasses
-import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -14,6 +13,7 @@ from qtpy.QtWidgets import QComboBox, QGridLayout, QGroupBox, QLabel, QPushButto
 from ..errors import SleapTrainError
 from ..tracking.review import TrackEvent, next_event, suspicious_frames
 from .convert import META_KEY
+from .keys import bind_steps
 from .layers import ProjectLayers, show_identities, show_predictions
 from .points_table import PointsTable
 from .track_edits import (
@@ -43,6 +43,7 @@ class TracksPanel(QGroupBox):
         super().__init__("Tracks")
         self.layers, self.say, self.changed = layers, say, changed
         self.events: list[TrackEvent] = []
+        self._filled: tuple | None = None
         self.track_button = QPushButton("Track predictions")
         self.track_button.setToolTip(
             "Link the predictions of this video into tracks with the Tracker settings of the "
@@ -121,8 +122,18 @@ class TracksPanel(QGroupBox):
         return out
 
     def fill(self) -> None:
-        """Show the tracks of the layers and find the suspicious frames again."""
-        names = sorted({n for t in self._tables().values() for n in track_names(t)})
+        """Show the tracks of the layers and find the suspicious frames again; skipped while
+        neither layer's points nor features were replaced or resized (dragging a point, the
+        most frequent edit, changes no track)."""
+        key = tuple(
+            (id(layer.data), id(layer.features), len(layer.data)) if layer is not None else None
+            for layer in (self.layers.labels, self.layers.predictions)
+        )
+        if key == self._filled:
+            return
+        self._filled = key
+        tables = self._tables()
+        names = sorted({n for t in tables.values() for n in track_names(t)})
         for box in (self.track_box, self.other_box):
             current = box.currentText()
             box.blockSignals(True)
@@ -131,11 +142,11 @@ class TracksPanel(QGroupBox):
             if current in names or (box is self.track_box and current):
                 box.setCurrentText(current)
             box.blockSignals(False)
-        self.review()
+        self.review(tables.get("predictions"))
 
-    def review(self) -> None:
-        """Find the suspicious frames of the predictions."""
-        table = self._tables().get("predictions")
+    def review(self, table: PointsTable | None = None) -> None:
+        """Find the suspicious frames of the predictions (``table``: theirs, if at hand)."""
+        table = table if table is not None else self._tables().get("predictions")
         if table is None or not len(table):
             self.events = []
             self.event_label.setText("")
@@ -279,19 +290,6 @@ class TracksPanel(QGroupBox):
                 layer.tail_length = int(value)
 
     def _bind_keys(self) -> None:
-        ref = weakref.ref(self)
-
-        def make(step):
-            def go(viewer):
-                panel = ref()
-                if panel is not None:
-                    panel.goto(step)
-
-            go.__doc__ = f"{'Next' if step > 0 else 'Previous'} suspicious frame of a track."
-            return go
-
-        viewer = self.layers.viewer
-        for key in NEXT_KEYS:
-            viewer.bind_key(key, make(1), overwrite=True)
-        for key in PREV_KEYS:
-            viewer.bind_key(key, make(-1), overwrite=True)
+        bind_steps(
+            self.layers.viewer, self, "goto", NEXT_KEYS, PREV_KEYS, "suspicious frame of a track"
+        )

@@ -256,28 +256,18 @@ def _seeded(lf: sio.LabeledFrame) -> bool:
 
 
 def _seed_tracks(labels: sio.Labels, video: sio.Video) -> list[sio.Track]:
-    """The tracks user instances of ``video`` carry, in the project's order."""
-    seen = {
-        id(u.track)
+    """The tracks user instances of ``video`` carry: the project's order, then any it does
+    not list, in order of appearance."""
+    carried = {
+        id(u.track): u.track
         for lf in labels.labeled_frames
         if lf.video is video
         for u in lf.user_instances
         if u.track is not None
     }
-    ordered = [t for t in labels.tracks if id(t) in seen]
-    known = {id(t) for t in ordered}
-    extra = [
-        u.track
-        for lf in labels.labeled_frames
-        if lf.video is video
-        for u in lf.user_instances
-        if u.track is not None and id(u.track) not in known
-    ]
-    for t in extra:
-        if id(t) not in known:
-            known.add(id(t))
-            ordered.append(t)
-    return ordered
+    listed = [t for t in labels.tracks if id(t) in carried]
+    known = {id(t) for t in listed}
+    return listed + [t for key, t in carried.items() if key not in known]
 
 
 def _track_objects(labels: sio.Labels, seeds: list[sio.Track], names: list[str]) -> list[sio.Track]:

@@ -128,7 +128,7 @@ class Tracker:
         for c, p in zip(cands, moved):
             c.points = p
 
-    def _new_track(self, frame_idx: int) -> int | None:
+    def _new_track(self) -> int | None:
         cap = self.config.max_tracks
         if cap is not None and self.n_tracks >= cap:
             return None
@@ -179,7 +179,7 @@ class Tracker:
                 scores[free[r]] = float(per_track[r, j])
         for i in free:
             if tracks[i] is None:
-                tracks[i] = self._new_track(frame_idx)
+                tracks[i] = self._new_track()
         self._remember(frame_idx, pts, tracks)
         return FrameTracks(frame_idx, tracks, scores)
 
