@@ -7,19 +7,19 @@ moved videos, atomic saving with a backup, and the numpy views the engine trains
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
 import sleap_io as sio
 
+from . import lazy_labels
 from .atomic import atomic_path
 from .errors import ProjectError, SleapTrainError
 
 
-@dataclass
 class Project:
     """A SLEAP labels file and the path it came from.
 
@@ -27,14 +27,129 @@ class Project:
     ----------
     labels
         The sleap-io labels: videos, skeleton, labelled frames, tracks and suggestions.
+        They may be lazy (the file's arrays, see :mod:`.lazy_labels`): then the frames
+        become objects the first time :attr:`labels` is read, and until then a video's
+        instances, counts and saving work on the arrays.
     path
         Where the project was loaded from or last saved to, if anywhere.
+    replaced
+        For lazy ``labels``: the labelled frames of videos (by index) that replace the
+        file's rows of those videos.
     """
 
-    labels: sio.Labels
-    path: Path | None = None
-    search_dirs: list[Path] = field(default_factory=list)
-    missing: list[sio.Video] = field(default_factory=list)  # videos not found on opening
+    def __init__(
+        self,
+        labels: sio.Labels,
+        path: Path | None = None,
+        search_dirs: list[Path] | None = None,
+        missing: list[sio.Video] | None = None,
+        replaced: dict[int, list[sio.LabeledFrame]] | None = None,
+    ):
+        self._labels = labels
+        self._replaced = dict(replaced or {}) if lazy_labels.is_lazy(labels) else {}
+        self._lock = threading.Lock()
+        self.path = path
+        self.search_dirs = list(search_dirs or [])
+        self.missing = list(missing or [])  # videos not found on opening
+
+    @property
+    def labels(self) -> sio.Labels:
+        """The labels, every frame as objects (made from the file's arrays on first use)."""
+        with self._lock:
+            if lazy_labels.is_lazy(self._labels):
+                self._labels = lazy_labels.materialize(self._labels, self._replaced)
+                self._replaced = {}
+        return self._labels
+
+    @labels.setter
+    def labels(self, value: sio.Labels) -> None:
+        with self._lock:
+            self._labels, self._replaced = value, {}
+
+    @property
+    def is_lazy(self) -> bool:
+        """Whether the frames are still the file's arrays (see :attr:`labels`)."""
+        return lazy_labels.is_lazy(self._labels)
+
+    @property
+    def replaced(self) -> dict[int, list[sio.LabeledFrame]]:
+        """Of a lazy project: the frames that replace the file's rows, by video index."""
+        return dict(self._replaced)
+
+    @property
+    def header(self) -> sio.Labels:
+        """The labels as they are (possibly lazy): for videos, skeletons, tracks and
+        suggestions, which never need the frames."""
+        return self._labels
+
+    @property
+    def has_skeleton(self) -> bool:
+        return bool(self._labels.skeletons)
+
+    @property
+    def tracks(self) -> list[sio.Track]:
+        return list(self._labels.tracks)
+
+    def video_instances(self, index: int, predicted: bool) -> lazy_labels.VideoInstances:
+        """The user (or predicted) instances of video ``index``, in frame order."""
+        n = len(self.node_names)
+        if self.is_lazy and index not in self._replaced:
+            return lazy_labels.video_instances(self._labels, index, predicted)
+        return lazy_labels.VideoInstances.from_frames(self.video_frames(index), n, predicted)
+
+    def video_frames(self, index: int) -> list[sio.LabeledFrame]:
+        """The labelled frames of video ``index`` in frame order (of a lazy project: new
+        objects, unless they replace the file's)."""
+        if self.is_lazy:
+            if index in self._replaced:
+                return sorted(self._replaced[index], key=lambda lf: lf.frame_idx)
+            return lazy_labels.video_frames(self._labels, index)
+        video = self._labels.videos[index]
+        frames = (lf for lf in self._labels.labeled_frames if lf.video is video)
+        return sorted(frames, key=lambda lf: lf.frame_idx)
+
+    def user_counts(self) -> dict[int, tuple[int, int]]:
+        """By video index: labelled frames (a user instance with a visible node) and such
+        instances."""
+        out = lazy_labels.user_counts(self._labels) if self.is_lazy else {}
+        own = self._replaced if self.is_lazy else dict(enumerate(self._frames_by_video()))
+        for index, frames in own.items():
+            per_frame = [
+                sum(1 for u in lf.user_instances if np.isfinite(u.numpy()).all(axis=1).any())
+                for lf in frames
+            ]
+            out[index] = (sum(1 for n in per_frame if n), sum(per_frame))
+        return {k: v for k, v in out.items() if v[1]}
+
+    def instance_counts(self) -> tuple[int, int]:
+        """User and predicted instances of the project."""
+        if not self.is_lazy:
+            frames = self._labels.labeled_frames
+        else:
+            frames = [lf for fs in self._replaced.values() for lf in fs]
+        users = sum(len(lf.user_instances) for lf in frames)
+        preds = sum(len(lf.predicted_instances) for lf in frames)
+        if self.is_lazy:
+            kept = {i for i in range(len(self.videos)) if i not in self._replaced}
+            if kept:
+                rest = lazy_labels.instance_counts(self._labels, kept)
+                users, preds = users + rest[0], preds + rest[1]
+        return users, preds
+
+    def drop_overlapping_predictions(self) -> int:
+        """:func:`drop_overlapping_predictions` over the frames held as objects (of a lazy
+        project, those that replace the file's: the file's own were saved as they are)."""
+        if not self.is_lazy:
+            return drop_overlapping_predictions(self._labels.labeled_frames)
+        return sum(drop_overlapping_predictions(f) for f in self._replaced.values())
+
+    def _frames_by_video(self) -> list[list[sio.LabeledFrame]]:
+        order = {id(v): i for i, v in enumerate(self._labels.videos)}
+        out: list[list[sio.LabeledFrame]] = [[] for _ in self._labels.videos]
+        for lf in self._labels.labeled_frames:
+            if id(lf.video) in order:
+                out[order[id(lf.video)]].append(lf)
+        return out
 
     def is_missing(self, video: sio.Video) -> bool:
         """Whether ``video`` was not found when the project was opened (nor located since)."""
@@ -55,9 +170,9 @@ class Project:
     @property
     def skeleton(self) -> sio.Skeleton:
         """The project's (first) skeleton."""
-        if not self.labels.skeletons:
+        if not self._labels.skeletons:
             raise ProjectError("The project has no skeleton. Define its nodes before training.")
-        return self.labels.skeletons[0]
+        return self._labels.skeletons[0]
 
     @property
     def node_names(self) -> list[str]:
@@ -80,7 +195,7 @@ class Project:
     @property
     def videos(self) -> list[sio.Video]:
         """The project's videos."""
-        return list(self.labels.videos)
+        return list(self._labels.videos)
 
     def user_frames(self) -> list[sio.LabeledFrame]:
         """Labelled frames that hold at least one user instance, in video/frame order."""
@@ -97,7 +212,7 @@ class Project:
 
     def suggested_frames(self, video: sio.Video) -> list[int]:
         """Frame indices suggested for labelling in ``video``, sorted."""
-        return sorted({s.frame_idx for s in self.labels.suggestions if s.video is video})
+        return sorted({s.frame_idx for s in self._labels.suggestions if s.video is video})
 
     def labelled_frame_indices(self, video: sio.Video) -> set[int]:
         """Frames of ``video`` that hold user instances."""
@@ -114,7 +229,13 @@ class Project:
         if target is None:
             raise ProjectError("This project has no file yet: choose where to save it.")
         target = target.expanduser().resolve()
-        save_labels_atomic(self.labels, target, backup=backup)
+        with self._lock:
+            if self.is_lazy and self._replaced:
+                self._labels = lazy_labels.replace_videos(
+                    self._labels, self._replaced, self._labels.tracks, self._labels.suggestions
+                )
+                self._replaced = {}
+        save_labels_atomic(self._labels, target, backup=backup)
         self.path = target
         return target
 
@@ -157,7 +278,7 @@ def load_project(
     p = Path(path).expanduser()
     if p.exists() and not p.name.lower().endswith(".slp"):
         return Project(labels=load_any(p), path=None, search_dirs=[])
-    labels = load_labels(p)
+    labels = load_labels(p, lazy=True)
     dirs = [Path(d).expanduser() for d in search_dirs]
     missing = []
     for video in labels.videos:
@@ -172,9 +293,10 @@ def load_project(
     return Project(labels=labels, path=p.resolve(), search_dirs=dirs, missing=missing)
 
 
-def load_labels(path: str | os.PathLike) -> sio.Labels:
+def load_labels(path: str | os.PathLike, lazy: bool = False) -> sio.Labels:
     """The labels of a ``.slp`` file without opening its videos (evaluation and export
-    need none), with a clear error for a missing, foreign or damaged file."""
+    need none), with a clear error for a missing, foreign or damaged file; ``lazy``: as
+    the file's arrays where it holds poses only (see :mod:`.lazy_labels`)."""
     p = Path(path).expanduser()
     if not p.exists():
         raise ProjectError(f"{p} does not exist. Check the path, or open another project.")
@@ -186,7 +308,7 @@ def load_labels(path: str | os.PathLike) -> sio.Labels:
             "(wrong file, or it was only partly copied)."
         )
     try:
-        return sio.load_slp(str(p), open_videos=False)
+        return lazy_labels.load_lazy(p) if lazy else sio.load_slp(str(p), open_videos=False)
     except Exception as exc:  # noqa: BLE001 - any decoder failure means an unreadable file
         raise ProjectError(
             f"{p} could not be read ({type(exc).__name__}: {exc}); it may be truncated or "
@@ -243,7 +365,9 @@ def instances_overlap(a: np.ndarray, b: np.ndarray, tolerance: float = 0.25) -> 
     return dist < max(tolerance * size, 2.0)
 
 
-def drop_overlapping_predictions(labels: sio.Labels, tolerance: float = 0.25) -> int:
+def drop_overlapping_predictions(
+    frames: Iterable[sio.LabeledFrame], tolerance: float = 0.25
+) -> int:
     """Drop every predicted instance that a user instance of the same frame replaces.
 
     A user instance replaces the prediction it was made from (``from_predicted``), a
@@ -251,7 +375,7 @@ def drop_overlapping_predictions(labels: sio.Labels, tolerance: float = 0.25) ->
     :func:`instances_overlap`). Returns how many predictions were dropped.
     """
     dropped = 0
-    for lf in labels.labeled_frames:
+    for lf in frames:
         users = list(lf.user_instances)
         preds = list(lf.predicted_instances)
         if not users or not preds:

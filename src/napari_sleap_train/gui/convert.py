@@ -19,6 +19,7 @@ import pandas as pd
 import sleap_io as sio
 
 from ..errors import ProjectError
+from ..lazy_labels import VideoInstances, with_lists
 from ..project import Project
 from ..video import LazyVideo
 from .points_table import PointsTable, node_order
@@ -34,72 +35,36 @@ def video_name(video: sio.Video) -> str:
     return Path(video.filename).name
 
 
-def instances_to_table(
-    frames: Sequence[sio.LabeledFrame], node_names: Sequence[str], predicted: bool
-) -> PointsTable:
-    """Flatten the user (or predicted) instances of ``frames`` into a points table.
+def instances_to_table(instances: VideoInstances, node_names: Sequence[str]) -> PointsTable:
+    """Flatten one video's instances into a points table.
 
     Nodes without coordinates are left out; nodes marked invisible but with stored
-    coordinates are kept with ``visible`` False.
+    coordinates are kept with ``visible`` False. Instances are numbered in order.
     """
-    rows_xy, rows_frame, rows_inst, rows_node, rows_vis, rows_conf, rows_track, rows_score = (
-        [],
-        [],
-        [],
-        [],
-        [],
-        [],
-        [],
-        [],
-    )
-    rows_tracking: list[np.ndarray] = []
-    inst_id = 0
-    for lf in frames:
-        insts = lf.predicted_instances if predicted else lf.user_instances
-        for inst in insts:
-            xy = inst.points["xy"]
-            vis = inst.points["visible"]
-            keep = np.isfinite(xy).all(axis=1)
-            if not keep.any():
-                continue
-            n = int(keep.sum())
-            rows_xy.append(xy[keep])
-            rows_frame.append(np.full(n, lf.frame_idx))
-            rows_inst.append(np.full(n, inst_id))
-            rows_node.append(np.flatnonzero(keep))
-            rows_vis.append(vis[keep])
-            if predicted:
-                rows_conf.append(inst.points["score"][keep])
-                score = float(inst.score)
-            else:
-                rows_conf.append(np.full(n, np.nan))
-                score = np.nan
-            rows_score.append(np.full(n, score))
-            tracking = getattr(inst, "tracking_score", None) if predicted else None
-            rows_tracking.append(np.full(n, np.nan if tracking is None else float(tracking)))
-            rows_track.append([inst.track.name if inst.track else ""] * n)
-            inst_id += 1
-    if not rows_xy:
+    keep = np.isfinite(instances.xy).all(axis=2)
+    inst_of, node = np.nonzero(keep)
+    if not len(inst_of):
         return PointsTable.empty(node_names)
-    xy = np.concatenate(rows_xy)
-    frame = np.concatenate(rows_frame)
-    inst = np.concatenate(rows_inst)
-    tracks = np.concatenate(rows_track).astype(object)
+    shown = keep.any(axis=1)
+    number = np.cumsum(shown) - 1  # instances without a node are not counted
+    inst = number[inst_of]
+    xy = instances.xy[inst_of, node]
+    tracks = instances.track[inst_of].astype(str)
     individual = np.where(tracks != "", tracks, np.char.add("instance ", inst.astype(str)))
     names = np.asarray(node_names, dtype=object)
     features = pd.DataFrame(
         {
             "individual": pd.Categorical(individual.astype(str)),
-            "keypoint": pd.Categorical(names[np.concatenate(rows_node)], categories=node_names),
-            "confidence": np.concatenate(rows_conf).astype(float),
+            "keypoint": pd.Categorical(names[node], categories=node_names),
+            "confidence": instances.point_score[inst_of, node].astype(float),
             "instance": inst.astype(int),
-            "track": tracks.astype(str),
-            "visible": np.concatenate(rows_vis).astype(bool),
-            "score": np.concatenate(rows_score).astype(float),
-            "tracking_score": np.concatenate(rows_tracking).astype(float),
+            "track": tracks,
+            "visible": instances.visible[inst_of, node].astype(bool),
+            "score": instances.score[inst_of].astype(float),
+            "tracking_score": instances.tracking_score[inst_of].astype(float),
         }
     )
-    data = np.column_stack([frame.astype(float), xy[:, 1], xy[:, 0]])
+    data = np.column_stack([instances.frame[inst_of].astype(float), xy[:, 1], xy[:, 0]])
     return PointsTable(data, features, tuple(node_names))
 
 
@@ -118,18 +83,14 @@ def project_to_layers(project: Project, videos: Sequence[int] | None = None) -> 
     """
     present = [i for i, v in enumerate(project.videos) if not project.is_missing(v)]
     lazies = {i: LazyVideo(project.videos[i]) for i in present}
-    nodes = project.node_names if project.labels.skeletons else []
-    edges = project.edge_inds if project.labels.skeletons else []
+    nodes = project.node_names if project.has_skeleton else []
+    edges = project.edge_inds if project.has_skeleton else []
     chosen = present[:1] if videos is None else [i for i in videos if i in lazies]
     layers: list[LayerData] = []
     for index in chosen if project.videos else []:
         video, lazy = project.videos[index], lazies[index]
         name = video_name(video)
         meta = {META_KEY: {"project": project, "video_index": index}}
-        frames = sorted(
-            (lf for lf in project.labels.labeled_frames if lf.video is video),
-            key=lambda lf: lf.frame_idx,
-        )
         visible = index == chosen[0]
         first = len(layers)
         layers.append(
@@ -146,8 +107,11 @@ def project_to_layers(project: Project, videos: Sequence[int] | None = None) -> 
             )
         )
         size = point_size(lazy)
-        user = instances_to_table(frames, nodes, predicted=False)
-        pred = instances_to_table(frames, nodes, predicted=True)
+        if nodes:
+            user = instances_to_table(project.video_instances(index, False), nodes)
+            pred = instances_to_table(project.video_instances(index, True), nodes)
+        else:
+            user = pred = PointsTable.empty(nodes)
         user_edges = user.edges(edges)
         layers.append(
             (
@@ -326,9 +290,9 @@ def layers_to_project(layers: Sequence[LayerData]) -> Project:
         (m["metadata"][META_KEY]["project"] for _, m, _ in layers if _project_of(m)), None
     )
     if source is not None:
-        skeleton, videos = source.skeleton, list(source.labels.videos)
-        tracks = {t.name: t for t in source.labels.tracks}
-        suggestions = list(source.labels.suggestions)
+        skeleton, videos = source.skeleton, source.videos
+        tracks = {t.name: t for t in source.tracks}
+        suggestions = list(source.header.suggestions)
     else:
         skeleton = _skeleton_from_features(_features(points[0][1]))
         videos = [_video_from_layers(layers)]
@@ -348,13 +312,25 @@ def layers_to_project(layers: Sequence[LayerData]) -> Project:
         target = rebuilt.setdefault(vi, {})
         for f, insts in by_frame.items():
             target.setdefault(f, []).extend(insts)
+    by_video = {
+        vi: [
+            sio.LabeledFrame(video=videos[vi], frame_idx=f, instances=by_frame[f])
+            for f in sorted(by_frame)
+        ]
+        for vi, by_frame in rebuilt.items()
+        if vi < len(videos)
+    }
+    missing = list(source.missing) if source is not None else []
+    if source is not None and source.is_lazy:  # the other videos stay the file's arrays
+        replaced = {**source.replaced, **by_video}
+        labels = with_lists(source.header, list(tracks.values()), suggestions)
+        return Project(labels=labels, path=source.path, missing=missing, replaced=replaced)
     frames: list[sio.LabeledFrame] = []
-    for vi, video in enumerate(videos):
-        if vi in rebuilt:
-            for f in sorted(rebuilt[vi]):
-                frames.append(sio.LabeledFrame(video=video, frame_idx=f, instances=rebuilt[vi][f]))
+    for vi in range(len(videos)):
+        if vi in by_video:
+            frames.extend(by_video[vi])
         elif source is not None:
-            frames.extend(lf for lf in source.labels.labeled_frames if lf.video is video)
+            frames.extend(source.video_frames(vi))
     labels = sio.Labels(
         labeled_frames=frames,
         videos=videos,
@@ -362,11 +338,7 @@ def layers_to_project(layers: Sequence[LayerData]) -> Project:
         tracks=list(tracks.values()),
         suggestions=suggestions,
     )
-    return Project(
-        labels=labels,
-        path=source.path if source is not None else None,
-        missing=list(source.missing) if source is not None else [],
-    )
+    return Project(labels=labels, path=source.path if source is not None else None, missing=missing)
 
 
 def _features(meta: dict) -> pd.DataFrame:

@@ -119,7 +119,7 @@ class LabellingWidget(QWidget):
         self._connected = [c for c in self._connected if c in self.viewer.layers]
         project = self.layers.project
         if not self.editor.dirty:
-            has = project is not None and project.labels.skeletons
+            has = project is not None and project.has_skeleton
             self.editor.set_skeleton(project.skeleton if has else None)
         if project is None and self.layers.labels is None and self.layers.video is not None:
             self.tabs.setCurrentWidget(self.editor)
@@ -131,7 +131,7 @@ class LabellingWidget(QWidget):
         self.locate_button.setVisible(project is not None and bool(project.missing))
         if project is not None:
             where = project.path.name if project.path else "not saved yet"
-            nodes = len(project.node_names) if project.labels.skeletons else 0
+            nodes = len(project.node_names) if project.has_skeleton else 0
             text = f"Project: {where} · {len(project.videos)} video(s) · {nodes} nodes"
             if project.missing:
                 text += f" · {len(project.missing)} not found"

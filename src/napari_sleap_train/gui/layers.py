@@ -116,20 +116,6 @@ def show_video(viewer, index: int) -> None:
             viewer.dims.set_current_step(0, 0)
 
 
-def _counts_by_video(project: Project) -> dict[int, Counts]:
-    """Labelled frames and instances (with a visible node) of each video (by ``id``)."""
-    out: dict[int, list[int]] = {}
-    for lf in project.labels.labeled_frames:
-        users = lf.user_instances
-        if not users:
-            continue
-        n = sum(1 for u in users if np.isfinite(u.numpy()).all(axis=1).any())
-        counts = out.setdefault(id(lf.video), [0, 0])
-        counts[0] += n > 0
-        counts[1] += n
-    return {key: Counts(f, i, 0) for key, (f, i) in out.items()}
-
-
 class ProjectLayers:
     """The layers of the project open in a viewer, for one of its videos: the one asked
     for, or else the video being worked on (see :func:`current_video_index`)."""
@@ -184,14 +170,14 @@ class ProjectLayers:
     def node_names(self) -> list[str]:
         """The skeleton's nodes, or those of the labels layer without a project."""
         project = self.project
-        if project is not None and project.labels.skeletons:
+        if project is not None and project.has_skeleton:
             return project.node_names
         layer = self.labels
         return node_order(layer.features) if layer is not None else []
 
     def edge_inds(self) -> list[tuple[int, int]]:
         project = self.project
-        return project.edge_inds if project is not None and project.labels.skeletons else []
+        return project.edge_inds if project is not None and project.has_skeleton else []
 
     def table(self, layer=None) -> PointsTable:
         """The keypoint table of ``layer`` (default: the labels layer)."""
@@ -215,8 +201,9 @@ class ProjectLayers:
                 parts.append(PointsTable.from_layer(layer, self.node_names()).counts())
             elif project is not None:  # a video not shown yet: as the project holds it
                 if self._counted is None or self._counted[0]() is not project:
-                    self._counted = (weakref.ref(project), _counts_by_video(project))
-                parts.append(self._counted[1].get(id(project.videos[index]), Counts(0, 0, 0)))
+                    counts = {i: Counts(*c, 0) for i, c in project.user_counts().items()}
+                    self._counted = (weakref.ref(project), counts)
+                parts.append(self._counted[1].get(index, Counts(0, 0, 0)))
         return Counts(*(sum(c[k] for c in parts) for k in range(3))) if parts else Counts(0, 0, 0)
 
     def current_frame(self) -> int:
@@ -266,13 +253,8 @@ def project_from_viewer(viewer) -> Project:
 
 def show_predictions(viewer, project: Project, video_index: int = 0) -> None:
     """Add or refresh the predictions Points layer and its skeleton for one video."""
-    video = project.videos[video_index]
-    name = video_name(video)
-    frames = sorted(
-        (lf for lf in project.labels.labeled_frames if lf.video is video),
-        key=lambda lf: lf.frame_idx,
-    )
-    table = instances_to_table(frames, project.node_names, predicted=True)
+    name = video_name(project.videos[video_index])
+    table = instances_to_table(project.video_instances(video_index, True), project.node_names)
     base = video_layers(viewer).get(video_index)
     size = point_size(base.data) if base is not None else 5.0
     meta = {META_KEY: {"project": project, "video_index": video_index}}

@@ -17,7 +17,7 @@ from qtpy.QtWidgets import (
 
 from ..errors import SleapTrainError
 from ..export import export_labels
-from ..project import Project, drop_overlapping_predictions
+from ..project import Project
 from .layers import ProjectLayers, set_project, show_predictions
 
 EXPORT_FORMATS = {
@@ -91,7 +91,7 @@ class SavePanel(QGroupBox):
         if path is None and project.path is None:
             self.say("This project has no file yet: use Save as….", "error")
             return None
-        dropped = drop_overlapping_predictions(project.labels)
+        dropped = project.drop_overlapping_predictions()
         try:
             target = project.save(path)
         except SleapTrainError as exc:
@@ -100,9 +100,7 @@ class SavePanel(QGroupBox):
         set_project(self.layers.viewer, project)
         if dropped and self.layers.predictions is not None:
             show_predictions(self.layers.viewer, project, self.layers.video_index)
-        frames = project.labels.labeled_frames
-        users = sum(len(lf.user_instances) for lf in frames)
-        preds = sum(len(lf.predicted_instances) for lf in frames)
+        users, preds = project.instance_counts()
         note = f"; {dropped} prediction(s) replaced by user instances" if dropped else ""
         self.say(f"Saved {target.name}: {users} user and {preds} predicted instances{note}.")
         self.saved()
@@ -116,7 +114,7 @@ class SavePanel(QGroupBox):
         if project is None:
             return None
         if which == "all":
-            drop_overlapping_predictions(project.labels)
+            project.drop_overlapping_predictions()
         video = self.layers.video_index if fmt != "slp" else None
         try:
             out = export_labels(
@@ -137,7 +135,7 @@ class SavePanel(QGroupBox):
         project = self.current_project()
         if project is None:
             return None
-        drop_overlapping_predictions(project.labels)
+        project.drop_overlapping_predictions()
         try:
             out = save_any(select_instances(project.labels, self.which.currentText()), path, fmt)
         except SleapTrainError as exc:
