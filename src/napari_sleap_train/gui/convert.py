@@ -81,6 +81,9 @@ def project_to_layers(project: Project, videos: Sequence[int] | None = None) -> 
     adds nothing; videos not found on opening (:attr:`Project.missing`) get no layers until
     they are located. Only the first video asked for is visible.
     """
+    from .frame_view import KEY as FRAME_ROWS
+    from .frame_view import frame_rows, rows_at
+
     present = [i for i, v in enumerate(project.videos) if not project.is_missing(v)]
     lazies = {i: LazyVideo(project.videos[i]) for i in present}
     nodes = project.node_names if project.has_skeleton else []
@@ -112,16 +115,23 @@ def project_to_layers(project: Project, videos: Sequence[int] | None = None) -> 
             pred = instances_to_table(project.video_instances(index, True), nodes)
         else:
             user = pred = PointsTable.empty(nodes)
-        user_edges = user.edges(edges)
+        rows = frame_rows(user.edges(edges), "white")
         layers.append(
             (
-                [seg for seg in user_edges],
+                list(rows_at(rows, 0)[0]),
                 {
                     "name": f"{name} skeleton",
                     "shape_type": "line",
                     "edge_color": "white",
                     "edge_width": size / 4,
-                    "metadata": {META_KEY: {**meta[META_KEY], "kind": "skeleton"}},
+                    "metadata": {
+                        META_KEY: {
+                            **meta[META_KEY],
+                            "kind": "skeleton",
+                            "edge_width": size / 4,
+                            FRAME_ROWS: rows,
+                        }
+                    },
                     "visible": visible,
                 },
                 "shapes",
@@ -140,6 +150,7 @@ def _prediction_layers(
 ) -> list[LayerData]:
     """The predicted skeleton, once tracked the Tracks layer, and the predictions; points
     and skeleton coloured by track when there are tracks."""
+    from .frame_view import KEY, frame_rows, rows_at
     from .track_layers import (
         COLOUR_BY,
         TAIL_LENGTH,
@@ -150,17 +161,18 @@ def _prediction_layers(
     )
 
     colours = identity_colors(pred)
-    vectors, edge_color = skeleton_vectors(pred, edges, colours)
+    rows = frame_rows(*skeleton_vectors(pred, edges, colours))
+    vectors, edge_color = rows_at(rows, 0)
     info = meta[META_KEY]
     out: list[LayerData] = [
         (
             vectors,
             {
                 "name": f"{name} predicted skeleton",
-                "edge_color": edge_color,
+                "edge_color": edge_color if len(vectors) else "yellow",
                 "edge_width": size / 4,
                 "vector_style": "line",
-                "metadata": {META_KEY: {**info, "kind": "predicted skeleton"}},
+                "metadata": {META_KEY: {**info, "kind": "predicted skeleton", KEY: rows}},
             },
             "vectors",
         )

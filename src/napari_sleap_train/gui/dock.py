@@ -18,7 +18,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QVBoxLayout, QWidget
 
 from ..errors import SleapTrainError
-from . import DOCK_WIDTH
+from . import DOCK_WIDTH, frame_view
 from .layers import ProjectLayers
 from .monitor import TrainingMonitor
 from .previews import CROP_LAYER, RF_LAYER, PreviewPanel
@@ -57,6 +57,7 @@ class TrainingDock(QWidget):
         super().__init__()
         warm_up_torch()
         self.viewer = napari_viewer
+        frame_view.watch(napari_viewer)
         self.layers = ProjectLayers(napari_viewer)
         self.settings = SettingsPanel()
         self.previews = PreviewPanel(self.layers, self.settings)

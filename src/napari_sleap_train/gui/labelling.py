@@ -30,8 +30,8 @@ from qtpy.QtWidgets import (
 
 from ..errors import SleapTrainError
 from ..project import Project
-from . import DOCK_WIDTH
-from .convert import point_size
+from . import DOCK_WIDTH, frame_view
+from .convert import META_KEY, point_size
 from .labels_editor import LabelsEditor
 from .layers import ProjectLayers
 from .save_panel import SavePanel
@@ -50,6 +50,7 @@ class LabellingWidget(QWidget):
     def __init__(self, napari_viewer):
         super().__init__()
         self.viewer = napari_viewer
+        frame_view.watch(napari_viewer)
         self.layers = ProjectLayers(napari_viewer)
         self.status_log: list[str] = []
         self._connected: list = []
@@ -176,9 +177,8 @@ class LabellingWidget(QWidget):
         self._edges = segments
         video = self.layers.video
         width = point_size(video.data) / 4 if video is not None else 1.0
-        shapes.data = []
-        if len(segments):
-            shapes.add_lines(list(segments), edge_width=width, edge_color="white")
+        shapes.metadata[META_KEY] = {**shapes.metadata.get(META_KEY, {}), "edge_width": width}
+        frame_view.set_lines(shapes, segments, "white", self.layers.current_frame())
 
     # ----- skeleton ----------------------------------------------------------------
     def apply_skeleton(self) -> bool:

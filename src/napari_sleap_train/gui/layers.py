@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import ProjectError
 from ..project import Project
 from ..video import LazyVideo
+from . import frame_view
 from .convert import META_KEY, instances_to_table, point_size, points_layer_data, video_name
 from .points_table import Counts, PointsTable, node_order
 from .track_layers import identity_colors, show_tracks, skeleton_vectors
@@ -95,6 +96,7 @@ def current_video_index(viewer) -> int:
 def show_video(viewer, index: int) -> None:
     """Show the layers of video ``index`` (made from the project the first time) and hide
     those of the project's other videos."""
+    frame_view.watch(viewer)
     if index not in video_layers(viewer):
         from napari.layers import Layer
 
@@ -293,17 +295,15 @@ def show_identities(viewer, table, name: str, meta: dict, edge_inds, size: float
     layer.face_color = colors if colors is not None and len(table) else "keypoint"
     vectors, edge_color = skeleton_vectors(table, edge_inds, colors)
     vec_name = f"{name} predicted skeleton"
-    if vec_name in viewer.layers:
-        vec = viewer.layers[vec_name]
-        vec.data = vectors
-        vec.edge_color = edge_color
-    else:
+    if vec_name not in viewer.layers:
         viewer.add_vectors(
-            vectors,
+            np.zeros((0, 2, 3)),
             name=vec_name,
-            edge_color=edge_color,
             edge_width=size / 4,
             vector_style="line",
             metadata={META_KEY: {**meta[META_KEY], "kind": "predicted skeleton"}},
         )
+    frame_view.watch(viewer)
+    frame = frame_view.current_frame(viewer)
+    frame_view.set_lines(viewer.layers[vec_name], vectors, edge_color, frame)
     show_tracks(viewer, table, f"{name} tracks", meta[META_KEY], below=f"{name} predictions")

@@ -47,7 +47,20 @@ def read_project(path: str | list[str]) -> list[LayerData]:
             "the others are open. Label & Suggest ▸ Locate missing videos… points at their "
             "folder."
         )
+    _watch_current_viewer()
     return project_to_layers(project)
+
+
+def _watch_current_viewer() -> None:
+    """Keep the skeleton layers of the viewer that opens the project on the shown frame
+    (see :mod:`.frame_view`)."""
+    import napari
+
+    from .frame_view import watch
+
+    viewer = napari.current_viewer()
+    if viewer is not None:
+        watch(viewer)
 
 
 def read_video(path: str | list[str]) -> list[LayerData]:

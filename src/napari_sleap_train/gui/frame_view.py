@@ -1,0 +1,110 @@
+"""Skeleton layers that hold only the shown frame's lines.
+
+napari slices a layer's whole data at every frame step, and a Vectors layer measures all
+of it again for its thumbnail: for the edges of 10,000 predicted instances that is most
+of a frame step. The skeleton layers (predicted: Vectors, user labels: line Shapes) keep
+every frame's lines in their metadata (``frame_rows``) and show the current frame's; the
+points layers, which the user edits, keep all their data.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from .convert import META_KEY
+
+KEY = "frame_rows"
+_watched: dict[int, weakref.ref] = {}
+
+
+def frame_rows(
+    lines: np.ndarray, colors: np.ndarray | str | None = None
+) -> tuple[np.ndarray, np.ndarray | str | None, np.ndarray]:
+    """Lines ``(E, 2, 3)`` (frame first) sorted by frame, their colours, and the frames."""
+    lines = np.asarray(lines, float).reshape(-1, 2, 3)
+    order = np.argsort(lines[:, 0, 0], kind="stable")
+    if isinstance(colors, np.ndarray):
+        colors = colors[order]
+    lines = lines[order]
+    return lines, colors, lines[:, 0, 0].astype(np.int64)
+
+
+def rows_at(rows: tuple, frame: int) -> tuple[np.ndarray, np.ndarray | str | None]:
+    """The lines of one frame and their colours."""
+    lines, colors, frames = rows
+    a, b = np.searchsorted(frames, [frame, frame + 1])
+    return lines[a:b], (colors[a:b] if isinstance(colors, np.ndarray) else colors)
+
+
+def all_lines(layer) -> np.ndarray:
+    """Every frame's lines of a skeleton layer (its data when it holds no ``frame_rows``)."""
+    rows = layer.metadata.get(META_KEY, {}).get(KEY)
+    if rows is None:
+        return np.asarray(layer.data if layer._type_string == "vectors" else layer.data)
+    return rows[0]
+
+
+def set_lines(layer, lines: np.ndarray, colors: np.ndarray | str | None, frame: int) -> None:
+    """Give a skeleton layer every frame's ``lines`` and show those of ``frame``."""
+    rows = frame_rows(lines, colors)
+    layer.metadata[META_KEY] = {**layer.metadata.get(META_KEY, {}), KEY: rows}
+    _show(layer, frame)
+
+
+def _show(layer, frame: int) -> None:
+    rows = layer.metadata.get(META_KEY, {}).get(KEY)
+    if rows is None:
+        return
+    lines, colors = rows_at(rows, frame)
+    with layer.events.extent.blocker():  # the lines lie inside the video
+        if layer._type_string == "vectors":
+            layer.data = lines
+            if colors is not None:
+                layer.edge_color = colors if len(lines) or isinstance(colors, str) else "yellow"
+        else:
+            width = layer.metadata[META_KEY].get("edge_width", 1.0)
+            layer.data = []
+            if len(lines):
+                layer.add_lines(list(lines), edge_width=width, edge_color=colors or "white")
+
+
+def current_frame(viewer) -> int:
+    return int(viewer.dims.current_step[0]) if viewer.dims.ndim else 0
+
+
+def watch(viewer) -> None:
+    """Keep the skeleton layers of ``viewer`` on the shown frame (once per viewer)."""
+    key = id(viewer)
+    if key in _watched and _watched[key]() is viewer:
+        return
+    _watched[key] = weakref.ref(viewer)
+    last = {"frame": None}
+
+    def on_step(_event=None) -> None:
+        frame = current_frame(viewer)
+        if frame == last["frame"]:
+            return
+        last["frame"] = frame
+        for layer in list(viewer.layers):
+            if layer.visible and KEY in layer.metadata.get(META_KEY, {}):
+                _show(layer, frame)
+
+    def on_inserted(event) -> None:
+        layer = event.value
+        if KEY in layer.metadata.get(META_KEY, {}):
+            _show(layer, current_frame(viewer))
+
+    def on_visible(event) -> None:
+        layer = getattr(event, "source", None)
+        if layer is not None and layer.visible and KEY in layer.metadata.get(META_KEY, {}):
+            _show(layer, current_frame(viewer))
+
+    viewer.dims.events.current_step.connect(on_step)
+    viewer.layers.events.inserted.connect(on_inserted)
+    viewer.layers.events.inserted.connect(
+        lambda event: event.value.events.visible.connect(on_visible)
+    )
+    for layer in viewer.layers:
+        layer.events.visible.connect(on_visible)
