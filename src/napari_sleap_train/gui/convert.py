@@ -204,20 +204,24 @@ def points_layer_data(
     table: PointsTable, name: str, meta: dict, kind: str, size: float
 ) -> LayerData:
     """Points layer data for a table, coloured by keypoint; invisible nodes drawn as crosses."""
-    symbols = np.where(table.features["visible"].to_numpy(), "disc", "cross")
+    visible = table.features["visible"].to_numpy(bool)
+    # one symbol for all when every node is visible: napari converts a list one by one
+    symbols = "disc" if visible.all() else np.where(visible, "disc", "cross")
     kwargs = {
         "name": name,
         "features": table.features,
         "face_color": "keypoint",
         "size": size,
-        "symbol": symbols if len(symbols) else "disc",
+        "symbol": symbols,
         "border_width": 0.1 if kind == "user" else 0.05,
         "border_color": "white" if kind == "user" else "black",
         "metadata": {META_KEY: {**meta[META_KEY], "kind": kind}},
         "ndim": 3,
         "visible": True,
     }
-    return (table.data, kwargs, "points")
+    # Column-major: napari takes the extent of the whole table at every frame step, and
+    # a minimum over rows is 20 times faster on columns that lie contiguous in memory.
+    return (np.asfortranarray(table.data), kwargs, "points")
 
 
 def table_to_instances(

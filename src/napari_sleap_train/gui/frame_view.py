@@ -58,11 +58,18 @@ def _show(layer, frame: int) -> None:
     if rows is None:
         return
     lines, colors = rows_at(rows, frame)
+    if not len(lines) and not len(layer.data):
+        return  # nothing drawn before or now: most frames of a long video
     with layer.events.extent.blocker():  # the lines lie inside the video
         if layer._type_string == "vectors":
             layer.data = lines
-            if colors is not None:
-                layer.edge_color = colors if len(lines) or isinstance(colors, str) else "yellow"
+            if isinstance(colors, np.ndarray) and len(lines):
+                layer.edge_color = colors
+            elif isinstance(colors, str) and layer.metadata[META_KEY].get("colour") != colors:
+                layer.edge_color = colors  # one colour for every line: set once
+                layer.metadata[META_KEY]["colour"] = colors
+            if isinstance(colors, np.ndarray):
+                layer.metadata[META_KEY]["colour"] = None
         else:
             width = layer.metadata[META_KEY].get("edge_width", 1.0)
             layer.data = []

@@ -161,12 +161,17 @@ class PointsTable:
     @cached_property
     def instances(self) -> Instances:
         """Every instance of the table (points without a node belong to no node)."""
-        inst = self.features["instance"].to_numpy(int)
-        keys, which = np.unique(np.stack([self.frames, inst], 1), axis=0, return_inverse=True)
-        node_idx = {n: i for i, n in enumerate(self.nodes)}
-        kp = self.features["keypoint"].astype(object).to_numpy()
-        node = np.array([node_idx.get(k, -1) for k in kp], dtype=int)
-        keys = keys.reshape(-1, 2).astype(int)
+        inst = self.features["instance"].to_numpy(np.int64)
+        frames = np.asarray(self.frames, np.int64)
+        if len(inst):  # one integer per (frame, instance): a 1-D unique is fast
+            f0, i0 = int(frames.min()), int(inst.min())
+            span = int(inst.max()) - i0 + 1
+            codes, which = np.unique((frames - f0) * span + (inst - i0), return_inverse=True)
+            keys = np.stack([codes // span + f0, codes % span + i0], axis=1).astype(int)
+        else:
+            keys, which = np.zeros((0, 2), int), np.zeros(0, int)
+        kp = self.features["keypoint"].astype(object)
+        node = pd.Categorical(kp, categories=list(self.nodes)).codes.astype(int)
         return Instances(keys, which.ravel(), node, len(self.nodes))
 
     def poses(self) -> np.ndarray:
@@ -210,10 +215,11 @@ class PointsTable:
         none = (np.zeros(0, int), np.zeros(0, int))
         if not len(self) or not edge_inds:
             return none
-        kept = np.setdiff1d(np.arange(len(self)), self.problem_rows())
+        problems = self.problem_rows()
+        kept = np.setdiff1d(np.arange(len(self)), problems)
         if not len(kept):
             return none
-        table = self.without_rows(self.problem_rows())
+        table = self.without_rows(problems) if problems else self
         lookup = table.instances.per_node(kept.astype(float), fill=-1).astype(int)
         src = lookup[:, [a for a, _ in edge_inds]].ravel()
         dst = lookup[:, [b for _, b in edge_inds]].ravel()
