@@ -179,8 +179,24 @@ def video_instances(labels: sio.Labels, video_index: int, predicted: bool) -> Vi
 
 def video_frames(labels: sio.Labels, video_index: int) -> list[sio.LabeledFrame]:
     """The labelled frames of one video of lazy ``labels`` as objects, in frame order."""
-    store = _store(labels)
-    return [store.materialize_frame(int(i)) for i in _frame_rows(labels, video_index)]
+    return _materialize(_store(labels), _frame_rows(labels, video_index))
+
+
+def _materialize(store, rows: np.ndarray) -> list[sio.LabeledFrame]:
+    """Frames ``rows`` of the store as objects, each user instance linked to the
+    prediction it was made from (which sleap-io 0.9.5 leaves out when materializing)."""
+    frames = [store.materialize_frame(int(i)) for i in rows]
+    table = store.instances_data
+    by_row: dict[int, sio.Instance] = {}
+    for i, lf in zip(rows, frames, strict=True):
+        start = int(store.frames_data["instance_id_start"][i])
+        by_row.update((start + k, inst) for k, inst in enumerate(lf.instances))
+    source = table["from_predicted"]
+    for row, inst in by_row.items():
+        link = int(source[row])
+        if link >= 0 and link in by_row:
+            inst.from_predicted = by_row[link]
+    return frames
 
 
 def user_counts(labels: sio.Labels) -> dict[int, tuple[int, int]]:
@@ -230,7 +246,7 @@ def materialize(labels: sio.Labels, replaced: dict[int, list[sio.LabeledFrame]])
         if index in replaced:
             frames.extend(sorted(replaced[index], key=lambda lf: lf.frame_idx))
         else:
-            frames.extend(store.materialize_frame(int(i)) for i in _frame_rows(labels, index))
+            frames.extend(_materialize(store, _frame_rows(labels, index)))
     return sio.Labels(
         labeled_frames=frames,
         videos=list(labels.videos),

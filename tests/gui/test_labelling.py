@@ -8,6 +8,7 @@ import pytest
 import sleap_io as sio
 from qtpy.QtCore import Qt
 
+from napari_sleap_train.gui.convert import META_KEY
 from napari_sleap_train.gui.labelling import LabellingWidget
 from napari_sleap_train.gui.layers import project_from_viewer, show_predictions
 from napari_sleap_train.gui.poses import mean_pose
@@ -125,7 +126,13 @@ def test_new_project_from_a_bare_video(make_napari_viewer, tmp_path):
     widget.editor_panel.new_button.click()
     assert len(labels.data) == 8
     assert list(labels.features["instance"]) == [0] * 4 + [1] * 4
-    assert len(viewer.layers["small_robot.mp4 skeleton"].data) == 6  # 3 edges x 2 instances
+    skeleton = viewer.layers["small_robot.mp4 skeleton"]
+    assert len(skeleton.metadata[META_KEY]["frame_rows"][0]) == 6  # 3 edges x 2 instances
+    assert len(skeleton.data) == 3 and set(skeleton.data[:, 0, 0]) == {40}  # the shown frame's
+    viewer.dims.set_current_step(0, 5)
+    assert len(skeleton.data) == 3 and set(skeleton.data[:, 0, 0]) == {5}
+    viewer.dims.set_current_step(0, 6)
+    assert len(skeleton.data) == 0
     assert "2 labelled frames, 2 instances" in widget.editor_panel.counts.text()
 
     out = tmp_path / "robot.slp"

@@ -66,7 +66,7 @@ def test_layers_have_the_movement_features(sample_paths):
     kinds = [(m["name"], t) for _, m, t in layers]
     assert kinds[0] == ("sample.avi", "image")
     assert ("sample.avi labels", "points") in kinds
-    assert ("sample.avi skeleton", "shapes") in kinds
+    assert ("sample.avi skeleton", "vectors") in kinds
     data, meta, _ = next(layer for layer in layers if layer[1]["name"] == "sample.avi labels")
     assert data.shape[1] == 3
     feats = meta["features"]

@@ -124,3 +124,47 @@ def test_a_project_with_a_missing_video_opens_the_rest(make_napari_viewer, two_v
     widget.saving.save_button.click()
     saved = sio.load_slp(str(two_videos))
     assert saved.videos[1].filename == str((moved / "second.avi").resolve())
+
+
+def test_an_edit_in_one_video_saves_from_the_arrays(make_napari_viewer, two_videos):
+    """The project stays the file's arrays through showing, editing and saving a video:
+    the other video's rows are written as they were, the edit lands, nothing else moves."""
+    from napari_sleap_train.gui.convert import META_KEY
+
+    before = sio.load_slp(str(two_videos))
+    viewer = make_napari_viewer()
+    viewer.open(str(two_videos), plugin="napari-sleap-train")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Label & Suggest…")
+    assert widget.layers.project.is_lazy
+    widget.video_switcher.choose(1)
+    labels = viewer.layers["second.avi labels"]
+    skeleton = viewer.layers["second.avi skeleton"]
+    viewer.dims.set_current_step(0, 103)
+    assert len(skeleton.data) and set(skeleton.data[:, 0, 0]) == {103}  # that frame's edges
+    assert len(skeleton.metadata[META_KEY]["frame_rows"][0]) > len(skeleton.data)
+    data = labels.data.copy()
+    row = int(np.flatnonzero(data[:, 0] == 103)[0])
+    data[row, 1:] += 5.0
+    labels.data = data
+    widget.saving.save_button.click()
+    assert widget.layers.project.is_lazy  # saved without an object per instance
+    saved = sio.load_slp(str(two_videos))
+
+    def frames(labels, index):
+        video = labels.videos[index]
+        return {
+            lf.frame_idx: [np.nan_to_num(i.numpy(), nan=-1) for i in lf.instances]
+            for lf in labels.labeled_frames
+            if lf.video is video
+        }
+
+    first_before, first_after = frames(before, 0), frames(saved, 0)
+    assert first_before.keys() == first_after.keys()
+    for f, insts in first_before.items():
+        np.testing.assert_allclose(np.stack(first_after[f]), np.stack(insts))
+    second_before, second_after = frames(before, 1), frames(saved, 1)
+    assert second_after.keys() == second_before.keys() == set(range(100, 110))
+    moved = np.concatenate(second_after[103]) - np.concatenate(second_before[103])
+    assert np.isclose(np.abs(moved), 5.0).sum() == 2  # one node: its x and y
+    assert [t.name for t in saved.tracks] == [t.name for t in before.tracks]
+    assert len(saved.suggestions) == len(before.suggestions)

@@ -49,12 +49,14 @@ def instances_to_table(instances: VideoInstances, node_names: Sequence[str]) -> 
     number = np.cumsum(shown) - 1  # instances without a node are not counted
     inst = number[inst_of]
     xy = instances.xy[inst_of, node]
-    tracks = instances.track[inst_of].astype(str)
-    individual = np.where(tracks != "", tracks, np.char.add("instance ", inst.astype(str)))
+    track = instances.track[shown].astype(str)  # per instance: strings are made M times, not P
+    label = np.where(track != "", track, [f"instance {i}" for i in range(len(track))])
+    categories, code = np.unique(label, return_inverse=True)
+    tracks = track[inst]
     names = np.asarray(node_names, dtype=object)
     features = pd.DataFrame(
         {
-            "individual": pd.Categorical(individual.astype(str)),
+            "individual": pd.Categorical.from_codes(code.ravel()[inst], categories),
             "keypoint": pd.Categorical(names[node], categories=node_names),
             "confidence": instances.point_score[inst_of, node].astype(float),
             "instance": inst.astype(int),
@@ -77,15 +79,17 @@ def project_to_layers(project: Project, videos: Sequence[int] | None = None) -> 
     """Layer data for videos ``videos`` of ``project`` (default: the first one; the others'
     layers are made when a video is shown): image, user labels, predictions, skeletons.
 
-    Every video of the project is opened before any layer is built, so an unreadable one
-    adds nothing; videos not found on opening (:attr:`Project.missing`) get no layers until
-    they are located. Only the first video asked for is visible.
+    Every video asked for (by default: every video of the project) is opened before any
+    layer is built, so an unreadable one adds nothing; videos not found on opening
+    (:attr:`Project.missing`) get no layers until they are located. Only the first video
+    asked for is visible.
     """
     from .frame_view import KEY as FRAME_ROWS
-    from .frame_view import frame_rows, rows_at
+    from .frame_view import as_vectors, frame_rows, rows_at
 
     present = [i for i, v in enumerate(project.videos) if not project.is_missing(v)]
-    lazies = {i: LazyVideo(project.videos[i]) for i in present}
+    opened = present if videos is None else [i for i in videos if i in present]
+    lazies = {i: LazyVideo(project.videos[i]) for i in opened}
     nodes = project.node_names if project.has_skeleton else []
     edges = project.edge_inds if project.has_skeleton else []
     chosen = present[:1] if videos is None else [i for i in videos if i in lazies]
@@ -115,26 +119,21 @@ def project_to_layers(project: Project, videos: Sequence[int] | None = None) -> 
             pred = instances_to_table(project.video_instances(index, True), nodes)
         else:
             user = pred = PointsTable.empty(nodes)
-        rows = frame_rows(user.edges(edges), "white")
+        rows = frame_rows(as_vectors(user.edges(edges)), "white")
         layers.append(
             (
-                list(rows_at(rows, 0)[0]),
+                rows_at(rows, 0)[0],
                 {
                     "name": f"{name} skeleton",
-                    "shape_type": "line",
                     "edge_color": "white",
                     "edge_width": size / 4,
+                    "vector_style": "line",
                     "metadata": {
-                        META_KEY: {
-                            **meta[META_KEY],
-                            "kind": "skeleton",
-                            "edge_width": size / 4,
-                            FRAME_ROWS: rows,
-                        }
+                        META_KEY: {**meta[META_KEY], "kind": "skeleton", FRAME_ROWS: rows}
                     },
                     "visible": visible,
                 },
-                "shapes",
+                "vectors",
             )
         )
         if len(pred.data):
@@ -177,7 +176,8 @@ def _prediction_layers(
             "vectors",
         )
     ]
-    data, features, names = tracks_layer_data(pred)
+    tracked = bool((pred.features["track"] != "").any())
+    data, features, names = tracks_layer_data(pred) if tracked else (None, None, [])
     if names:
         out.append(
             (

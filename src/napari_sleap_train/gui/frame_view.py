@@ -2,9 +2,10 @@
 
 napari slices a layer's whole data at every frame step, and a Vectors layer measures all
 of it again for its thumbnail: for the edges of 10,000 predicted instances that is most
-of a frame step. The skeleton layers (predicted: Vectors, user labels: line Shapes) keep
-every frame's lines in their metadata (``frame_rows``) and show the current frame's; the
-points layers, which the user edits, keep all their data.
+of a frame step. The skeleton layers (Vectors, of the user labels and of the predictions)
+keep every frame's lines in their metadata (``frame_rows``) and show the current frame's;
+the points layers, which the user edits, keep all their data. (A line Shapes layer costs
+a frame step about 10 ms even when empty, so the user skeleton is a Vectors layer too.)
 """
 
 from __future__ import annotations
@@ -19,10 +20,19 @@ KEY = "frame_rows"
 _watched: dict[int, weakref.ref] = {}
 
 
+def as_vectors(segments: np.ndarray) -> np.ndarray:
+    """Segments ``(E, 2, 3)`` (two ends) as Vectors data (start, offset; same frame)."""
+    segments = np.asarray(segments, float).reshape(-1, 2, 3)
+    vectors = segments.copy()
+    vectors[:, 1] = segments[:, 1] - segments[:, 0]
+    vectors[:, 1, 0] = 0
+    return vectors
+
+
 def frame_rows(
     lines: np.ndarray, colors: np.ndarray | str | None = None
 ) -> tuple[np.ndarray, np.ndarray | str | None, np.ndarray]:
-    """Lines ``(E, 2, 3)`` (frame first) sorted by frame, their colours, and the frames."""
+    """Vectors ``(E, 2, 3)`` (frame first) sorted by frame, their colours, and the frames."""
     lines = np.asarray(lines, float).reshape(-1, 2, 3)
     order = np.argsort(lines[:, 0, 0], kind="stable")
     if isinstance(colors, np.ndarray):
@@ -38,16 +48,9 @@ def rows_at(rows: tuple, frame: int) -> tuple[np.ndarray, np.ndarray | str | Non
     return lines[a:b], (colors[a:b] if isinstance(colors, np.ndarray) else colors)
 
 
-def all_lines(layer) -> np.ndarray:
-    """Every frame's lines of a skeleton layer (its data when it holds no ``frame_rows``)."""
-    rows = layer.metadata.get(META_KEY, {}).get(KEY)
-    if rows is None:
-        return np.asarray(layer.data if layer._type_string == "vectors" else layer.data)
-    return rows[0]
-
-
 def set_lines(layer, lines: np.ndarray, colors: np.ndarray | str | None, frame: int) -> None:
-    """Give a skeleton layer every frame's ``lines`` and show those of ``frame``."""
+    """Give a skeleton Vectors layer every frame's ``lines`` (Vectors data) and show those
+    of ``frame``."""
     rows = frame_rows(lines, colors)
     layer.metadata[META_KEY] = {**layer.metadata.get(META_KEY, {}), KEY: rows}
     _show(layer, frame)
@@ -60,21 +63,17 @@ def _show(layer, frame: int) -> None:
     lines, colors = rows_at(rows, frame)
     if not len(lines) and not len(layer.data):
         return  # nothing drawn before or now: most frames of a long video
-    with layer.events.extent.blocker():  # the lines lie inside the video
-        if layer._type_string == "vectors":
-            layer.data = lines
-            if isinstance(colors, np.ndarray) and len(lines):
-                layer.edge_color = colors
-            elif isinstance(colors, str) and layer.metadata[META_KEY].get("colour") != colors:
-                layer.edge_color = colors  # one colour for every line: set once
-                layer.metadata[META_KEY]["colour"] = colors
-            if isinstance(colors, np.ndarray):
-                layer.metadata[META_KEY]["colour"] = None
-        else:
-            width = layer.metadata[META_KEY].get("edge_width", 1.0)
-            layer.data = []
-            if len(lines):
-                layer.add_lines(list(lines), edge_width=width, edge_color=colors or "white")
+    # The lines lie inside the video: the viewer's extent and dimensions stay as they are
+    # (napari would measure every layer again after each change of data).
+    with layer.events.extent.blocker(), layer.events.affine.blocker():
+        layer.data = lines
+        if isinstance(colors, np.ndarray) and len(lines):
+            layer.edge_color = colors
+        elif isinstance(colors, str) and layer.metadata[META_KEY].get("colour") != colors:
+            layer.edge_color = colors  # one colour for every line: set once
+            layer.metadata[META_KEY]["colour"] = colors
+        if isinstance(colors, np.ndarray):
+            layer.metadata[META_KEY]["colour"] = None
 
 
 def current_frame(viewer) -> int:

@@ -31,7 +31,6 @@ from qtpy.QtWidgets import (
 from ..errors import SleapTrainError
 from ..project import Project
 from . import DOCK_WIDTH, frame_view
-from .convert import META_KEY, point_size
 from .labels_editor import LabelsEditor
 from .layers import ProjectLayers
 from .save_panel import SavePanel
@@ -168,17 +167,16 @@ class LabellingWidget(QWidget):
         self._draw_edges()
 
     def _draw_edges(self) -> None:
-        shapes, labels = self.layers.skeleton_shapes, self.layers.labels
-        if shapes is None or labels is None:
+        lines, labels = self.layers.skeleton_lines, self.layers.labels
+        if lines is None or labels is None:
             return
         segments = self.layers.table().edges(self.layers.edge_inds())
         if self._edges is not None and np.array_equal(self._edges, segments):
             return
         self._edges = segments
-        video = self.layers.video
-        width = point_size(video.data) / 4 if video is not None else 1.0
-        shapes.metadata[META_KEY] = {**shapes.metadata.get(META_KEY, {}), "edge_width": width}
-        frame_view.set_lines(shapes, segments, "white", self.layers.current_frame())
+        frame_view.set_lines(
+            lines, frame_view.as_vectors(segments), "white", self.layers.current_frame()
+        )
 
     # ----- skeleton ----------------------------------------------------------------
     def apply_skeleton(self) -> bool:

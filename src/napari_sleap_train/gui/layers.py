@@ -54,8 +54,8 @@ def predictions_layer(viewer, video_index: int = 0):
 
 
 def skeleton_layer(viewer, video_index: int = 0):
-    """The Shapes layer with the skeleton edges of a video's user labels, or None."""
-    return _tagged_layer(viewer, "shapes", "skeleton", video_index)
+    """The Vectors layer with the skeleton edges of a video's user labels, or None."""
+    return _tagged_layer(viewer, "vectors", "skeleton", video_index)
 
 
 def source_project(viewer) -> Project | None:
@@ -154,8 +154,8 @@ class ProjectLayers:
         return predictions_layer(self.viewer, self.video_index)
 
     @property
-    def skeleton_shapes(self):
-        """The Shapes layer of the user labels' skeleton edges, or None."""
+    def skeleton_lines(self):
+        """The Vectors layer of the user labels' skeleton edges, or None."""
         return skeleton_layer(self.viewer, self.video_index)
 
     @property

@@ -31,10 +31,9 @@ def start_project(layers: ProjectLayers, skeleton: sio.Skeleton) -> str:
     image.metadata[META_KEY] = {**image.metadata.get(META_KEY, {}), **info}
     size = point_size(lazy)
     viewer = layers.viewer
-    viewer.add_shapes(
-        None,
-        ndim=3,
-        shape_type="line",
+    viewer.add_vectors(
+        np.zeros((0, 2, 3)),
+        vector_style="line",
         name=f"{name} skeleton",
         edge_color="white",
         edge_width=size / 4,
