@@ -107,3 +107,51 @@ def test_convert_from_the_command_line(tmp_path, capsys):
     assert main(["convert", str(tmp_path / "dlc.slp"), "-o", str(tmp_path / "x.xyz")]) == 2
     assert "give --format" in capsys.readouterr().err
     assert main(["convert", str(tmp_path / "dlc.slp"), "-o", str(tmp_path / "dlc.slp")]) == 2
+
+
+def test_a_jabs_pose_file_written_by_sleap_io_opens_with_its_video(tmp_path):
+    """sleap-io writes JABS files for its mouse skeleton only, so the poses are made here;
+    the video (an .mp4, where sleap-io's reader assumes an .avi) is found beside them."""
+    from sleap_io.io.jabs import JABS_DEFAULT_SKELETON as MOUSE
+
+    shutil.copy(require_data("small_robot.mp4"), tmp_path / "mice.mp4")
+    video = sio.load_video(str(tmp_path / "mice.mp4"))
+    tracks = [sio.Track("1"), sio.Track("2")]
+    rng = np.random.default_rng(0)
+    frames = [
+        sio.LabeledFrame(
+            video=video,
+            frame_idx=f,
+            instances=[
+                sio.PredictedInstance.from_numpy(
+                    rng.uniform(20, 200, (12, 2)),
+                    skeleton=MOUSE,
+                    point_scores=np.ones(12),
+                    score=1.0,
+                    track=t,
+                )
+                for t in tracks
+            ],
+        )
+        for f in (0, 3, 4)
+    ]
+    labels = sio.Labels(labeled_frames=frames, videos=[video], skeletons=[MOUSE], tracks=tracks)
+    sio.save_jabs(labels, 5, None)  # beside the video
+    pose_file = tmp_path / "mice_pose_est_v5.h5"
+    assert detect_format(pose_file) == "jabs"
+    project = load_project(pose_file)
+    back = project.labels
+    assert [lf.frame_idx for lf in back.labeled_frames] == [0, 3, 4]
+    assert LazyVideo(back.videos[0]).shape[0] == LazyVideo(video).shape[0]
+
+    def poses(lbls) -> np.ndarray:
+        return np.stack(
+            [
+                i.numpy()
+                for lf in sorted(lbls.labeled_frames, key=lambda lf: lf.frame_idx)
+                for i in sorted(lf.instances, key=lambda i: i.track.name)
+            ]
+        )
+
+    np.testing.assert_allclose(poses(back), poses(labels), atol=1.0)  # JABS keeps whole pixels
+    assert {t.name for t in back.tracks} == {"1", "2"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import sleap_io as sio
 
 from .atomic import atomic_path
 from .errors import ProjectError
+from .video_readers import MEDIA_SUFFIXES
 
 READ_FORMATS: dict[str, str] = {
     "slp": "SLEAP project (.slp, .pkg.slp)",
@@ -128,8 +130,24 @@ def load_any(path: str | os.PathLike) -> sio.Labels:
         ) from exc
     if not isinstance(labels, sio.Labels):
         raise ProjectError(f"{p.name} holds no labels.")
+    if fmt == "jabs":
+        _jabs_video(labels, p)
     _check_images(labels, p)
     return labels
+
+
+def _jabs_video(labels: sio.Labels, pose_file: Path) -> None:
+    """Point a JABS pose file's video (sleap-io assumes ``<name>.avi`` beside
+    ``<name>_pose_est_vN.h5``) at the video of that name beside it, whatever its suffix,
+    and keep only the frames that hold an animal (JABS files have a row for every frame)."""
+    labels.labeled_frames = [lf for lf in labels.labeled_frames if lf.instances]
+    stem = re.sub(r"_pose_est_v\d+$", "", pose_file.stem)
+    for video in labels.videos:
+        if isinstance(video.filename, str) and not Path(video.filename).exists():
+            found = [pose_file.with_name(stem + s) for s in sorted(MEDIA_SUFFIXES)]
+            found = [f for f in found if f.exists()]
+            if found:
+                video.replace_filename(str(found[0].resolve()), open=False)
 
 
 def _ultralytics(path: Path) -> sio.Labels:
