@@ -55,6 +55,7 @@ class ModelKind(Choice):
 
     CENTROID = "centroid"
     CENTERED_INSTANCE = "centered_instance"
+    SINGLE_INSTANCE = "single_instance"
 
 
 class Schedule(Choice):

@@ -175,7 +175,9 @@ def _select_frames(rng: np.random.Generator, n_frames: int) -> tuple[list[int], 
     return labelled, sorted(suggested)
 
 
-def make_sample(seed: int = 0, n_frames: int = 300, size: int = 384) -> SampleData:
+def make_sample(
+    seed: int = 0, n_frames: int = 300, size: int = 384, n_animals: int = N_ANIMALS
+) -> SampleData:
     """Generate the synthetic sample in memory.
 
     Parameters
@@ -186,6 +188,8 @@ def make_sample(seed: int = 0, n_frames: int = 300, size: int = 384) -> SampleDa
         Number of video frames.
     size : int
         Frame height and width in pixels.
+    n_animals : int
+        Number of animals (the built-in sample has three).
 
     Returns
     -------
@@ -201,16 +205,16 @@ def make_sample(seed: int = 0, n_frames: int = 300, size: int = 384) -> SampleDa
     )
     background = make_background(rng_bg, size)
 
-    scales = np.linspace(0.8, 1.25, N_ANIMALS) * rng_motion.uniform(0.97, 1.0, N_ANIMALS)
-    scales = scales[rng_motion.permutation(N_ANIMALS)]
-    tones = rng_motion.uniform(-12.0, 12.0, N_ANIMALS)
+    scales = np.linspace(0.8, 1.25, n_animals) * rng_motion.uniform(0.97, 1.0, n_animals)
+    scales = scales[rng_motion.permutation(n_animals)]
+    tones = rng_motion.uniform(-12.0, 12.0, n_animals)
     lengths = BODY_LENGTH * scales
     geo = pose_geometry(simulate(rng_motion, n_frames, size, scales), scales)
     poses = geo["poses"]
     orders = z_orders(rng_render, poses, lengths)
 
     n_nodes = len(NODE_NAMES)
-    visible = np.ones((n_frames, N_ANIMALS, n_nodes), dtype=bool)
+    visible = np.ones((n_frames, n_animals, n_nodes), dtype=bool)
     frames = np.empty((n_frames, size, size), dtype=np.uint8)
     img = np.empty((size, size), dtype=np.float32)
     for t in range(n_frames):
@@ -306,7 +310,7 @@ def _save_labels(labels: sio.Labels, path: Path) -> None:
         sio.save_slp(labels, str(tmp), verbose=False)
 
 
-def write_sample(out_dir: str | Path, seed: int = 0) -> SamplePaths:
+def write_sample(out_dir: str | Path, seed: int = 0, n_animals: int = N_ANIMALS) -> SamplePaths:
     """Write the sample video and SLEAP projects to ``out_dir``.
 
     Parameters
@@ -315,6 +319,8 @@ def write_sample(out_dir: str | Path, seed: int = 0) -> SamplePaths:
         Destination folder, created if missing.
     seed : int
         Random seed passed to :func:`make_sample`.
+    n_animals : int
+        Number of animals (one makes a single-animal project).
 
     Returns
     -------
@@ -330,7 +336,7 @@ def write_sample(out_dir: str | Path, seed: int = 0) -> SamplePaths:
         project=out / PROJECT_NAME,
         ground_truth=out / GROUND_TRUTH_NAME,
     )
-    sample = make_sample(seed)
+    sample = make_sample(seed, n_animals=n_animals)
     _write_video(paths.video, sample.frames)
     _save_labels(_labels(sample, paths.video, sample.labelled_frames, True), paths.project)
     all_frames = list(range(sample.n_frames))

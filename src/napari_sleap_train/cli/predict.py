@@ -80,8 +80,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..choices import FrameTarget
     from ..errors import ModelFolderError
     from ..inference.frames import select_frames
+    from ..inference.pipelines import predictor_from_run, run_models
     from ..inference.results import add_predictions
-    from ..inference.topdown import TOP_DOWN_MODELS, PredictionStats, TopDownPredictor
+    from ..inference.topdown import PredictionStats
     from ..models.folder import RunFolder
     from ..project import Project, load_project
     from ..video import LazyVideo
@@ -91,7 +92,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     tracking = tracking_config(args)
     _check_output(out, source)
     run = RunFolder(Path(args.models_dir))
-    missing = run.missing_text(TOP_DOWN_MODELS) if run.path.is_dir() else None
+    missing = run.missing_text(run_models(run)) if run.path.is_dir() else None
     if missing is not None:
         raise ModelFolderError(missing)
     if source.suffix.lower() == ".slp":
@@ -101,7 +102,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         lazy.close()
         project = Project(sio.Labels(videos=[sio.load_video(str(source))]), path=None)
     videos = {id(v): LazyVideo(v) for v in project.videos}
-    predictor = TopDownPredictor.from_models_dir(
+    predictor = predictor_from_run(
         run.path,
         device=args.device,
         peak_threshold=args.peak_threshold,

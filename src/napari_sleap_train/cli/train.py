@@ -26,6 +26,12 @@ def training_options(p: argparse.ArgumentParser) -> None:
         choices=["fast-cpu", "sleap"],
         help="starting settings without --config (default: fast-cpu without a GPU, else sleap)",
     )
+    p.add_argument(
+        "--pipeline",
+        choices=["auto", "single-instance", "top-down"],
+        help="the models to train (default: the configuration's, top-down); auto: "
+        "single-instance when no labelled frame holds more than one animal, else top-down",
+    )
     p.add_argument("--epochs", type=positive_int, help="maximum epochs per model")
     p.add_argument("--batches-per-epoch", type=positive_int, help="batches per epoch")
     p.add_argument("--batch-size", type=positive_int, help="samples per batch (default 4)")
@@ -34,7 +40,7 @@ def training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--total-time",
         type=positive_float,
-        help="minutes for both models together (split between them)",
+        help="minutes for all models together (split between them)",
     )
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
     p.add_argument(
@@ -47,7 +53,7 @@ def training_options(p: argparse.ArgumentParser) -> None:
 
 def add_parsers(sub) -> None:
     """The ``train`` and ``export-job`` sub-commands."""
-    p = sub.add_parser("train", help="train the centroid and centered-instance models")
+    p = sub.add_parser("train", help="train the models of a pipeline (default top-down)")
     p.add_argument("labels", help="labelled project (.slp or .pkg.slp) or a training job .zip")
     p.add_argument(
         "--out", help="folder for the model folders (default with --resume or a given model)"
@@ -63,7 +69,7 @@ def add_parsers(sub) -> None:
     p.add_argument(
         "--only",
         nargs="+",
-        choices=["centroid", "centered-instance"],
+        choices=["centroid", "centered-instance", "single-instance"],
         help="train only these models (the others: --centroid / --centered-instance)",
     )
     for kind in ModelKind:
@@ -101,6 +107,8 @@ def load_config(args: argparse.Namespace, job_config=None):
         config = job_config
     else:
         config = preset(args.preset or default_preset())
+    if getattr(args, "pipeline", None) not in (None, "auto"):
+        config = config.for_pipeline(args.pipeline)
     if args.total_time is not None:
         config.pipeline.time_budget_minutes = args.total_time
     for section in config.models.values():
@@ -113,8 +121,8 @@ def load_config(args: argparse.Namespace, job_config=None):
             opt.batch_size = args.batch_size
         if args.time_limit is not None:
             opt.time_limit_minutes = args.time_limit
-    if args.crop_size is not None:
-        config.model("centered_instance").crop_size = args.crop_size
+    if args.crop_size is not None and ModelKind.CENTERED_INSTANCE in config.models:
+        config.model(ModelKind.CENTERED_INSTANCE).crop_size = args.crop_size
     if args.device is not None:
         config.device = args.device
     if args.precision is not None:
@@ -244,6 +252,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             config = load_config(args)
             project = load_project(args.labels, search_dirs=args.video_dir or ())
+        config = with_auto_pipeline(args, config, project)
         plan = _run_plan(args, config)
         config = plan.config
         if not plan.models:
@@ -287,12 +296,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def with_auto_pipeline(args: argparse.Namespace, config, project):
+    """With ``--pipeline auto``: the configuration of the pipeline the labels call for."""
+    if getattr(args, "pipeline", None) != "auto":
+        return config
+    from ..training.pipeline import auto_pipeline
+
+    kind, why = auto_pipeline(project)
+    print(f"pipeline: {kind.value} ({why})")
+    return config.for_pipeline(kind).validate()
+
+
 def cmd_export_job(args: argparse.Namespace) -> int:
     from ..jobs import export_job, job_commands
     from ..project import load_project
 
     config = load_config(args)
     project = load_project(args.labels, search_dirs=args.video_dir or ())
+    config = with_auto_pipeline(args, config, project)
     out = export_job(project, config, args.out)
     print(f"training job: {out} ({out.stat().st_size / 1e6:.1f} MB)")
     print("run it with:")

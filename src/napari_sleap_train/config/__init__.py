@@ -9,6 +9,7 @@ are derived from those declarations (:mod:`.settings`).
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from .parts import (
     ModelConfig,
     OptimizationConfig,
     PipelineConfig,
+    SingleInstanceConfig,
     TrackingConfig,
 )
 from .settings import Setting, build, count_unset, part, problems, to_jsonable
@@ -47,6 +49,7 @@ __all__ = [
     "ModelConfig",
     "OptimizationConfig",
     "PipelineConfig",
+    "SingleInstanceConfig",
     "TrackingConfig",
     "TrainingConfig",
     "default_config",
@@ -94,6 +97,27 @@ class TrainingConfig:
         if wanted is not None and tuple(self.models) != wanted:
             names = ", ".join(k.value for k in wanted)
             yield "models", f"a {kind.value} pipeline trains {names}, in this order."
+
+    def for_pipeline(self, kind: PipelineKind | str) -> TrainingConfig:
+        """A copy for pipeline ``kind``: the same pipeline, tracking and device settings;
+        models it shares with this one keep their parts, new ones start from their defaults
+        with the training schedule (optimization) of this configuration's first model."""
+        kind = PipelineKind(kind)
+        if kind is PipelineKind(self.pipeline.kind):
+            return copy.deepcopy(self)
+        out = copy.deepcopy(self)
+        out.pipeline.kind = kind
+        schedule = next(iter(self.models.values())).optimization if self.models else None
+        models = {}
+        for model in PIPELINE_MODELS.get(kind, ()):
+            if model in self.models:
+                models[model] = copy.deepcopy(self.models[model])
+            else:
+                models[model] = MODEL_CONFIGS[model]()
+                if schedule is not None:
+                    models[model].optimization = copy.deepcopy(schedule)
+        out.models = models
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary with the format version."""

@@ -300,11 +300,21 @@ class CenteredInstanceConfig(ModelConfig):
             yield "crop_size", f"{crop} is not a multiple of max stride {stride}; use {lo} or {hi}."
 
 
+@dataclass
+class SingleInstanceConfig(ModelConfig):
+    """The single-instance model: every node of the one animal on the (scaled) frame."""
+
+    kind: ClassVar[ModelKind] = ModelKind.SINGLE_INSTANCE
+    input_scaling: float = INPUT_SCALING.field(0.5)
+    backbone: BackboneConfig = part(lambda: BackboneConfig(filters=24, output_stride=4))
+
+
 MODEL_CONFIGS: dict[ModelKind, type[ModelConfig]] = {
-    cls.kind: cls for cls in (CentroidConfig, CenteredInstanceConfig)
+    cls.kind: cls for cls in (CentroidConfig, CenteredInstanceConfig, SingleInstanceConfig)
 }
 PIPELINE_MODELS: dict[PipelineKind, tuple[ModelKind, ...]] = {
     PipelineKind.TOP_DOWN: (ModelKind.CENTROID, ModelKind.CENTERED_INSTANCE),
+    PipelineKind.SINGLE_INSTANCE: (ModelKind.SINGLE_INSTANCE,),
 }
 
 
@@ -316,7 +326,8 @@ class PipelineConfig:
     kind: PipelineKind = Setting(
         "Pipeline type",
         "top-down: a centroid model finds each animal, a centered-instance model its body "
-        "parts in a crop around it.",
+        "parts in a crop around it. single-instance: one model finds the body parts of the "
+        "one animal on the whole frame (one network instead of two).",
     ).field(PipelineKind.TOP_DOWN)
     anchor_part: str | None = Setting(
         "Anchor part",

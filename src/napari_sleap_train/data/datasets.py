@@ -14,7 +14,12 @@ import numpy as np
 import torch
 
 from ..choices import ModelKind
-from ..config import AugmentationConfig, CenteredInstanceConfig, CentroidConfig
+from ..config import (
+    AugmentationConfig,
+    CenteredInstanceConfig,
+    CentroidConfig,
+    SingleInstanceConfig,
+)
 from ..errors import DataError
 from ..project import Project
 from ..video import LazyVideo
@@ -281,6 +286,58 @@ class InstanceData(ModelData):
         return x, y
 
 
+class SingleInstanceData(ModelData):
+    """Scaled full frames of one animal; a map for each of its nodes."""
+
+    kind = ModelKind.SINGLE_INSTANCE
+
+    def __init__(self, data: LabelledData, rows: list[int], cfg: SingleInstanceConfig):
+        super().__init__(data, rows, cfg.sigma, cfg.backbone.output_stride, cfg.augmentation)
+        check_single_animal(data)
+        self.scale = cfg.input_scaling
+        h, w = data.frame_hw
+        ms = cfg.backbone.max_stride
+        self.input_hw = (round_up(h * self.scale, ms), round_up(w * self.scale, ms))
+        self.n_maps = len(data.node_names)
+        self.flip_index = torch.as_tensor(data.flip_index)
+        present = torch.isfinite(data.points).all(-1).any(-1)  # (F, M)
+        self.animal = present.float().argmax(1)  # each frame's one animal (0 when none)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def batch(self, idx, generator, augment=True):
+        rows = torch.as_tensor(self.rows)[idx]
+        h, w = self.data.frame_hw
+        centres = torch.tensor([(w - 1) / 2, (h - 1) / 2]).expand(len(rows), 2)
+        x, A, flipped = self._warp(rows, centres, self.scale, generator, augment)
+        pts = warp_points(self.data.points[rows, self.animal[rows]], A)
+        if augment and self.augment.hflip:
+            pts = swap_symmetric(pts, flipped, self.flip_index)
+        y = node_confmaps(pts, *self.input_hw, self.sigma, self.output_stride)
+        return x, y
+
+
+def frames_with_several_animals(data: LabelledData) -> list[tuple[int, int]]:
+    """(video index, frame index) of the labelled frames that hold more than one animal."""
+    present = torch.isfinite(data.points).all(-1).any(-1)  # (F, M): an instance with a node
+    several = torch.nonzero(present.sum(1) > 1).flatten().tolist()
+    return [data.frame_ids[i] for i in several]
+
+
+def check_single_animal(data: LabelledData) -> None:
+    """Refuse labels with two animals on a frame for a single-instance model, naming them."""
+    several = frames_with_several_animals(data)
+    if several:
+        shown = ", ".join(f"video {v} frame {f}" for v, f in several[:5])
+        more = f" and {len(several) - 5} more" if len(several) > 5 else ""
+        raise DataError(
+            f"The single-instance pipeline finds one animal per frame, but {len(several)} "
+            f"labelled frame(s) hold more ({shown}{more}). Use the top-down pipeline, or "
+            "delete the extra instances."
+        )
+
+
 def resolve_crop_size(
     data: LabelledData, cfg: CenteredInstanceConfig
 ) -> tuple[int, CropSizeReport]:
@@ -323,9 +380,11 @@ __all__ = [
     "InstanceData",
     "LabelledData",
     "ModelData",
+    "SingleInstanceData",
     "Split",
     "load_labelled_data",
     "resolve_crop_size",
+    "frames_with_several_animals",
     "split_frames",
     "with_batch_size",
 ]

@@ -54,13 +54,12 @@ class PredictionJob(QObject):
     def start(self) -> bool:
         """Start predicting; False (with a message) when there is nothing to predict."""
         from ..inference.frames import select_frames
-        from ..inference.topdown import PredictionStats, TopDownPredictor
+        from ..inference.pipelines import predictor_for
+        from ..inference.topdown import PredictionStats
 
         try:
             project = self.layers.rebuild()
-            predictor = TopDownPredictor.from_folders(
-                self.models, peak_threshold=self.peak_threshold
-            )
+            predictor = predictor_for(self.models, peak_threshold=self.peak_threshold)
             predictor.check_skeleton(project.node_names)
             indices = (
                 range(len(project.videos))

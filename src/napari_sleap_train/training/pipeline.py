@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..choices import ModelKind, StartFrom
+from ..choices import ModelKind, PipelineKind, StartFrom
 from ..config import TrainingConfig
 from ..data.datasets import LabelledData, load_labelled_data, resolve_crop_size
 from ..errors import ModelFolderError
@@ -88,6 +88,18 @@ def pipeline_events(
     finally:
         if preview is not None:
             preview.close()
+
+
+def auto_pipeline(project: Project) -> tuple[PipelineKind, str]:
+    """The pipeline the labels call for, and why: single-instance when no labelled frame
+    holds more than one animal, top-down otherwise."""
+    counts = project.user_counts().values()
+    several = sum(instances - frames for frames, instances in counts)
+    if not counts:
+        return PipelineKind.TOP_DOWN, "no labelled frame yet"
+    if several == 0:
+        return PipelineKind.SINGLE_INSTANCE, "no labelled frame holds more than one animal"
+    return PipelineKind.TOP_DOWN, "labelled frames hold several animals"
 
 
 def _check_nodes(folder: ModelFolder, node_names: list[str]) -> None:
@@ -239,7 +251,7 @@ class _Preview:
 
     def predict(self, frame: int):
         from ..errors import InferenceError, ModelFolderError
-        from ..inference.topdown import TopDownPredictor
+        from ..inference.pipelines import predictor_for
         from ..video import LazyVideo
 
         if not all(k in self.folders and self.folders[k].best.exists() for k in self.config.models):
@@ -247,7 +259,7 @@ class _Preview:
         try:
             if self.video is None:
                 self.video = LazyVideo(self.project.videos[self.video_index])
-            predictor = TopDownPredictor.from_folders(
+            predictor = predictor_for(
                 self.folders,
                 device=self.config.device,
                 peak_threshold=self.config.pipeline.peak_threshold,

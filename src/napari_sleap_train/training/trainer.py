@@ -25,6 +25,7 @@ from ..data.datasets import (
     InstanceData,
     LabelledData,
     ModelData,
+    SingleInstanceData,
     load_labelled_data,
     resolve_crop_size,
     split_frames,
@@ -100,7 +101,7 @@ def _oom_error(kind: str, exc: BaseException) -> TrainingError:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    what = "Input Scaling" if kind is ModelKind.CENTROID else "Crop Size or Input Scaling"
+    what = "Crop Size or Input Scaling" if kind is ModelKind.CENTERED_INSTANCE else "Input Scaling"
     return TrainingError(
         f"Out of memory while training the {kind} model. Lower Batch Size or {what}, "
         f"or the number of filters, and run again. ({type(exc).__name__})"
@@ -120,6 +121,11 @@ def _datasets(
         train, val = (
             CentroidData(data, split.train, section),
             CentroidData(data, split.val, section),
+        )
+    elif kind is ModelKind.SINGLE_INSTANCE:
+        train, val = (
+            SingleInstanceData(data, split.train, section),
+            SingleInstanceData(data, split.val, section),
         )
     else:
         crop, report = resolve_crop_size(data, section)

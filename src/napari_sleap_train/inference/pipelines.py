@@ -1,0 +1,43 @@
+"""The predictor of a run's model folders, chosen by the models they hold."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..choices import ModelKind
+from ..errors import ModelFolderError
+from ..models.folder import ModelFolder, RunFolder
+from .predictor import Predictor
+from .single import SingleInstancePredictor
+from .topdown import TOP_DOWN_MODELS, TopDownPredictor
+
+
+def predictor_for(
+    folders: Mapping[ModelKind | str, ModelFolder | str | os.PathLike], **kwargs
+) -> Predictor:
+    """The predictor of model folders keyed by model kind: single-instance when there is a
+    single-instance model, else top-down."""
+    folders = {ModelKind(k): v for k, v in folders.items()}
+    if ModelKind.SINGLE_INSTANCE in folders:
+        return SingleInstancePredictor(folders[ModelKind.SINGLE_INSTANCE], **kwargs)
+    return TopDownPredictor.from_folders(folders, **kwargs)
+
+
+def run_models(run: RunFolder) -> tuple[ModelKind, ...]:
+    """The models a run folder's pipeline needs: single-instance when it holds that model,
+    else top-down's two."""
+    if run.model(ModelKind.SINGLE_INSTANCE).path.is_dir():
+        return (ModelKind.SINGLE_INSTANCE,)
+    return TOP_DOWN_MODELS
+
+
+def predictor_from_run(models_dir: str | os.PathLike, **kwargs) -> Predictor:
+    """The predictor of a folder written by ``train`` (any pipeline)."""
+    run = RunFolder(Path(models_dir))
+    if not run.path.is_dir():
+        raise ModelFolderError(
+            f"Models folder {run.path} does not exist: give the folder `train --out` wrote."
+        )
+    return predictor_for(run.models(run_models(run)), **kwargs)

@@ -1,0 +1,193 @@
+"""What every predictor shares: the device, frames as tensors, decoding a video in a
+background thread while the models run (so they never wait on the decoder when it is
+faster), and choosing the predictor of a run's model folders by its pipeline."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..choices import ModelKind
+from ..errors import InferenceError, ModelFolderError
+from ..models.device import (
+    autocast,
+    resolve_device,
+    resolve_precision,
+    to_layout,
+    use_channels_last,
+)
+from ..models.folder import ModelFolder
+from ..video import LazyVideo
+
+
+@dataclass
+class FramePrediction:
+    """Instances found on one frame: ``points`` ``(M, N, 2)`` xy (NaN = not found)."""
+
+    frame_idx: int
+    points: np.ndarray
+    point_scores: np.ndarray
+    scores: np.ndarray
+
+    @property
+    def n_instances(self) -> int:
+        return int(self.points.shape[0])
+
+
+@dataclass
+class PredictionStats:
+    """Throughput of a prediction run."""
+
+    frames: int = 0
+    instances: int = 0
+    seconds: float = 0.0
+    model_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+
+def model_folder(folder: str | os.PathLike | ModelFolder) -> ModelFolder:
+    return folder if isinstance(folder, ModelFolder) else ModelFolder(Path(folder))
+
+
+def output_to_input(A: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
+    """Map points ``(B, ..., 2)`` through affines ``A`` ``(B, 2, 3)`` (output px -> input px)."""
+    shape = pts.shape
+    flat = pts.reshape(shape[0], -1, 2)
+    out = flat @ A[:, :, :2].transpose(1, 2) + A[:, None, :, 2]
+    return out.reshape(shape)
+
+
+class Predictor:
+    """A pipeline's models on one device; subclasses define :meth:`predict_batch`.
+
+    ``precision``: ``auto`` (bfloat16 on a CPU that computes it natively, else float32),
+    ``fp32`` or ``bf16``; peaks are always refined in float32.
+    """
+
+    node_names: list[str]
+    in_channels: int
+
+    def __init__(self, device: str = "auto", precision: str = "auto"):
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.channels_last = use_channels_last(self.device)
+
+    def _load(self, folder, kind: ModelKind):
+        """The model of ``folder`` on this device, refused unless it is a ``kind`` model."""
+        model, info = model_folder(folder).load_model()
+        if info.kind is not kind:
+            raise ModelFolderError(f"{folder} does not hold a {kind.value} model.")
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        model.to(self.device, memory_format=layout)
+        return model, info
+
+    def predict_batch(self, frames: np.ndarray) -> list[FramePrediction]:
+        raise NotImplementedError
+
+    def _to_tensor(self, frames: np.ndarray) -> torch.Tensor:
+        if frames.ndim == 3:
+            frames = frames[..., None]
+        c = frames.shape[-1]
+        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+        if c == self.in_channels:
+            return x
+        if c == 3 and self.in_channels == 1:
+            w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+            return (x * w).sum(1, keepdim=True)
+        if c == 1 and self.in_channels == 3:
+            return x.expand(-1, 3, -1, -1)
+        raise InferenceError(
+            f"Frames have {c} channels but the models were trained on {self.in_channels}."
+        )
+
+    def check_skeleton(self, node_names: Sequence[str]) -> None:
+        """Refuse a project whose skeleton differs from the one the models learnt."""
+        if list(node_names) != self.node_names:
+            raise InferenceError(
+                "The models were trained on another skeleton: model nodes "
+                f"{self.node_names}, project nodes {list(node_names)}. Use models trained on "
+                "this project's skeleton."
+            )
+
+    def _run(self, model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        with autocast(self.device, self.precision):
+            out = model(to_layout(x, self.channels_last))
+        return out.float().contiguous()
+
+    def predict_video(
+        self,
+        video: LazyVideo,
+        frame_indices: Sequence[int],
+        batch_size: int = 4,
+        progress: Callable[[int, int], None] | None = None,
+        stats: PredictionStats | None = None,
+    ) -> Iterator[FramePrediction]:
+        """Predict ``frame_indices`` of ``video``, decoding in a background thread."""
+        stats = stats if stats is not None else PredictionStats()
+        indices = list(frame_indices)
+        batches = [indices[i : i + batch_size] for i in range(0, len(indices), batch_size)]
+        q: queue.Queue = queue.Queue(maxsize=4)
+        halt = threading.Event()
+
+        def decode() -> None:
+            try:
+                for batch in batches:
+                    item = (batch, np.stack([video.frame(f) for f in batch]))
+                    while not halt.is_set():
+                        try:
+                            q.put(item, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if halt.is_set():
+                        return
+            except Exception as exc:  # noqa: BLE001 - handed to the consumer
+                q.put(exc)
+                return
+            q.put(None)
+
+        t0 = time.perf_counter()
+        thread = threading.Thread(target=decode, name="frame-decoder", daemon=True)
+        thread.start()
+        done = 0
+        try:
+            while True:
+                item = q.get()
+                if item is None:
+                    break
+                if isinstance(item, IndexError):
+                    raise InferenceError(
+                        f"{item} Predict on the frames the video holds (--frames), or "
+                        "replace the video with a complete copy."
+                    ) from item
+                if isinstance(item, Exception):
+                    raise item
+                batch, frames = item
+                t1 = time.perf_counter()
+                preds = self.predict_batch(frames)
+                stats.model_seconds += time.perf_counter() - t1
+                for f, pred in zip(batch, preds):
+                    pred.frame_idx = f
+                    stats.frames += 1
+                    stats.instances += pred.n_instances
+                    yield pred
+                done += len(batch)
+                stats.seconds = time.perf_counter() - t0
+                if progress is not None:
+                    progress(done, len(indices))
+        finally:
+            halt.set()
+            thread.join(timeout=5)
+            stats.seconds = time.perf_counter() - t0
