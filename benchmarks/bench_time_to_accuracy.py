@@ -10,13 +10,14 @@ Datasets (``--dataset``):
 - ``sample1024``: the built-in synthetic animals (8 nodes) on 1024×1024 frames, so the
   animals are small; 100 training and 100 test frames of its ground truth.
 
-For each preset and total budget it trains both models from scratch (the budget split as
-the preset does), predicts the test frames and prints median and 90th-percentile node
-error, OKS mAP, animals found, and each model's training samples/s next to a pure
-forward+backward+step of the same network and batch.
+For each preset and total budget it trains the pipeline's models from scratch (``--pipeline``:
+top-down, single-instance, or auto from the labels; the budget split as the preset does),
+predicts the test frames and prints median and 90th-percentile node error, OKS mAP, animals
+found, each model's training samples/s next to a pure forward+backward+step of the same
+network and batch, and the seconds one epoch of every model costs together.
 
 Run: ``.venv/bin/python benchmarks/bench_time_to_accuracy.py [--dataset pair]
-[--minutes 2 5 10] [--presets fast-cpu sleap]``
+[--minutes 2 5 10] [--presets fast-cpu sleap] [--pipeline top-down]``
 """
 
 from __future__ import annotations
@@ -35,16 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_realdata import DATA, split, training_project  # noqa: E402
 from bench_train import pure_step_rate  # noqa: E402
-from napari_sleap_train.config import preset  # noqa: E402
+from napari_sleap_train.config import TrainingConfig, preset  # noqa: E402
 from napari_sleap_train.data.datasets import load_labelled_data  # noqa: E402
 from napari_sleap_train.evaluation import evaluate_frames  # noqa: E402
-from napari_sleap_train.inference.topdown import TopDownPredictor  # noqa: E402
+from napari_sleap_train.inference.pipelines import predictor_from_run  # noqa: E402
 from napari_sleap_train.project import Project  # noqa: E402
 from napari_sleap_train.training import BatchEnded, TrainingStarted  # noqa: E402
-from napari_sleap_train.training.pipeline import pipeline_events  # noqa: E402
+from napari_sleap_train.training.pipeline import auto_pipeline, pipeline_events  # noqa: E402
 from napari_sleap_train.video import LazyVideo  # noqa: E402
-
-KINDS = ("centroid", "centered_instance")
 
 
 def chunked_split(frames: list[int], chunk: int, n_train: int, n_test: int, seed: int = 0):
@@ -91,14 +90,20 @@ def load_dataset(name: str, work: Path):
     raise SystemExit(f"unknown dataset {name}")
 
 
-def run(project: Project, name: str, minutes: float, video, truth, test, work: Path) -> dict:
-    config = preset(name)
+def configured(name: str, pipeline: str) -> TrainingConfig:
+    """Preset ``name`` for ``pipeline``, on the CPU."""
+    config = preset(name).for_pipeline(pipeline)
     config.device = "cpu"
+    return config
+
+
+def run(project: Project, config: TrainingConfig, minutes: float, video, truth, test, work):
     config.pipeline.time_budget_minutes = minutes
+    kinds = [k.value for k in config.models]
     for section in config.models.values():
         section.optimization.time_limit_minutes = None
-    batches = {k: 0 for k in KINDS}
-    elapsed = {k: 0.0 for k in KINDS}
+    batches = {k: 0 for k in kinds}
+    elapsed = {k: 0.0 for k in kinds}
     bs = {}
     t0 = time.perf_counter()
     for event in pipeline_events(project, config, work):
@@ -108,14 +113,24 @@ def run(project: Project, name: str, minutes: float, video, truth, test, work: P
             batches[event.model] += 1
             elapsed[event.model] = event.elapsed
     train_min = (time.perf_counter() - t0) / 60
-    predictor = TopDownPredictor.from_models_dir(work, device="cpu")
+    predictor = predictor_from_run(work, device="cpu")
     lazy = LazyVideo(video)
     preds = list(predictor.predict_video(lazy, test))
     m = evaluate_frames(
         [(truth[p.frame_idx], p.points, p.scores) for p in preds], predictor.node_names
     )
-    rates = {k: batches[k] * bs.get(k, 0) / max(elapsed[k], 1e-9) for k in KINDS}
+    rates = {k: batches[k] * bs.get(k, 0) / max(elapsed[k], 1e-9) for k in kinds}
     return {"train_min": train_min, "rates": rates, **m}
+
+
+def epoch_seconds(config: TrainingConfig, rates: dict[str, float]) -> float:
+    """Seconds one epoch of every model costs at these samples/s."""
+    return sum(
+        section.optimization.batches_per_epoch
+        * section.optimization.batch_size
+        / max(rates[k.value], 1e-9)
+        for k, section in config.models.items()
+    )
 
 
 def _num(value, width: int, digits: int) -> str:
@@ -129,43 +144,53 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, nargs="*", default=[2, 5, 10])
     parser.add_argument("--presets", nargs="+", default=["fast-cpu", "sleap"])
     parser.add_argument("--steps", type=int, default=40, help="steps of the pure measurement")
+    parser.add_argument(
+        "--pipeline", default="top-down", choices=["top-down", "single-instance", "auto"]
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         video, skeleton, truth, train, test = load_dataset(args.dataset, tmp)
         project = training_project(video, skeleton, truth, train)
+        pipeline = args.pipeline
+        if pipeline == "auto":
+            kind, why = auto_pipeline(project)
+            pipeline = kind.value
+            print(f"pipeline auto: {pipeline} ({why})")
         h, w = video.shape[1:3]
         print(
             f"dataset {args.dataset}: {w}x{h} frames, {len(skeleton.nodes)} nodes, "
-            f"{len(train)} training / {len(test)} test frames; torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads"
+            f"{len(train)} training / {len(test)} test frames, pipeline {pipeline}; torch "
+            f"{torch.__version__}, {torch.get_num_threads()} threads"
         )
         data = load_labelled_data(project)
         pure = {}
         for name in args.presets:
-            config = preset(name)
-            config.device = "cpu"
-            pure[name] = {k: pure_step_rate(k, data, config, args.steps) for k in KINDS}
-        for name in args.presets:
+            config = configured(name, pipeline)
+            pure[name] = {
+                k.value: pure_step_rate(k.value, data, config, args.steps) for k in config.models
+            }
+            rates = ", ".join(f"{k} {v:.1f}" for k, v in pure[name].items())
             print(
-                f"pure forward+backward+step, {name}: centroid "
-                f"{pure[name]['centroid']:.1f}, centered instance "
-                f"{pure[name]['centered_instance']:.1f} samples/s"
+                f"pure forward+backward+step, {name}: {rates} samples/s; one epoch of every "
+                f"model {epoch_seconds(config, pure[name]):.1f} s"
             )
         print(
             f"{'preset':<9} {'budget':>6} {'trained':>8} {'median':>7} {'p90':>7} "
-            f"{'mAP':>6} {'found':>6}  centroid samples/s   instance samples/s"
+            f"{'mAP':>6} {'found':>6}  samples/s per model (pure), epoch s"
         )
         for minutes in args.minutes:
             for name in args.presets:
-                r = run(project, name, minutes, video, truth, test, tmp / f"{name}_{minutes}")
-                c, i = r["rates"]["centroid"], r["rates"]["centered_instance"]
-                pc, pi = pure[name]["centroid"], pure[name]["centered_instance"]
+                config = configured(name, pipeline)
+                r = run(project, config, minutes, video, truth, test, tmp / f"{name}_{minutes}")
+                per_model = "  ".join(
+                    f"{k} {v:.1f} ({pure[name][k]:.1f})" for k, v in r["rates"].items()
+                )
                 print(
                     f"{name:<9} {minutes:>4g} m {r['train_min']:>6.1f} m "
                     f"{_num(r['dist_p50'], 5, 2)}px {_num(r['dist_p90'], 5, 2)}px "
                     f"{_num(r['oks_map'], 6, 3)} {_num(100 * (r['found_fraction'] or 0), 5, 1)}%"
-                    f"  {c:>6.1f} (pure {pc:>5.1f})   {i:>6.1f} (pure {pi:>5.1f})",
+                    f"  {per_model}  epoch {epoch_seconds(config, r['rates']):.1f} s",
                     flush=True,
                 )
 

@@ -22,6 +22,7 @@ from napari_sleap_train.config import TrainingConfig
 from napari_sleap_train.data.datasets import (
     CentroidData,
     InstanceData,
+    SingleInstanceData,
     load_labelled_data,
     resolve_crop_size,
     split_frames,
@@ -41,6 +42,8 @@ def pure_step_rate(kind: str, data, config: TrainingConfig, steps: int) -> float
     split = split_frames(data.n_frames, section.optimization.validation_fraction, 0)
     if kind == "centroid":
         ds = CentroidData(data, split.train, section)
+    elif kind == "single_instance":
+        ds = SingleInstanceData(data, split.train, section)
     else:
         crop, _ = resolve_crop_size(data, section)
         ds = InstanceData(data, split.train, section, crop)
