@@ -82,6 +82,7 @@ def current_frame(viewer) -> int:
 
 def watch(viewer) -> None:
     """Keep the skeleton layers of ``viewer`` on the shown frame (once per viewer)."""
+    viewer = getattr(viewer, "__wrapped__", viewer)  # the docks get a proxy of the viewer
     key = id(viewer)
     if key in _watched and _watched[key]() is viewer:
         return

@@ -25,19 +25,11 @@ RF_LAYER = "receptive field"
 CROP_LAYER = "crop boxes"
 
 
-def square(center_xy: tuple[float, float], side: float, frame: int) -> np.ndarray:
-    """Corners of an axis-aligned square as napari ``(frame, y, x)`` rows."""
+def square(center_xy: tuple[float, float], side: float) -> np.ndarray:
+    """Corners of an axis-aligned square as napari ``(y, x)`` rows."""
     x, y = center_xy
     h = side / 2
-    return np.array(
-        [
-            [frame, y - h, x - h],
-            [frame, y - h, x + h],
-            [frame, y + h, x + h],
-            [frame, y + h, x - h],
-        ],
-        float,
-    )
+    return np.array([[y - h, x - h], [y - h, x + h], [y + h, x + h], [y + h, x - h]], float)
 
 
 def receptive_field(config: TrainingConfig, kind: ModelKind) -> float:
@@ -143,11 +135,13 @@ class PreviewPanel:
         rf = receptive_field(config, self.settings.current_model() or ModelKind.CENTROID)
         camera = self.layers.viewer.camera.center
         centre = tuple(anchors[0]) if len(anchors) else (camera[-1], camera[-2])
-        rf_shapes = [square(centre, rf, frame)] if math.isfinite(rf) else []
+        # 2-D layers, redrawn for the shown frame: napari then has nothing to slice at a
+        # frame step, and scrubbing frames without labels leaves them as they are.
+        rf_shapes = [square(centre, rf)] if math.isfinite(rf) else []
         self._set_shapes(
             RF_LAYER, rf_shapes, edge_color="#3070ff", face_color="#3070ff40", edge_width=2
         )
-        boxes = [square(tuple(a), crop, frame) for a in anchors] if crop else []
+        boxes = [square(tuple(a), crop) for a in anchors] if crop else []
         self._set_shapes(
             CROP_LAYER, boxes, edge_color="red", face_color="transparent", edge_width=2
         )
@@ -159,14 +153,21 @@ class PreviewPanel:
         )
 
     def _set_shapes(self, name: str, shapes: list[np.ndarray], **style) -> None:
+        """Show ``shapes`` in the preview layer ``name`` (made the first time); shapes as
+        drawn already are left alone (a Shapes layer takes ~25 ms to redraw)."""
         viewer = self.layers.viewer
         if name in viewer.layers:
             layer = viewer.layers[name]
+            drawn = layer.data
+            if len(drawn) == len(shapes) and all(
+                d.shape == s.shape and np.allclose(d, s) for d, s in zip(drawn, shapes)
+            ):
+                return
             layer.data = []
             if shapes:
                 layer.add_rectangles(shapes, **style)
             return
         active = viewer.layers.selection.active
-        viewer.add_shapes(shapes or None, shape_type="rectangle", name=name, ndim=3, **style)
+        viewer.add_shapes(shapes or None, shape_type="rectangle", name=name, ndim=2, **style)
         if active is not None:
             viewer.layers.selection.active = active
