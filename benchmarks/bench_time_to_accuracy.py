@@ -90,11 +90,21 @@ def load_dataset(name: str, work: Path):
     raise SystemExit(f"unknown dataset {name}")
 
 
+OVERRIDES: dict[str, float] = {}  # --set model.input_scaling=0.3 model.max_stride=32
+
+
 def configured(name: str, pipeline: str) -> TrainingConfig:
-    """Preset ``name`` for ``pipeline``, on the CPU."""
+    """Preset ``name`` for ``pipeline``, on the CPU, with the ``--set`` overrides."""
     config = preset(name).for_pipeline(pipeline)
     config.device = "cpu"
-    return config
+    for key, value in OVERRIDES.items():
+        model, _, setting = key.partition(".")
+        section = config.model(model)
+        if setting in ("max_stride", "filters", "output_stride"):
+            setattr(section.backbone, setting, int(value))
+        else:
+            setattr(section, setting, value)
+    return config.validate()
 
 
 def run(project: Project, config: TrainingConfig, minutes: float, video, truth, test, work):
@@ -147,7 +157,17 @@ def main() -> None:
     parser.add_argument(
         "--pipeline", default="top-down", choices=["top-down", "single-instance", "auto"]
     )
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="MODEL.SETTING=VALUE",
+        help="e.g. single_instance.input_scaling=0.3 single_instance.max_stride=32",
+    )
     args = parser.parse_args()
+    for item in args.set:
+        key, _, value = item.partition("=")
+        OVERRIDES[key] = float(value)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         video, skeleton, truth, train, test = load_dataset(args.dataset, tmp)
