@@ -213,7 +213,8 @@ def test_sample_dir_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     small = make_sample(0, n_frames=24)
     calls = []
 
-    def fake_make_sample(seed: int = 0) -> SampleData:
+    def fake_make_sample(seed: int = 0, n_animals: int = sd.N_ANIMALS) -> SampleData:
+        assert n_animals == sd.N_ANIMALS  # the cached sample is the built-in one
         calls.append(seed)
         return small
 
