@@ -215,6 +215,10 @@ CASES = {
         "train {i}/sample.slp --out {o}/run --crop-size 32 --epochs 1",
         ["Crop size 32 px is smaller than the animals", "auto crop size"],
     ),
+    "single instance on frames with several animals": (
+        "train {i}/sample.slp --out {o}/run --pipeline single-instance --epochs 1",
+        ["single-instance pipeline finds one animal", "video 0 frame", "top-down"],
+    ),
 }
 
 

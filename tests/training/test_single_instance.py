@@ -92,3 +92,23 @@ def test_the_command_line_trains_and_predicts_the_pipeline_the_labels_call_for(
     assert main(predict) == 0
     predicted = sio.load_slp(str(out))
     assert all(len(lf.predicted_instances) <= 1 for lf in predicted.labeled_frames)
+
+
+def test_a_receptive_field_smaller_than_the_animals_is_said_with_the_stride_that_fits(
+    one_animal,
+):
+    from napari_sleap_train.config import SingleInstanceConfig
+    from napari_sleap_train.data.datasets import load_labelled_data, receptive_field_note
+    from napari_sleap_train.data.geometry import instance_bbox_sides
+    from napari_sleap_train.models.receptive_field import receptive_field_px
+
+    data = load_labelled_data(load_project(one_animal.project))
+    largest = float(instance_bbox_sides(data.instances_array()).max())
+    cfg = SingleInstanceConfig(input_scaling=1.0)
+    cfg.backbone.max_stride = 8  # 36 px
+    assert receptive_field_px(8) < largest
+    note = receptive_field_note(data, cfg)
+    fits = next(s for s in (16, 32, 64) if receptive_field_px(s) >= largest)
+    assert note is not None and f"max stride {fits} covers it" in note
+    cfg.backbone.max_stride = fits
+    assert receptive_field_note(data, cfg) is None

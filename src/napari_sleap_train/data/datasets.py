@@ -21,6 +21,7 @@ from ..config import (
     SingleInstanceConfig,
 )
 from ..errors import DataError
+from ..models.receptive_field import receptive_field_px
 from ..project import Project
 from ..video import LazyVideo
 from .augment import (
@@ -32,7 +33,7 @@ from .augment import (
     warp_points,
 )
 from .confmaps import anchor_confmaps, node_confmaps
-from .geometry import CropSizeReport, auto_crop_size, instance_anchors
+from .geometry import CropSizeReport, auto_crop_size, instance_anchors, instance_bbox_sides
 
 
 def round_up(value: float, multiple: int) -> int:
@@ -318,6 +319,31 @@ class SingleInstanceData(ModelData):
         return x, y
 
 
+def receptive_field_note(data: LabelledData, cfg: SingleInstanceConfig) -> str | None:
+    """A warning when the model's receptive field (on the original frame) is smaller than
+    the largest labelled animal, with the max stride that would cover it."""
+    sides = instance_bbox_sides(data.instances_array())
+    if not len(sides):
+        return None
+    largest, scale = float(sides.max()), cfg.input_scaling
+    convs = cfg.backbone.convs_per_block
+    rf = receptive_field_px(cfg.backbone.max_stride, convs) / scale
+    if rf >= largest:
+        return None
+    fits = [s for s in (8, 16, 32, 64) if receptive_field_px(s, convs) / scale >= largest]
+    hint = (
+        f"max stride {fits[0]} covers it"
+        if fits
+        else f"lower input scaling to {receptive_field_px(64, convs) / largest:.2f} with max "
+        "stride 64"
+    )
+    return (
+        f"The receptive field ({rf:.0f} px on the original frame) is smaller than the largest "
+        f"labelled animal ({largest:.0f} px), so the model sees only part of it at a time: "
+        f"{hint}."
+    )
+
+
 def frames_with_several_animals(data: LabelledData) -> list[tuple[int, int]]:
     """(video index, frame index) of the labelled frames that hold more than one animal."""
     present = torch.isfinite(data.points).all(-1).any(-1)  # (F, M): an instance with a node
@@ -379,12 +405,14 @@ __all__ = [
     "DataError",
     "InstanceData",
     "LabelledData",
+    "check_single_animal",
     "ModelData",
     "SingleInstanceData",
     "Split",
     "load_labelled_data",
     "resolve_crop_size",
     "frames_with_several_animals",
+    "receptive_field_note",
     "split_frames",
     "with_batch_size",
 ]

@@ -11,7 +11,12 @@ from pathlib import Path
 
 from ..choices import ModelKind, PipelineKind, StartFrom
 from ..config import TrainingConfig
-from ..data.datasets import LabelledData, load_labelled_data, resolve_crop_size
+from ..data.datasets import (
+    LabelledData,
+    check_single_animal,
+    load_labelled_data,
+    resolve_crop_size,
+)
 from ..errors import ModelFolderError
 from ..models.folder import FINISHED, ModelFolder, ModelRecord, RunFolder
 from ..project import Project
@@ -70,6 +75,8 @@ def pipeline_events(
     data = load_labelled_data(project, config.pipeline.anchor_part)
     if ModelKind.CENTERED_INSTANCE in models:
         resolve_crop_size(data, config.model(ModelKind.CENTERED_INSTANCE))  # refused now
+    if ModelKind.SINGLE_INSTANCE in models:
+        check_single_animal(data)
     init = {ModelKind(k): Path(v) for k, v in (init_weights or {}).items()}
     resumed = {ModelKind(k): Path(v) for k, v in (resume or {}).items()}
     used = {ModelKind(k): Path(v) for k, v in (trained or {}).items()}

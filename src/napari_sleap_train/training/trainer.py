@@ -27,6 +27,7 @@ from ..data.datasets import (
     ModelData,
     SingleInstanceData,
     load_labelled_data,
+    receptive_field_note,
     resolve_crop_size,
     split_frames,
     with_batch_size,
@@ -127,6 +128,9 @@ def _datasets(
             SingleInstanceData(data, split.train, section),
             SingleInstanceData(data, split.val, section),
         )
+        note = receptive_field_note(data, section)
+        if note:
+            notes.append(note)
     else:
         crop, report = resolve_crop_size(data, section)
         if section.crop_size is None:
