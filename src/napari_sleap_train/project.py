@@ -124,16 +124,13 @@ class Project:
     def instance_counts(self) -> tuple[int, int]:
         """User and predicted instances of the project."""
         if not self.is_lazy:
-            frames = self._labels.labeled_frames
-        else:
+            frames, (users, preds) = self._labels.labeled_frames, (0, 0)
+        else:  # the file's rows of the videos not replaced, plus the replacing frames
             frames = [lf for fs in self._replaced.values() for lf in fs]
-        users = sum(len(lf.user_instances) for lf in frames)
-        preds = sum(len(lf.predicted_instances) for lf in frames)
-        if self.is_lazy:
-            kept = {i for i in range(len(self.videos)) if i not in self._replaced}
-            if kept:
-                rest = lazy_labels.instance_counts(self._labels, kept)
-                users, preds = users + rest[0], preds + rest[1]
+            kept = set(range(len(self.videos))) - set(self._replaced)
+            users, preds = lazy_labels.instance_counts(self._labels, kept)
+        users += sum(len(lf.user_instances) for lf in frames)
+        preds += sum(len(lf.predicted_instances) for lf in frames)
         return users, preds
 
     def drop_overlapping_predictions(self) -> int:

@@ -230,13 +230,12 @@ class ModelData:
         return images.div_(255.0), A, flipped
 
 
-class CentroidData(ModelData):
-    """Scaled full frames; one target map holding every animal's anchor."""
+class FullFrameData(ModelData):
+    """Samples that are whole frames, scaled by the model's input scaling."""
 
-    kind = ModelKind.CENTROID
-    n_maps = 1
-
-    def __init__(self, data: LabelledData, rows: list[int], cfg: CentroidConfig):
+    def __init__(
+        self, data: LabelledData, rows: list[int], cfg: CentroidConfig | SingleInstanceConfig
+    ):
         super().__init__(data, rows, cfg.sigma, cfg.backbone.output_stride, cfg.augmentation)
         self.scale = cfg.input_scaling
         h, w = data.frame_hw
@@ -246,11 +245,22 @@ class CentroidData(ModelData):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def batch(self, idx, generator, augment=True):
+    def _frames(self, idx, generator, augment):
+        """Frame rows, scaled (and augmented) frames, their affines and horizontal flips."""
         rows = torch.as_tensor(self.rows)[idx]
         h, w = self.data.frame_hw
         centres = torch.tensor([(w - 1) / 2, (h - 1) / 2]).expand(len(rows), 2)
-        x, A, _ = self._warp(rows, centres, self.scale, generator, augment)
+        return (rows, *self._warp(rows, centres, self.scale, generator, augment))
+
+
+class CentroidData(FullFrameData):
+    """Scaled full frames; one target map holding every animal's anchor."""
+
+    kind = ModelKind.CENTROID
+    n_maps = 1
+
+    def batch(self, idx, generator, augment=True):
+        rows, x, A, _ = self._frames(idx, generator, augment)
         anchors = warp_points(self.data.anchors[rows], A)
         y = anchor_confmaps(anchors, *self.input_hw, self.sigma, self.output_stride)
         return x, y
@@ -287,31 +297,20 @@ class InstanceData(ModelData):
         return x, y
 
 
-class SingleInstanceData(ModelData):
+class SingleInstanceData(FullFrameData):
     """Scaled full frames of one animal; a map for each of its nodes."""
 
     kind = ModelKind.SINGLE_INSTANCE
 
     def __init__(self, data: LabelledData, rows: list[int], cfg: SingleInstanceConfig):
-        super().__init__(data, rows, cfg.sigma, cfg.backbone.output_stride, cfg.augmentation)
-        check_single_animal(data)
-        self.scale = cfg.input_scaling
-        h, w = data.frame_hw
-        ms = cfg.backbone.max_stride
-        self.input_hw = (round_up(h * self.scale, ms), round_up(w * self.scale, ms))
+        super().__init__(data, rows, cfg)
         self.n_maps = len(data.node_names)
         self.flip_index = torch.as_tensor(data.flip_index)
         present = torch.isfinite(data.points).all(-1).any(-1)  # (F, M)
         self.animal = present.float().argmax(1)  # each frame's one animal (0 when none)
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
     def batch(self, idx, generator, augment=True):
-        rows = torch.as_tensor(self.rows)[idx]
-        h, w = self.data.frame_hw
-        centres = torch.tensor([(w - 1) / 2, (h - 1) / 2]).expand(len(rows), 2)
-        x, A, flipped = self._warp(rows, centres, self.scale, generator, augment)
+        rows, x, A, flipped = self._frames(idx, generator, augment)
         pts = warp_points(self.data.points[rows, self.animal[rows]], A)
         if augment and self.augment.hflip:
             pts = swap_symmetric(pts, flipped, self.flip_index)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 from ..choices import ModelKind
-from ..errors import ModelFolderError
 from ..models.folder import ModelFolder, RunFolder
-from .predictor import Predictor
+from .predictor import Predictor, existing_run
 from .single import SingleInstancePredictor
 from .topdown import TOP_DOWN_MODELS, TopDownPredictor
 
@@ -35,9 +33,5 @@ def run_models(run: RunFolder) -> tuple[ModelKind, ...]:
 
 def predictor_from_run(models_dir: str | os.PathLike, **kwargs) -> Predictor:
     """The predictor of a folder written by ``train`` (any pipeline)."""
-    run = RunFolder(Path(models_dir))
-    if not run.path.is_dir():
-        raise ModelFolderError(
-            f"Models folder {run.path} does not exist: give the folder `train --out` wrote."
-        )
+    run = existing_run(models_dir)
     return predictor_for(run.models(run_models(run)), **kwargs)

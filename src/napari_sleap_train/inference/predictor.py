@@ -16,6 +16,8 @@ import numpy as np
 import torch
 
 from ..choices import ModelKind
+from ..data.augment import fixed_affines, warp_images
+from ..data.datasets import round_up
 from ..errors import InferenceError, ModelFolderError
 from ..models.device import (
     autocast,
@@ -24,7 +26,7 @@ from ..models.device import (
     to_layout,
     use_channels_last,
 )
-from ..models.folder import ModelFolder
+from ..models.folder import ModelFolder, RunFolder
 from ..video import LazyVideo
 
 
@@ -61,6 +63,16 @@ def model_folder(folder: str | os.PathLike | ModelFolder) -> ModelFolder:
     return folder if isinstance(folder, ModelFolder) else ModelFolder(Path(folder))
 
 
+def existing_run(models_dir: str | os.PathLike) -> RunFolder:
+    """The run folder ``models_dir``, refused when it does not exist."""
+    run = RunFolder(Path(models_dir))
+    if not run.path.is_dir():
+        raise ModelFolderError(
+            f"Models folder {run.path} does not exist: give the folder `train --out` wrote."
+        )
+    return run
+
+
 def output_to_input(A: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
     """Map points ``(B, ..., 2)`` through affines ``A`` ``(B, 2, 3)`` (output px -> input px)."""
     shape = pts.shape
@@ -95,6 +107,16 @@ class Predictor:
 
     def predict_batch(self, frames: np.ndarray) -> list[FramePrediction]:
         raise NotImplementedError
+
+    def _full_frames(self, model, info, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A full-frame model's maps of frames ``x`` (scaled by its input scaling) and the
+        affines that took the frames to its input."""
+        b, _, h, w = x.shape
+        scale = info.input_scaling
+        hw = (round_up(h * scale, info.max_stride), round_up(w * scale, info.max_stride))
+        centres = torch.tensor([(w - 1) / 2, (h - 1) / 2]).expand(b, 2)
+        A = fixed_affines(centres, hw, scale).to(self.device)
+        return self._run(model, warp_images(x, A, hw) / 255.0), A
 
     def _to_tensor(self, frames: np.ndarray) -> torch.Tensor:
         if frames.ndim == 3:

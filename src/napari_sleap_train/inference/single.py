@@ -9,8 +9,6 @@ import numpy as np
 import torch
 
 from ..choices import ModelKind
-from ..data.augment import fixed_affines, warp_images
-from ..data.datasets import round_up
 from ..models.folder import ModelFolder
 from .peaks import global_peaks
 from .predictor import FramePrediction, Predictor, output_to_input
@@ -41,24 +39,19 @@ class SingleInstancePredictor(Predictor):
     def predict_batch(self, frames: np.ndarray) -> list[FramePrediction]:
         """Predict the animal on a batch of frames ``(B, H, W[, C])`` uint8."""
         x = self._to_tensor(frames).to(self.device)
-        b, _, h, w = x.shape
-        info = self.info
-        scale = info.input_scaling
-        hw = (round_up(h * scale, info.max_stride), round_up(w * scale, info.max_stride))
-        centres = torch.tensor([(w - 1) / 2, (h - 1) / 2]).expand(b, 2)
-        A = fixed_affines(centres, hw, scale).to(self.device)
-        cms = self._run(self.model, warp_images(x, A, hw) / 255.0)
-        nodes, values = global_peaks(cms, stride=info.output_stride)
+        cms, A = self._full_frames(self.model, self.info, x)
+        nodes, values = global_peaks(cms, stride=self.info.output_stride)
         nodes = output_to_input(A, nodes)
-        found = values >= self.threshold
-        pts = torch.where(found[..., None], nodes, torch.nan).cpu().numpy().astype(np.float64)
+        found = (values >= self.threshold).cpu().numpy()
+        pts = nodes.cpu().numpy().astype(np.float64)
+        pts[~found] = np.nan
         vals = values.cpu().numpy().astype(np.float64)
         out = []
-        for i in range(b):
+        for i in range(len(pts)):
             if not found[i].any():
                 empty = np.zeros((0, len(self.node_names)))
                 out.append(FramePrediction(i, np.zeros((0, *pts.shape[1:])), empty, np.zeros(0)))
                 continue
-            score = float(vals[i][found[i].cpu().numpy()].mean())
+            score = float(vals[i][found[i]].mean())
             out.append(FramePrediction(i, pts[i : i + 1], vals[i : i + 1], np.array([score])))
         return out

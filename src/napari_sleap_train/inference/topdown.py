@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..choices import ModelKind
 from ..data.augment import fixed_affines, warp_images
-from ..data.datasets import round_up
 from ..errors import ModelFolderError
-from ..models.folder import ModelFolder, RunFolder
+from ..models.folder import ModelFolder
 from .peaks import global_peaks, local_peaks
-from .predictor import FramePrediction, PredictionStats, Predictor, output_to_input
+from .predictor import (
+    FramePrediction,
+    PredictionStats,
+    Predictor,
+    existing_run,
+    output_to_input,
+)
 
 __all__ = ["TOP_DOWN_MODELS", "FramePrediction", "PredictionStats", "TopDownPredictor"]
 
@@ -70,26 +74,16 @@ class TopDownPredictor(Predictor):
     @classmethod
     def from_models_dir(cls, models_dir: str | os.PathLike, **kwargs) -> TopDownPredictor:
         """Load ``centroid/`` and ``centered_instance/`` from a folder written by ``train``."""
-        run = RunFolder(Path(models_dir))
-        if not run.path.is_dir():
-            raise ModelFolderError(
-                f"Models folder {run.path} does not exist: give the folder `train --out` wrote."
-            )
-        return cls.from_folders(run.models(TOP_DOWN_MODELS), **kwargs)
+        return cls.from_folders(existing_run(models_dir).models(TOP_DOWN_MODELS), **kwargs)
 
     @torch.inference_mode()
     def predict_batch(self, frames: np.ndarray) -> list[FramePrediction]:
         """Predict instances on a batch of frames ``(B, H, W[, C])`` uint8."""
         x = self._to_tensor(frames).to(self.device)
-        b, _, h, w = x.shape
-        ci = self.centroid_info
-        scale = ci.input_scaling
-        hw = (round_up(h * scale, ci.max_stride), round_up(w * scale, ci.max_stride))
-        centres = torch.tensor([(w - 1) / 2, (h - 1) / 2]).expand(b, 2)
-        A = fixed_affines(centres, hw, scale).to(self.device)
-        cms = self._run(self.centroid, warp_images(x, A, hw) / 255.0)
+        b = x.shape[0]
+        cms, A = self._full_frames(self.centroid, self.centroid_info, x)
         sample, _, peaks, values = local_peaks(
-            cms, threshold=self.threshold, stride=ci.output_stride
+            cms, threshold=self.threshold, stride=self.centroid_info.output_stride
         )
         peaks = output_to_input(A[sample], peaks[:, None])[:, 0] if len(sample) else peaks
         sample, peaks, values = self._limit(sample, peaks, values)

@@ -26,6 +26,7 @@ from ..data.datasets import (
     LabelledData,
     ModelData,
     SingleInstanceData,
+    check_single_animal,
     load_labelled_data,
     receptive_field_note,
     resolve_crop_size,
@@ -124,6 +125,7 @@ def _datasets(
             CentroidData(data, split.val, section),
         )
     elif kind is ModelKind.SINGLE_INSTANCE:
+        check_single_animal(data)
         train, val = (
             SingleInstanceData(data, split.train, section),
             SingleInstanceData(data, split.val, section),
