@@ -56,6 +56,7 @@ class ModelKind(Choice):
     CENTROID = "centroid"
     CENTERED_INSTANCE = "centered_instance"
     SINGLE_INSTANCE = "single_instance"
+    BOTTOM_UP = "bottom_up"
 
 
 class Schedule(Choice):
@@ -170,6 +171,8 @@ _LABELS: dict[Choice, str] = {
     Candidates.QUEUES: "per-track queues",
     ModelKind.CENTROID: "Centroid Model",
     ModelKind.CENTERED_INSTANCE: "Centered Instance Model",
+    ModelKind.SINGLE_INSTANCE: "Single Instance Model",
+    ModelKind.BOTTOM_UP: "Bottom-Up Model",
     Preset.FAST_CPU: "fast CPU",
     Preset.SLEAP: "SLEAP defaults (GPU)",
     StartFrom.SCRATCH: "train from scratch",

@@ -28,9 +28,10 @@ def training_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--pipeline",
-        choices=["auto", "single-instance", "top-down"],
+        choices=["auto", "single-instance", "top-down", "bottom-up"],
         help="the models to train (default: the configuration's, top-down); auto: "
-        "single-instance when no labelled frame holds more than one animal, else top-down",
+        "single-instance when no labelled frame holds more than one animal, else top-down; "
+        "bottom-up: one network that groups body parts along the skeleton's edges",
     )
     p.add_argument("--epochs", type=positive_int, help="maximum epochs per model")
     p.add_argument("--batches-per-epoch", type=positive_int, help="batches per epoch")
@@ -69,7 +70,7 @@ def add_parsers(sub) -> None:
     p.add_argument(
         "--only",
         nargs="+",
-        choices=["centroid", "centered-instance", "single-instance"],
+        choices=["centroid", "centered-instance", "single-instance", "bottom-up"],
         help="train only these models (the others: --centroid / --centered-instance)",
     )
     for kind in ModelKind:

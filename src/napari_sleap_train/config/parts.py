@@ -309,12 +309,75 @@ class SingleInstanceConfig(ModelConfig):
     backbone: BackboneConfig = part(lambda: BackboneConfig(filters=24, output_stride=4))
 
 
+@dataclass
+class BottomUpConfig(ModelConfig):
+    """The bottom-up model: every node of every animal and the part affinity fields of the
+    skeleton's edges on the (scaled) frame, grouped into animals along the edges.
+
+    Defaults are SLEAP's bottom-up profile (max stride 32, output stride 4, PAF loss weight
+    1, max edge length ratio 0.25, distance penalty weight 1); the PAFs share the
+    confidence maps' output stride."""
+
+    kind: ClassVar[ModelKind] = ModelKind.BOTTOM_UP
+    input_scaling: float = INPUT_SCALING.field(1.0)
+    backbone: BackboneConfig = part(lambda: BackboneConfig(max_stride=32, output_stride=4))
+    paf_sigma: float = Setting(
+        "Sigma for edges",
+        "Half-width of the part affinity field around each edge (a Gaussian of the distance "
+        "to it): larger is easier to learn, smaller keeps the edges of touching animals apart.",
+        unit="px",
+        lo=0,
+        hi=100,
+        lo_open=True,
+        step=0.5,
+    ).field(8.0)
+    paf_loss_weight: float = Setting(
+        "PAF loss weight",
+        "Weight of the part affinity fields in the loss, next to the confidence maps' 1.",
+        lo=0,
+        hi=100,
+        step=0.1,
+    ).field(1.0)
+    max_edge_length_ratio: float = Setting(
+        "Max edge length ratio",
+        "Connections longer than this fraction of the image's larger side are penalised "
+        "when body parts are grouped.",
+        lo=0,
+        hi=1,
+        lo_open=True,
+        step=0.05,
+    ).field(0.25)
+    dist_penalty_weight: float = Setting(
+        "Distance penalty weight",
+        "How strongly connections longer than the max edge length are penalised.",
+        lo=0,
+        hi=100,
+        step=0.1,
+    ).field(1.0)
+    min_line_score: float = Setting(
+        "Min line score",
+        "Two body parts are connected only when the PAF along the line between them agrees "
+        "at least this much (-1 to 1).",
+        lo=-1,
+        hi=1,
+        step=0.05,
+    ).field(0.25)
+    min_instance_peaks: int = Setting(
+        "Min instance peaks",
+        "Animals assembled from fewer body parts than this are dropped (0 keeps all).",
+        lo=0,
+        hi=1000,
+    ).field(0)
+
+
 MODEL_CONFIGS: dict[ModelKind, type[ModelConfig]] = {
-    cls.kind: cls for cls in (CentroidConfig, CenteredInstanceConfig, SingleInstanceConfig)
+    cls.kind: cls
+    for cls in (CentroidConfig, CenteredInstanceConfig, SingleInstanceConfig, BottomUpConfig)
 }
 PIPELINE_MODELS: dict[PipelineKind, tuple[ModelKind, ...]] = {
     PipelineKind.TOP_DOWN: (ModelKind.CENTROID, ModelKind.CENTERED_INSTANCE),
     PipelineKind.SINGLE_INSTANCE: (ModelKind.SINGLE_INSTANCE,),
+    PipelineKind.BOTTOM_UP: (ModelKind.BOTTOM_UP,),
 }
 
 
@@ -327,7 +390,9 @@ class PipelineConfig:
         "Pipeline type",
         "top-down: a centroid model finds each animal, a centered-instance model its body "
         "parts in a crop around it. single-instance: one model finds the body parts of the "
-        "one animal on the whole frame (one network instead of two).",
+        "one animal on the whole frame (one network instead of two). bottom-up: one model "
+        "finds every body part on the whole frame and groups them into animals along the "
+        "skeleton's edges (for animals in close contact; the skeleton needs edges).",
     ).field(PipelineKind.TOP_DOWN)
     anchor_part: str | None = Setting(
         "Anchor part",

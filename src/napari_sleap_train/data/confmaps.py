@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["anchor_confmaps", "make_grid", "node_confmaps"]
+__all__ = ["anchor_confmaps", "make_grid", "node_confmaps", "part_affinity_fields"]
 
 
 def make_grid(
@@ -113,3 +113,52 @@ def anchor_confmaps(points: Tensor, height: int, width: int, sigma: float, strid
         xv, yv = make_grid(height, width, stride, device=points.device)
         return torch.zeros(points.shape[0], 1, len(yv), len(xv), device=points.device)
     return node_confmaps(points, height, width, sigma, stride).amax(dim=1, keepdim=True)
+
+
+def part_affinity_fields(
+    points: Tensor, edges: Tensor, height: int, width: int, sigma: float, stride: int
+) -> Tensor:
+    """Part affinity fields of directed edges, summed over the animals of each image.
+
+    Parameters
+    ----------
+    points : Tensor
+        ``(B, M, N, 2)`` points ``(x, y)`` of up to ``M`` animals per image; NaN for
+        missing points and padding animals.
+    edges : Tensor
+        ``(E, 2)`` long (source, destination) node indices.
+    height, width : int
+        Size of the image the points live in.
+    sigma : float
+        Spread of the field around each edge: its weight is ``exp(-d² / (2 sigma²))`` at
+        distance ``d`` (image pixels) from the edge's segment.
+    stride : int
+        Output stride of the fields.
+
+    Returns
+    -------
+    Tensor
+        ``(B, 2E, ceil(height / stride), ceil(width / stride))`` float32: for edge ``k``,
+        channels ``2k`` and ``2k + 1`` hold the x and y components of the unit vector from
+        source to destination, weighted as above; zero where either end is missing.
+    """
+    if sigma <= 0:
+        raise ValueError(f"sigma must be positive, got {sigma}.")
+    points = torch.as_tensor(points).to(torch.float32)
+    b = points.shape[0]
+    xv, yv = make_grid(height, width, stride, device=points.device)
+    if len(edges) == 0:
+        return torch.zeros(b, 0, len(yv), len(xv), device=points.device)
+    src = points[:, :, edges[:, 0]]  # (B, M, E, 2)
+    vec = points[:, :, edges[:, 1]] - src
+    length2 = vec.square().sum(-1).clamp_min(1e-12)  # (B, M, E)
+    unit = vec / length2.sqrt()[..., None]
+    gx = xv.view(1, 1, 1, 1, -1) - src[..., 0, None, None]  # (B, M, E, 1, w)
+    gy = yv.view(1, 1, 1, -1, 1) - src[..., 1, None, None]  # (B, M, E, h, 1)
+    vx, vy = vec[..., 0, None, None], vec[..., 1, None, None]
+    t = ((gx * vx + gy * vy) / length2[..., None, None]).clamp(0, 1)
+    d2 = (gx - t * vx).square() + (gy - t * vy).square()  # (B, M, E, h, w)
+    weight = torch.exp(d2 * (-0.5 / float(sigma) ** 2))
+    fields = weight[:, :, :, None] * unit[..., None, None]  # (B, M, E, 2, h, w)
+    fields = torch.nan_to_num(fields, nan=0.0).sum(1)
+    return fields.reshape(b, -1, len(yv), len(xv))

@@ -1,4 +1,4 @@
-"""Training data for the two top-down models, built batch by batch as tensor operations.
+"""Training data for every model, built batch by batch as tensor operations.
 
 Labelled frames are decoded once and kept in memory as uint8. Every batch is gathered,
 warped (augmentation, scaling, cropping in one ``grid_sample``) and given its target maps
@@ -7,15 +7,18 @@ in a handful of batched torch calls, so no per-sample Python runs in the trainin
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..choices import ModelKind
 from ..config import (
     AugmentationConfig,
+    BottomUpConfig,
     CenteredInstanceConfig,
     CentroidConfig,
     SingleInstanceConfig,
@@ -32,7 +35,7 @@ from .augment import (
     warp_images,
     warp_points,
 )
-from .confmaps import anchor_confmaps, node_confmaps
+from .confmaps import anchor_confmaps, node_confmaps, part_affinity_fields
 from .geometry import CropSizeReport, auto_crop_size, instance_anchors, instance_bbox_sides
 
 
@@ -57,6 +60,7 @@ class LabelledData:
     node_names: list[str]
     flip_index: list[int]
     anchor_index: int | None
+    edges: list[tuple[int, int]] = dataclasses.field(default_factory=list)
 
     @property
     def n_frames(self) -> int:
@@ -145,6 +149,7 @@ def load_labelled_data(project: Project, anchor_part: str | None = None) -> Labe
         node_names=nodes,
         flip_index=project.flip_index,
         anchor_index=anchor_index,
+        edges=project.edge_inds,
     )
 
 
@@ -208,6 +213,10 @@ class ModelData:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs ``(B, C, h, w)`` in [0, 1] and target maps for sample indices ``idx``."""
         raise NotImplementedError
+
+    def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The training loss of predicted maps against target maps (mean squared error)."""
+        return F.mse_loss(pred, target)
 
     def _warp(
         self,
@@ -318,7 +327,57 @@ class SingleInstanceData(FullFrameData):
         return x, y
 
 
-def receptive_field_note(data: LabelledData, cfg: SingleInstanceConfig) -> str | None:
+class BottomUpData(FullFrameData):
+    """Scaled full frames; a map per node holding every animal's node, then the part
+    affinity fields of the skeleton's edges (x and y per edge)."""
+
+    kind = ModelKind.BOTTOM_UP
+
+    def __init__(self, data: LabelledData, rows: list[int], cfg: BottomUpConfig):
+        super().__init__(data, rows, cfg)
+        self.n_nodes = len(data.node_names)
+        self.edges = torch.as_tensor(data.edges, dtype=torch.long).reshape(-1, 2)
+        self.n_maps = self.n_nodes + 2 * len(self.edges)
+        self.paf_sigma = cfg.paf_sigma
+        self.paf_weight = cfg.paf_loss_weight
+        self.flip_index = torch.as_tensor(data.flip_index)
+
+    def batch(self, idx, generator, augment=True):
+        rows, x, A, flipped = self._frames(idx, generator, augment)
+        pts = warp_points(self.data.points[rows], A)  # (B, M, N, 2)
+        if augment and self.augment.hflip:
+            pts = swap_symmetric(pts, flipped, self.flip_index)
+        b, m, n, _ = pts.shape
+        cms = node_confmaps(
+            pts.reshape(b * m, n, 2), *self.input_hw, self.sigma, self.output_stride
+        )
+        cms = cms.reshape(b, m, n, *cms.shape[-2:]).amax(1)
+        pafs = part_affinity_fields(
+            pts, self.edges, *self.input_hw, self.paf_sigma, self.output_stride
+        )
+        return x, torch.cat([cms, pafs], dim=1)
+
+    def loss(self, pred, target):
+        n = self.n_nodes
+        cms = F.mse_loss(pred[:, :n], target[:, :n])
+        if pred.shape[1] == n:
+            return cms
+        return cms + self.paf_weight * F.mse_loss(pred[:, n:], target[:, n:])
+
+
+def check_edges(data: LabelledData) -> None:
+    """Refuse a skeleton without edges for a bottom-up model."""
+    if not data.edges:
+        raise DataError(
+            "The bottom-up pipeline groups body parts into animals along the skeleton's edges "
+            "(its part affinity fields need edges), but the skeleton has none. Add edges in "
+            "the skeleton editor (or the labels file), or use the top-down pipeline."
+        )
+
+
+def receptive_field_note(
+    data: LabelledData, cfg: SingleInstanceConfig | BottomUpConfig
+) -> str | None:
     """A warning when the model's receptive field (on the original frame) is smaller than
     the largest labelled animal, with the max stride that would cover it."""
     sides = instance_bbox_sides(data.instances_array())
@@ -400,7 +459,9 @@ def with_batch_size(dataset_len: int, batch_size: int) -> tuple[int, str]:
 
 
 __all__ = [
+    "BottomUpData",
     "CentroidData",
+    "check_edges",
     "DataError",
     "InstanceData",
     "LabelledData",

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from ..choices import ModelKind
 from ..models.folder import ModelFolder, RunFolder
+from .bottomup import BottomUpPredictor
 from .predictor import Predictor, existing_run
 from .single import SingleInstancePredictor
 from .topdown import TOP_DOWN_MODELS, TopDownPredictor
@@ -15,19 +16,22 @@ from .topdown import TOP_DOWN_MODELS, TopDownPredictor
 def predictor_for(
     folders: Mapping[ModelKind | str, ModelFolder | str | os.PathLike], **kwargs
 ) -> Predictor:
-    """The predictor of model folders keyed by model kind: single-instance when there is a
-    single-instance model, else top-down."""
+    """The predictor of model folders keyed by model kind: single-instance or bottom-up
+    when there is such a model, else top-down."""
     folders = {ModelKind(k): v for k, v in folders.items()}
+    if ModelKind.BOTTOM_UP in folders:
+        return BottomUpPredictor(folders[ModelKind.BOTTOM_UP], **kwargs)
     if ModelKind.SINGLE_INSTANCE in folders:
         return SingleInstancePredictor(folders[ModelKind.SINGLE_INSTANCE], **kwargs)
     return TopDownPredictor.from_folders(folders, **kwargs)
 
 
 def run_models(run: RunFolder) -> tuple[ModelKind, ...]:
-    """The models a run folder's pipeline needs: single-instance when it holds that model,
-    else top-down's two."""
-    if run.model(ModelKind.SINGLE_INSTANCE).path.is_dir():
-        return (ModelKind.SINGLE_INSTANCE,)
+    """The models a run folder's pipeline needs: its one full-frame model (single-instance
+    or bottom-up) when it holds one, else top-down's two."""
+    for kind in (ModelKind.SINGLE_INSTANCE, ModelKind.BOTTOM_UP):
+        if run.model(kind).path.is_dir():
+            return (kind,)
     return TOP_DOWN_MODELS
 
 

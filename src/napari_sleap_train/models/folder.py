@@ -48,6 +48,7 @@ class ModelInfo:
     frame_hw: tuple[int, int]
     backbone: UNetSpec
     crop_size: int | None = None
+    edges: list[tuple[int, int]] = field(default_factory=list)  # bottom-up: PAF channels
     pipeline: PipelineKind = PipelineKind.TOP_DOWN
     best_epoch: int | None = None
     best_val_loss: float | None = None
@@ -88,6 +89,7 @@ class ModelInfo:
                 frame_hw=_pair(data["frame_hw"]),
                 backbone=UNetSpec(**data["backbone"]),
                 crop_size=None if data.get("crop_size") is None else int(data["crop_size"]),
+                edges=[_pair(e) for e in data.get("edges", [])],
                 pipeline=PipelineKind(data.get("pipeline", PipelineKind.TOP_DOWN.value)),
                 best_epoch=data.get("best_epoch"),
                 best_val_loss=data.get("best_val_loss"),

@@ -13,6 +13,7 @@ from ..choices import ModelKind, PipelineKind, StartFrom
 from ..config import TrainingConfig
 from ..data.datasets import (
     LabelledData,
+    check_edges,
     check_single_animal,
     load_labelled_data,
     resolve_crop_size,
@@ -77,6 +78,8 @@ def pipeline_events(
         resolve_crop_size(data, config.model(ModelKind.CENTERED_INSTANCE))  # refused now
     if ModelKind.SINGLE_INSTANCE in models:
         check_single_animal(data)
+    if ModelKind.BOTTOM_UP in models:
+        check_edges(data)
     init = {ModelKind(k): Path(v) for k, v in (init_weights or {}).items()}
     resumed = {ModelKind(k): Path(v) for k, v in (resume or {}).items()}
     used = {ModelKind(k): Path(v) for k, v in (trained or {}).items()}

@@ -1,4 +1,4 @@
-"""The training loop shared by both top-down models.
+"""The training loop shared by every model.
 
 :func:`train_events` is a generator of :mod:`events <napari_sleap_train.training.events>`,
 yielding once per batch, so a GUI worker can plot progress and stop it;
@@ -16,16 +16,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from ..choices import ModelKind, Schedule
 from ..config import TrainingConfig
 from ..data.datasets import (
+    BottomUpData,
     CentroidData,
     InstanceData,
     LabelledData,
     ModelData,
     SingleInstanceData,
+    check_edges,
     check_single_animal,
     load_labelled_data,
     receptive_field_note,
@@ -124,12 +125,14 @@ def _datasets(
             CentroidData(data, split.train, section),
             CentroidData(data, split.val, section),
         )
-    elif kind is ModelKind.SINGLE_INSTANCE:
-        check_single_animal(data)
-        train, val = (
-            SingleInstanceData(data, split.train, section),
-            SingleInstanceData(data, split.val, section),
-        )
+    elif kind in (ModelKind.SINGLE_INSTANCE, ModelKind.BOTTOM_UP):
+        if kind is ModelKind.SINGLE_INSTANCE:
+            check_single_animal(data)
+            cls = SingleInstanceData
+        else:
+            check_edges(data)
+            cls = BottomUpData
+        train, val = cls(data, split.train, section), cls(data, split.val, section)
         note = receptive_field_note(data, section)
         if note:
             notes.append(note)
@@ -167,6 +170,7 @@ def _model_info(
         input_hw=train.input_hw,
         frame_hw=data.frame_hw,
         crop_size=extra.get("crop_size"),
+        edges=[tuple(e) for e in data.edges] if kind is ModelKind.BOTTOM_UP else [],
         backbone=spec,
         versions=versions(),
     )
@@ -327,7 +331,7 @@ def train_events(
                 x = to_layout(x.to(device, non_blocking=True), channels_last)
                 with autocast(device, precision):
                     pred = net(x)
-                loss = F.mse_loss(pred.float(), y.to(device, non_blocking=True))
+                loss = train.loss(pred.float(), y.to(device, non_blocking=True))
                 optimizer.zero_grad(set_to_none=True)
                 if scaler is None:
                     loss.backward()
@@ -347,7 +351,9 @@ def train_events(
                     break
             if reason != "completed" and best_epoch >= 0:
                 break
-            val_loss = group.mean(_evaluate(model, val_batches, device, precision, channels_last))
+            val_loss = group.mean(
+                _evaluate(model, val, val_batches, device, precision, channels_last)
+            )
             if not cosine:
                 scheduler.step(val_loss)
             is_best = val_loss < best_loss - opt_cfg.early_stopping_min_delta
@@ -439,6 +445,7 @@ def _fixed_batches(data: ModelData, batch_size: int, gen: torch.Generator) -> li
 @torch.no_grad()
 def _evaluate(
     model: ConfmapModel,
+    data: ModelData,
     batches: list[tuple],
     device: torch.device,
     precision: str,
@@ -449,8 +456,8 @@ def _evaluate(
     for x, y in batches:
         with autocast(device, precision):
             pred = model(to_layout(x.to(device), channels_last))
-        total += float(F.mse_loss(pred.float(), y.to(device), reduction="sum"))
-        count += y.numel()
+        total += float(data.loss(pred.float(), y.to(device))) * len(y)
+        count += len(y)
     model.train()
     return total / max(count, 1)
 
