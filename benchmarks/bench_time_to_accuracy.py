@@ -11,13 +11,15 @@ Datasets (``--dataset``):
   animals are small; 100 training and 100 test frames of its ground truth.
 
 For each preset and total budget it trains the pipeline's models from scratch (``--pipeline``:
-top-down, single-instance, or auto from the labels; the budget split as the preset does),
+top-down, single-instance, bottom-up, or auto from the labels; the budget split as the preset does),
 predicts the test frames and prints median and 90th-percentile node error, OKS mAP, animals
-found, each model's training samples/s next to a pure forward+backward+step of the same
+found, extra instances (share of the true count), prediction frames/s end to end (decoding
+included), each model's training samples/s next to a pure forward+backward+step of the same
 network and batch, and the seconds one epoch of every model costs together.
 
 Run: ``.venv/bin/python benchmarks/bench_time_to_accuracy.py [--dataset pair]
-[--minutes 2 5 10] [--presets fast-cpu sleap] [--pipeline top-down]``
+[--minutes 2 5 10] [--presets fast-cpu sleap] [--pipeline top-down] [--auto-settings]
+[--set MODEL.SETTING=VALUE ...]``
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_realdata import DATA, split, training_project  # noqa: E402
 from bench_train import pure_step_rate  # noqa: E402
 from napari_sleap_train.config import TrainingConfig, preset  # noqa: E402
+from napari_sleap_train.data.auto_settings import settings_from_data  # noqa: E402
 from napari_sleap_train.data.datasets import load_labelled_data  # noqa: E402
 from napari_sleap_train.evaluation import evaluate_frames  # noqa: E402
 from napari_sleap_train.inference.pipelines import predictor_from_run  # noqa: E402
+from napari_sleap_train.inference.predictor import PredictionStats  # noqa: E402
 from napari_sleap_train.project import Project  # noqa: E402
 from napari_sleap_train.training import BatchEnded, TrainingStarted  # noqa: E402
 from napari_sleap_train.training.pipeline import auto_pipeline, pipeline_events  # noqa: E402
@@ -91,12 +95,22 @@ def load_dataset(name: str, work: Path):
 
 
 OVERRIDES: dict[str, float] = {}  # --set model.input_scaling=0.3 model.max_stride=32
+AUTO = False  # --auto-settings
+AUTO_SAID: list[str] = []
 
 
-def configured(name: str, pipeline: str) -> TrainingConfig:
-    """Preset ``name`` for ``pipeline``, on the CPU, with the ``--set`` overrides."""
+def configured(name: str, pipeline: str, project: Project) -> TrainingConfig:
+    """Preset ``name`` for ``pipeline``, on the CPU, with the settings from the data
+    (``--auto-settings``), then the ``--set`` overrides."""
     config = preset(name).for_pipeline(pipeline)
     config.device = "cpu"
+    if AUTO:
+        video = project.videos[0]
+        hw = (int(video.shape[1]), int(video.shape[2]))
+        config, notes = settings_from_data(config, project.user_instances_array(), hw, True)
+        if not AUTO_SAID:
+            AUTO_SAID.extend(notes)
+            print("\n".join(f"auto settings: {n}" for n in notes))
     for key, value in OVERRIDES.items():
         model, _, setting = key.partition(".")
         section = config.model(model)
@@ -125,12 +139,13 @@ def run(project: Project, config: TrainingConfig, minutes: float, video, truth, 
     train_min = (time.perf_counter() - t0) / 60
     predictor = predictor_from_run(work, device="cpu")
     lazy = LazyVideo(video)
-    preds = list(predictor.predict_video(lazy, test))
+    stats = PredictionStats()
+    preds = list(predictor.predict_video(lazy, test, stats=stats))
     m = evaluate_frames(
         [(truth[p.frame_idx], p.points, p.scores) for p in preds], predictor.node_names
     )
     rates = {k: batches[k] * bs.get(k, 0) / max(elapsed[k], 1e-9) for k in kinds}
-    return {"train_min": train_min, "rates": rates, **m}
+    return {"train_min": train_min, "rates": rates, "fps": stats.fps, **m}
 
 
 def epoch_seconds(config: TrainingConfig, rates: dict[str, float]) -> float:
@@ -155,7 +170,9 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=["fast-cpu", "sleap"])
     parser.add_argument("--steps", type=int, default=40, help="steps of the pure measurement")
     parser.add_argument(
-        "--pipeline", default="top-down", choices=["top-down", "single-instance", "auto"]
+        "--pipeline",
+        default="top-down",
+        choices=["top-down", "single-instance", "bottom-up", "auto"],
     )
     parser.add_argument(
         "--set",
@@ -164,7 +181,12 @@ def main() -> None:
         metavar="MODEL.SETTING=VALUE",
         help="e.g. single_instance.input_scaling=0.3 single_instance.max_stride=32",
     )
+    parser.add_argument(
+        "--auto-settings", action="store_true", help="settings chosen from the data first"
+    )
     args = parser.parse_args()
+    global AUTO
+    AUTO = args.auto_settings
     for item in args.set:
         key, _, value = item.partition("=")
         OVERRIDES[key] = float(value)
@@ -186,7 +208,7 @@ def main() -> None:
         data = load_labelled_data(project)
         pure = {}
         for name in args.presets:
-            config = configured(name, pipeline)
+            config = configured(name, pipeline, project)
             pure[name] = {
                 k.value: pure_step_rate(k.value, data, config, args.steps) for k in config.models
             }
@@ -197,11 +219,12 @@ def main() -> None:
             )
         print(
             f"{'preset':<9} {'budget':>6} {'trained':>8} {'median':>7} {'p90':>7} "
-            f"{'mAP':>6} {'found':>6}  samples/s per model (pure), epoch s"
+            f"{'mAP':>6} {'found':>6} {'extra':>6} {'pred/s':>6}  samples/s per model (pure), "
+            "epoch s"
         )
         for minutes in args.minutes:
             for name in args.presets:
-                config = configured(name, pipeline)
+                config = configured(name, pipeline, project)
                 r = run(project, config, minutes, video, truth, test, tmp / f"{name}_{minutes}")
                 per_model = "  ".join(
                     f"{k} {v:.1f} ({pure[name][k]:.1f})" for k, v in r["rates"].items()
@@ -210,6 +233,8 @@ def main() -> None:
                     f"{name:<9} {minutes:>4g} m {r['train_min']:>6.1f} m "
                     f"{_num(r['dist_p50'], 5, 2)}px {_num(r['dist_p90'], 5, 2)}px "
                     f"{_num(r['oks_map'], 6, 3)} {_num(100 * (r['found_fraction'] or 0), 5, 1)}%"
+                    f" {100 * r['instances_extra'] / max(r['instances_gt'], 1):5.1f}%"
+                    f" {r['fps']:6.1f}"
                     f"  {per_model}  epoch {epoch_seconds(config, r['rates']):.1f} s",
                     flush=True,
                 )

@@ -16,37 +16,23 @@ import tempfile
 import time
 
 import torch
-import torch.nn.functional as F
 
+from napari_sleap_train.choices import ModelKind
 from napari_sleap_train.config import TrainingConfig
-from napari_sleap_train.data.datasets import (
-    CentroidData,
-    InstanceData,
-    SingleInstanceData,
-    load_labelled_data,
-    resolve_crop_size,
-    split_frames,
-)
+from napari_sleap_train.data.datasets import load_labelled_data, resolve_crop_size
 from napari_sleap_train.models import ConfmapModel
 from napari_sleap_train.models.device import autocast, resolve_precision, to_layout
 from napari_sleap_train.project import load_project
 from napari_sleap_train.sample_data import sample_dir
 from napari_sleap_train.training import BatchEnded, TrainingFinished, train_events
 from napari_sleap_train.training.pipeline import pipeline_events
-from napari_sleap_train.training.trainer import unet_spec
+from napari_sleap_train.training.trainer import datasets_for, unet_spec
 
 
 def pure_step_rate(kind: str, data, config: TrainingConfig, steps: int) -> float:
     """Samples/s of forward+backward+Adam on one fixed batch (no data work)."""
     section = config.model(kind)
-    split = split_frames(data.n_frames, section.optimization.validation_fraction, 0)
-    if kind == "centroid":
-        ds = CentroidData(data, split.train, section)
-    elif kind == "single_instance":
-        ds = SingleInstanceData(data, split.train, section)
-    else:
-        crop, _ = resolve_crop_size(data, section)
-        ds = InstanceData(data, split.train, section, crop)
+    ds = datasets_for(ModelKind(kind), data, config)[0]
     gen = torch.Generator().manual_seed(0)
     bs = section.optimization.batch_size
     x, y = ds.batch(torch.arange(bs) % len(ds), gen)
@@ -62,7 +48,7 @@ def pure_step_rate(kind: str, data, config: TrainingConfig, steps: int) -> float
             t0 = time.perf_counter()
         with autocast(device, precision):
             pred = model(x)
-        loss = F.mse_loss(pred.float(), y)
+        loss = ds.loss(pred.float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -70,6 +70,9 @@ def inputs(sample_paths, tmp_path_factory) -> Path:
         skeletons=[skeleton],
     )
     sio.save_slp(other, str(root / "other_skeleton.slp"))
+    no_edges = sio.load_slp(str(root / "sample.slp"))
+    no_edges.skeletons[0].edges = []
+    sio.save_slp(no_edges, str(root / "no_edges.slp"))
     for name, text in {
         "sigma_big.json": '{"centroid": {"sigma": "big"}}',
         "string.json": '"abc"',
@@ -214,6 +217,10 @@ CASES = {
     "crop smaller than the animals": (
         "train {i}/sample.slp --out {o}/run --crop-size 32 --epochs 1",
         ["Crop size 32 px is smaller than the animals", "auto crop size"],
+    ),
+    "bottom-up with a skeleton without edges": (
+        "train {i}/no_edges.slp --out {o}/run --pipeline bottom-up --epochs 1",
+        ["part affinity fields need edges", "Add edges", "top-down"],
     ),
     "single instance on frames with several animals": (
         "train {i}/sample.slp --out {o}/run --pipeline single-instance --epochs 1",

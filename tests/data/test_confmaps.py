@@ -78,3 +78,19 @@ def test_invalid_arguments() -> None:
         node_confmaps(torch.zeros(1, 1, 2), 8, 8, 0.0, 1)
     with pytest.raises(ValueError, match="stride"):
         make_grid(8, 8, 0)
+
+
+def test_part_affinity_fields_point_along_each_edge_and_fade_with_distance():
+    from napari_sleap_train.data.confmaps import part_affinity_fields
+
+    pts = torch.tensor([[[[10.0, 20.0], [30.0, 20.0], [float("nan")] * 2]]])  # (1, 1, 3, 2)
+    edges = torch.tensor([[0, 1], [1, 2]])
+    pafs = part_affinity_fields(pts, edges, 40, 40, sigma=4.0, stride=1)
+    assert pafs.shape == (1, 4, 40, 40)
+    assert torch.allclose(pafs[0, :2, 20, 20], torch.tensor([1.0, 0.0]))  # on the edge
+    assert pafs[0, 0, 24, 20] == pytest.approx(math.exp(-0.5), rel=1e-5)  # one sigma away
+    assert pafs[0, 0, 20, 36] == pytest.approx(math.exp(-0.5 * (6 / 4) ** 2), rel=1e-5)  # past it
+    assert pafs[0, 2:].abs().max() == 0  # an edge with a missing end has no field
+    two = torch.cat([pts, pts + torch.tensor([0.0, 1.0])], dim=1)  # two animals: summed
+    summed = part_affinity_fields(two, edges, 40, 40, 4.0, 1)
+    assert summed[0, 0, 20, 20] > 1.9

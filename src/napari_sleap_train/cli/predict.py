@@ -80,7 +80,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..choices import FrameTarget
     from ..errors import ModelFolderError
     from ..inference.frames import select_frames
-    from ..inference.pipelines import predictor_from_run, run_models
+    from ..inference.pipelines import predictor_from_run
     from ..inference.results import add_predictions
     from ..inference.topdown import PredictionStats
     from ..models.folder import RunFolder
@@ -92,7 +92,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     tracking = tracking_config(args)
     _check_output(out, source)
     run = RunFolder(Path(args.models_dir))
-    missing = run.missing_text(run_models(run)) if run.path.is_dir() else None
+    missing = run.missing_text(run.pipeline_models()) if run.path.is_dir() else None
     if missing is not None:
         raise ModelFolderError(missing)
     if source.suffix.lower() == ".slp":

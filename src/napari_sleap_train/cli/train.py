@@ -33,6 +33,12 @@ def training_options(p: argparse.ArgumentParser) -> None:
         "single-instance when no labelled frame holds more than one animal, else top-down; "
         "bottom-up: one network that groups body parts along the skeleton's edges",
     )
+    p.add_argument(
+        "--auto-settings",
+        action="store_true",
+        help="choose input scaling, max stride and the instance crop's scaling from the frame "
+        "size and the labelled animals (printed with the reasons); given options still apply",
+    )
     p.add_argument("--epochs", type=positive_int, help="maximum epochs per model")
     p.add_argument("--batches-per-epoch", type=positive_int, help="batches per epoch")
     p.add_argument("--batch-size", type=positive_int, help="samples per batch (default 4)")
@@ -254,6 +260,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             config = load_config(args)
             project = load_project(args.labels, search_dirs=args.video_dir or ())
         config = with_auto_pipeline(args, config, project)
+        config = with_auto_settings(args, config, project)
         plan = _run_plan(args, config)
         config = plan.config
         if not plan.models:
@@ -308,6 +315,22 @@ def with_auto_pipeline(args: argparse.Namespace, config, project):
     return config.for_pipeline(kind).validate()
 
 
+def with_auto_settings(args: argparse.Namespace, config, project):
+    """With ``--auto-settings``: the settings the data call for, each printed with why."""
+    if not getattr(args, "auto_settings", False):
+        return config
+    from ..data.auto_settings import settings_from_data
+    from ..models.device import resolve_device
+
+    shape = project.videos[0].shape if project.videos else None
+    frame_hw = (int(shape[1]), int(shape[2])) if shape is not None else (0, 0)
+    cpu = resolve_device(config.device).type == "cpu"
+    config, notes = settings_from_data(config, project.user_instances_array(), frame_hw, cpu)
+    for note in notes:
+        print(f"auto settings: {note}")
+    return config.validate()
+
+
 def cmd_export_job(args: argparse.Namespace) -> int:
     from ..jobs import export_job, job_commands
     from ..project import load_project
@@ -315,6 +338,7 @@ def cmd_export_job(args: argparse.Namespace) -> int:
     config = load_config(args)
     project = load_project(args.labels, search_dirs=args.video_dir or ())
     config = with_auto_pipeline(args, config, project)
+    config = with_auto_settings(args, config, project)
     out = export_job(project, config, args.out)
     print(f"training job: {out} ({out.stat().st_size / 1e6:.1f} MB)")
     print("run it with:")

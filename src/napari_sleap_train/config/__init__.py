@@ -57,6 +57,7 @@ __all__ = [
     "default_config",
     "default_models",
     "default_preset",
+    "pipeline_for_counts",
     "preset",
 ]
 
@@ -259,6 +260,17 @@ def preset(name: Preset | str) -> TrainingConfig:
         section.optimization.batches_per_epoch = 50
         section.optimization.schedule = Schedule.COSINE
     return config
+
+
+def pipeline_for_counts(frames: int, instances: int) -> tuple[PipelineKind, str]:
+    """The pipeline labels call for, from their numbers of labelled frames and instances,
+    and why: single-instance when no labelled frame holds more than one animal (the only
+    way there are more instances than frames), top-down otherwise."""
+    if not frames:
+        return PipelineKind.TOP_DOWN, "no labelled frame yet"
+    if instances <= frames:
+        return PipelineKind.SINGLE_INSTANCE, "no labelled frame holds more than one animal"
+    return PipelineKind.TOP_DOWN, "labelled frames hold several animals"
 
 
 def default_preset() -> Preset:

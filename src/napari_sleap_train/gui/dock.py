@@ -17,6 +17,7 @@ from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QVBoxLayout, QWidget
 
+from ..config import pipeline_for_counts
 from ..errors import SleapTrainError
 from . import DOCK_WIDTH, frame_view
 from .layers import ProjectLayers
@@ -24,7 +25,7 @@ from .monitor import TrainingMonitor
 from .previews import CROP_LAYER, RF_LAYER, PreviewPanel
 from .runner import RunnerPanel
 from .runs_panel import RunsPanel
-from .settings_panel import MODELS, SettingsPanel
+from .settings_panel import SettingsPanel
 from .training_inputs import show_training_inputs
 from .video_switcher import VideoSwitcher
 
@@ -64,6 +65,7 @@ class TrainingDock(QWidget):
         self.monitor = TrainingMonitor()
         self.runs = RunsPanel(self.layers)
         self.runner = RunnerPanel(self.layers, self.settings, self.monitor)
+        self.settings.add_button("Choose settings from the data", self.settings_from_data)
         self.settings.add_button("View Training Image Inputs…", self.view_training_inputs)
         self.settings.add_button("Export training job…", self._export_job_dialog)
         self.setMaximumWidth(DOCK_WIDTH)
@@ -94,7 +96,10 @@ class TrainingDock(QWidget):
         self.settings.tabs.currentChanged.connect(lambda *_: self.previews.update())
         self.runner.busy_changed.connect(self.runs.set_busy)
         self.runner.run_ended.connect(self.runs.refresh)
-        self.runs.predict_requested.connect(lambda run: self.runner.predict(run.models(MODELS)))
+        self.runs.predict_requested.connect(
+            lambda run: self.runner.predict(run.models(run.pipeline_models()))
+        )
+        self.settings.auto_kind = lambda: pipeline_for_counts(*self.previews.counts()[:2])
         napari_viewer.dims.events.current_step.connect(self._frame_changed)
         napari_viewer.layers.events.inserted.connect(self._layers_changed)
         napari_viewer.layers.events.removed.connect(self._layers_changed)
@@ -134,14 +139,33 @@ class TrainingDock(QWidget):
                 layer.events.data.connect(self._labels_edited)
             self.settings.set_nodes(self.layers.node_names())
             self.previews.labels_edited()
+            self.settings.labels_changed()
         self.runner.update_buttons()
 
     def _labels_edited(self, event=None) -> None:
         action = str(getattr(event, "action", "") or "").lower()
         if not action.endswith("ing"):  # redraw after a change, not at its "…ing" event
             self.previews.labels_edited()
+            self.settings.labels_changed()
 
     # ----- actions ---------------------------------------------------------------------
+    def settings_from_data(self) -> list[str]:
+        """Set input scaling, max stride and the crop's scaling from the frame size and the
+        labelled animals; the reasons are shown under the buttons (and returned)."""
+        from ..data.auto_settings import settings_from_data
+        from ..models.device import resolve_device
+
+        config, hw = self.settings.config(), self.layers.video_shape()
+        if hw is None:
+            notes = ["Open a video and its labels first."]
+        else:
+            cpu = resolve_device(config.device).type == "cpu"
+            xy = self.previews.table().visible_xy()
+            config, notes = settings_from_data(config, xy, hw, cpu)
+            self.settings.show_config(config)
+        self.settings.auto_label.setText("Settings from the data:\n" + "\n".join(notes))
+        return notes
+
     def view_training_inputs(self, n: int = 6) -> list:
         """Add augmented training samples and their target maps as layers."""
         try:

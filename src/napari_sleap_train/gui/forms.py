@@ -22,12 +22,13 @@ from ..choices import (
     Choice,
     FrameTarget,
     ModelKind,
+    PipelineKind,
     PredictionMode,
     Preset,
     StartFrom,
     VideoScope,
 )
-from ..config import TrainingConfig
+from ..config import MODEL_CONFIGS, TrainingConfig
 from ..config.settings import Setting, setting_of, value_type
 from ..inference.frames import FrameSelection
 
@@ -114,6 +115,18 @@ class DockSettings:
         "time budget, a higher learning rate with cosine decay); 'SLEAP defaults' are SLEAP's "
         "baseline settings, best on a GPU. Choosing one resets every field.",
     ).field(Preset.SLEAP)
+    pipeline: PipelineKind | None = Setting(
+        "Training/Inference Pipeline Type",
+        "auto: single animal when no labelled frame holds more than one animal, else "
+        "top-down. single animal: one network finds the body parts of the one animal on "
+        "the whole frame. top-down: a centroid network finds each animal, a "
+        "centered-instance network its body parts in a crop around it (best when animals "
+        "are apart and small in the frame). bottom-up: one network finds every body part "
+        "and groups them along the skeleton's edges (animals in close contact; the "
+        "skeleton needs edges).",
+        none="auto (from the labels)",
+        options=(PipelineKind.SINGLE_INSTANCE, PipelineKind.TOP_DOWN, PipelineKind.BOTTOM_UP),
+    ).field(None)
     config: TrainingConfig = field(default_factory=TrainingConfig)
     after: AfterTraining = field(default_factory=AfterTraining)
     starts: dict[ModelKind, ModelStart] = field(default_factory=_starts)
@@ -131,6 +144,22 @@ class FieldSpec:
 
 def _step(obj: Any, part: str) -> Any:
     return obj[part] if isinstance(obj, dict) else getattr(obj, part)
+
+
+def template_settings() -> DockSettings:
+    """Settings holding a part for every model, so every model's fields can be declared."""
+    config = TrainingConfig()
+    config.models = {kind: cls() for kind, cls in MODEL_CONFIGS.items()}
+    return DockSettings(config=config)
+
+
+def has_path(obj: Any, path: str) -> bool:
+    """Whether a dotted path exists in ``obj`` (a model's field needs that model)."""
+    try:
+        get_path(obj, path)
+    except (KeyError, AttributeError, StopIteration):
+        return False
+    return True
 
 
 def get_path(obj: Any, path: str) -> Any:
@@ -183,6 +212,13 @@ class FormField:
         if isinstance(self.widget, widgets.CheckBox):
             self.widget.text = label  # a check box shows its own text, not the label column
         self.widget.tooltip = self.decl.help
+        self.label_widget: QLabel | None = None  # set by form_page
+
+    def set_visible(self, visible: bool) -> None:
+        """Show or hide the field and its label."""
+        self.widget.native.setVisible(visible)
+        if self.label_widget is not None:
+            self.label_widget.setVisible(visible)
 
     @property
     def _none_is_zero(self) -> bool:
@@ -250,6 +286,7 @@ def form_page(fields: list[FormField]) -> QWidget:
         else:
             label = QLabel(f.widget.label)
             label.setToolTip(f.decl.help)
+            f.label_widget = label
             layout.addRow(label, f.widget.native)
     return page
 
@@ -258,7 +295,7 @@ class SettingsForm:
     """The widgets of a :class:`DockSettings`, one page per tab."""
 
     def __init__(self, tabs: dict[str, list[FieldSpec]]):
-        template = DockSettings()
+        template = template_settings()
         self.fields: dict[str, FormField] = {}
         self.tabs: dict[str, QWidget] = {}
         for tab, specs in tabs.items():
@@ -269,16 +306,21 @@ class SettingsForm:
         self._base = template
 
     def show(self, settings: DockSettings) -> None:
-        """Show ``settings`` (settings without a field are kept as they are)."""
+        """Show ``settings`` (settings without a field are kept as they are); the fields of
+        models the pipeline lacks are hidden."""
         self._base = copy.deepcopy(settings)
         for f in self.fields.values():
-            f.show(get_path(settings, f.spec.path))
+            present = has_path(settings, f.spec.path)
+            f.set_visible(present)
+            if present:
+                f.show(get_path(settings, f.spec.path))
 
     def read(self) -> DockSettings:
         """New settings from the widgets' values (may be invalid: check the config)."""
         settings = copy.deepcopy(self._base)
         for f in self.fields.values():
-            set_path(settings, f.spec.path, f.read())
+            if has_path(settings, f.spec.path):
+                set_path(settings, f.spec.path, f.read())
         return settings
 
     def field_for(self, config_path: str) -> FormField | None:

@@ -43,7 +43,10 @@ def receptive_field(config: TrainingConfig, kind: ModelKind) -> float:
 
 
 def auto_crop(config: TrainingConfig, xy: np.ndarray) -> int | None:
-    """The auto crop size for labelled instances ``(M, N, 2)`` (None without any)."""
+    """The auto crop size for labelled instances ``(M, N, 2)`` (None without any, or for a
+    pipeline without crops)."""
+    if ModelKind.CENTERED_INSTANCE not in config.models:
+        return None
     if not len(xy) or not np.isfinite(xy).any():
         return None
     section = config.model(ModelKind.CENTERED_INSTANCE)
@@ -110,9 +113,12 @@ class PreviewPanel:
         table = self.table()
         xy = table.visible_xy()
         auto = auto_crop(config, xy)
-        chosen = config.model(ModelKind.CENTERED_INSTANCE).crop_size
+        crops = ModelKind.CENTERED_INSTANCE in config.models
+        chosen = config.model(ModelKind.CENTERED_INSTANCE).crop_size if crops else None
         crop = chosen or auto
-        if not crop:
+        if not crops:
+            text = "Crop size: - (this pipeline sees whole frames)."
+        elif not crop:
             text = "Crop size: auto (label an animal to compute it)."
         elif chosen is None:
             text = f"Crop size: {crop} px (auto)"
@@ -120,6 +126,8 @@ class PreviewPanel:
             text = f"Crop size: {crop} px (auto would be {auto} px)"
         self.crop_label.setText(text)
         for kind, label in self.rf_labels.items():
+            if kind not in config.models:
+                continue
             rf = receptive_field(config, kind)
             label.setText(
                 f"Receptive field: {rf:.0f} px on the original frame"
@@ -132,7 +140,8 @@ class PreviewPanel:
         anchor_idx = nodes.index(anchor) if anchor in nodes else None
         anchors = instance_anchors(on_frame, anchor_idx) if len(on_frame) else np.zeros((0, 2))
         anchors = anchors[np.isfinite(anchors).all(1)]
-        rf = receptive_field(config, self.settings.current_model() or ModelKind.CENTROID)
+        shown = self.settings.current_model()
+        rf = receptive_field(config, shown if shown in config.models else next(iter(config.models)))
         camera = self.layers.viewer.camera.center
         centre = tuple(anchors[0]) if len(anchors) else (camera[-1], camera[-2])
         # 2-D layers, redrawn for the shown frame: napari then has nothing to slice at a

@@ -16,7 +16,7 @@ from ..project import Project
 from .layers import ProjectLayers
 from .monitor import TrainingMonitor
 from .prediction import PredictionJob
-from .settings_panel import MODELS, SettingsPanel, save_last_config
+from .settings_panel import SettingsPanel, save_last_config
 from .training_run import TrainingRun
 
 
@@ -143,7 +143,7 @@ class RunnerPanel(QWidget):
             return
         save_last_config(config)
         starts = {k: (s.start, s.earlier()) for k, s in settings.starts.items()}
-        plan = plan_run(RunFolder.new(runs_root(project)), MODELS, starts)
+        plan = plan_run(RunFolder.new(runs_root(project)), tuple(config.models), starts)
         self.job = None
         self.run = TrainingRun(self.layers, project, config, plan, self.monitor, self.say)
         self.run.offered.connect(self._offer)
@@ -166,7 +166,7 @@ class RunnerPanel(QWidget):
             f"{event.next_model.label} next, or stop here and predict?"
         )
         self.go_on_button.setText(f"Train {event.next_model.label}")
-        can_predict = all(self.run.has_model(k) for k in MODELS)
+        can_predict = all(self.run.has_model(k) for k in self.run.config.models)
         self.finish_button.setText("Predict now" if can_predict else "Finish here")
         self.offer.show()
 
@@ -184,7 +184,7 @@ class RunnerPanel(QWidget):
         if run.failed or run.cancelled or selection is None:
             self.run_ended.emit()
             return
-        missing = [k.label for k in MODELS if not run.has_model(k)]
+        missing = [k.label for k in run.config.models if not run.has_model(k)]
         if missing:
             self.say(
                 f"Not predicting: no {' or '.join(missing)} was trained. Run again, or pick "

@@ -20,7 +20,6 @@ from ..errors import SleapTrainError
 from ..models.folder import RunFolder, runs_in
 from .layers import ProjectLayers
 from .runner import runs_root
-from .settings_panel import MODELS
 
 FOLDER_ROLE = Qt.ItemDataRole.UserRole
 
@@ -56,7 +55,7 @@ class RunsPanel(QWidget):
             project = self.layers.rebuild()
         except SleapTrainError:
             return
-        found = runs_in(runs_root(project), MODELS)
+        found = runs_in(runs_root(project))
         for run in [*found, *self.extra]:
             item = QListWidgetItem(run.path.name if run in found else str(run.path))
             item.setData(FOLDER_ROLE, str(run.path))
@@ -65,8 +64,8 @@ class RunsPanel(QWidget):
     def add_run(self, folder: str | Path) -> None:
         """List a models folder trained elsewhere (with a folder per model)."""
         run = RunFolder(Path(folder))
-        if not run.has_models(MODELS):
-            names = " and ".join(f"{k.value}/" for k in MODELS)
+        if not run.has_models(run.pipeline_models()):
+            names = " and ".join(f"{k.value}/" for k in run.pipeline_models())
             show_error(f"{run.path} holds no {names} model folders.")
             return
         self.extra.append(run)

@@ -7,6 +7,7 @@ configuration), so a whole configuration survives, not only the fields of one fo
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from napari.utils.notifications import show_error
@@ -21,19 +22,23 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..choices import ModelKind, Preset
-from ..config import PIPELINE_MODELS, TrainingConfig, default_preset, preset
+from ..choices import ModelKind, PipelineKind, Preset
+from ..config import MODEL_CONFIGS, TrainingConfig, default_preset, preset
 from ..errors import SleapTrainError
 from .forms import DockSettings, FieldSpec, SettingsForm
 
 PIPELINE_TAB = "pipeline"
 PIPELINE_FIELDS = [
+    FieldSpec("pipeline", "pipeline"),
     FieldSpec("preset", "preset"),
     FieldSpec("time_budget", "config.pipeline.time_budget_minutes"),
     FieldSpec("anchor_part", "config.pipeline.anchor_part"),
     FieldSpec("centroid_sigma", "config.models.centroid.sigma", "Sigma for centroids"),
     FieldSpec("node_sigma", "config.models.centered_instance.sigma", "Sigma for nodes"),
     FieldSpec("crop_size", "config.models.centered_instance.crop_size"),
+    FieldSpec("single_sigma", "config.models.single_instance.sigma", "Sigma for nodes"),
+    FieldSpec("bottom_up_sigma", "config.models.bottom_up.sigma", "Sigma for nodes"),
+    FieldSpec("edge_sigma", "config.models.bottom_up.paf_sigma"),
     FieldSpec("batch_size", "config.models.*.optimization.batch_size"),
     FieldSpec("predict_on", "after.predict_on"),
     FieldSpec("random_count", "after.random_count"),
@@ -78,16 +83,27 @@ MODEL_FIELDS = (
     "augmentation.contrast",
     "augmentation.brightness",
 )
-MODELS = PIPELINE_MODELS[TrainingConfig().pipeline.kind]
+BOTTOM_UP_FIELDS = (
+    "paf_loss_weight",
+    "max_edge_length_ratio",
+    "dist_penalty_weight",
+    "min_line_score",
+    "min_instance_peaks",
+)
+MODELS = tuple(MODEL_CONFIGS)  # a tab each; the pipeline's models are shown
 
 
 def model_fields(kind: ModelKind) -> list[FieldSpec]:
     """The fields of a model's tab."""
     k = kind.value
+    own = BOTTOM_UP_FIELDS if kind is ModelKind.BOTTOM_UP else ()
     return [
         FieldSpec(f"{k}.start", f"starts.{k}.start"),
         FieldSpec(f"{k}.previous", f"starts.{k}.folder"),
-        *(FieldSpec(f"{k}.{p.rpartition('.')[2]}", f"config.models.{k}.{p}") for p in MODEL_FIELDS),
+        *(
+            FieldSpec(f"{k}.{p.rpartition('.')[2]}", f"config.models.{k}.{p}")
+            for p in (*MODEL_FIELDS, *own)
+        ),
     ]
 
 
@@ -154,6 +170,16 @@ class SettingsPanel(QWidget):
         ):
             self.add_button(text, slot)
         self._problems: dict[str, str] = {}
+        self.auto_kind: Callable[[], tuple[PipelineKind, str]] = lambda: (
+            PipelineKind.TOP_DOWN,
+            "no labels yet",
+        )
+        self.pipeline_label = QLabel()
+        self.pipeline_label.setWordWrap(True)
+        self.pages[PIPELINE_TAB].insertWidget(0, self.pipeline_label)
+        self.auto_label = QLabel()  # what "Choose settings from the data" chose, and why
+        self.auto_label.setWordWrap(True)
+        self.pages[PIPELINE_TAB].insertWidget(3, self.auto_label)  # below the buttons
         self.problem_label = QLabel()
         self.problem_label.setStyleSheet("color: #ff6060")
         self.problem_label.setWordWrap(True)
@@ -169,6 +195,7 @@ class SettingsPanel(QWidget):
         self.form.show(settings)
         self.form.on_change(self._edited)
         self.form.widgets["preset"].changed.connect(self._preset_chosen)
+        self.form.widgets["pipeline"].changed.connect(self._pipeline_chosen)
         self._edited()
 
     # ----- layout ----------------------------------------------------------------------
@@ -206,6 +233,27 @@ class SettingsPanel(QWidget):
         self.form.show(settings)
         self._edited()
 
+    def pipeline(self) -> tuple[PipelineKind, str]:
+        """The pipeline the dock trains, and why (the user's choice, or auto's reason)."""
+        chosen = self.form.widgets["pipeline"].value
+        if chosen is not None:
+            return PipelineKind(chosen), "chosen"
+        kind, why = self.auto_kind()
+        return kind, f"auto: {why}"
+
+    def labels_changed(self) -> None:
+        """The labels changed: with auto, follow the pipeline they call for."""
+        self._pipeline_chosen()
+
+    def _pipeline_chosen(self, *_) -> None:
+        """Show the models of the pipeline chosen (or called for by the labels)."""
+        kind, _ = self.pipeline()
+        config = self.config()
+        if PipelineKind(config.pipeline.kind) is not kind:
+            self.show_config(config.for_pipeline(kind))
+        else:
+            self._show_pipeline(config)
+
     def set_nodes(self, node_names: list[str]) -> None:
         """Offer the skeleton's nodes as anchor parts."""
         self.form.set_choices("anchor_part", node_names)
@@ -214,9 +262,24 @@ class SettingsPanel(QWidget):
         """What is invalid in the forms now (found at the last edit)."""
         return self._problems
 
+    def _show_pipeline(self, config: TrainingConfig) -> None:
+        """Show the tabs of the pipeline's models and say which pipeline it is."""
+        for key, layout in self.pages.items():
+            page = layout.parentWidget()
+            index = next(
+                i for i in range(self.tabs.count()) if self.tabs.widget(i).widget() is page
+            )
+            visible = key == PIPELINE_TAB or ModelKind(key) in config.models
+            self.tabs.setTabVisible(index, visible)
+        kind, why = self.pipeline()
+        self.pipeline_label.setText(
+            f"Pipeline: {kind.label} ({why}); trains " + ", ".join(k.label for k in config.models)
+        )
+
     def _edited(self) -> None:
         """Outline invalid fields and say what to change; remember a valid configuration."""
         config = self.config()
+        self._show_pipeline(config)
         problems = self._problems = config.problems()
         for widget in self.form.widgets.values():
             widget.native.setStyleSheet("")
@@ -238,18 +301,24 @@ class SettingsPanel(QWidget):
         """Show the engine's defaults for this machine in every field."""
         name = default_preset()
         settings = self.form.read()
-        settings.preset, settings.config = name, preset(name)
+        settings.preset, settings.config = name, preset(name).for_pipeline(self.pipeline()[0])
         self.form.show(settings)
         self._edited()
 
     def _preset_chosen(self, *_) -> None:
-        self.show_config(preset(Preset(self.form.widgets["preset"].value)))
+        kind, _ = self.pipeline()
+        self.show_config(preset(Preset(self.form.widgets["preset"].value)).for_pipeline(kind))
 
     def save_config(self, path: str | Path) -> Path:
         return self.config().save(path)
 
     def load_config(self, path: str | Path) -> None:
-        self.show_config(TrainingConfig.load(path))
+        """Show a saved configuration; its pipeline becomes the chosen one."""
+        config = TrainingConfig.load(path)
+        settings = self.form.read()
+        settings.config, settings.pipeline = config, PipelineKind(config.pipeline.kind)
+        self.form.show(settings)
+        self._edited()
 
     def _save_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save configuration", "", "JSON (*.json)")

@@ -6,11 +6,11 @@ import os
 from collections.abc import Mapping
 
 from ..choices import ModelKind
-from ..models.folder import ModelFolder, RunFolder
+from ..models.folder import ModelFolder
 from .bottomup import BottomUpPredictor
 from .predictor import Predictor, existing_run
 from .single import SingleInstancePredictor
-from .topdown import TOP_DOWN_MODELS, TopDownPredictor
+from .topdown import TopDownPredictor
 
 
 def predictor_for(
@@ -26,16 +26,7 @@ def predictor_for(
     return TopDownPredictor.from_folders(folders, **kwargs)
 
 
-def run_models(run: RunFolder) -> tuple[ModelKind, ...]:
-    """The models a run folder's pipeline needs: its one full-frame model (single-instance
-    or bottom-up) when it holds one, else top-down's two."""
-    for kind in (ModelKind.SINGLE_INSTANCE, ModelKind.BOTTOM_UP):
-        if run.model(kind).path.is_dir():
-            return (kind,)
-    return TOP_DOWN_MODELS
-
-
 def predictor_from_run(models_dir: str | os.PathLike, **kwargs) -> Predictor:
     """The predictor of a folder written by ``train`` (any pipeline)."""
     run = existing_run(models_dir)
-    return predictor_for(run.models(run_models(run)), **kwargs)
+    return predictor_for(run.models(run.pipeline_models()), **kwargs)

@@ -300,6 +300,14 @@ class RunFolder:
     def models(self, kinds: tuple[ModelKind, ...]) -> dict[ModelKind, ModelFolder]:
         return {k: self.model(k) for k in kinds}
 
+    def pipeline_models(self) -> tuple[ModelKind, ...]:
+        """The models this run's pipeline needs: its one full-frame model (single-instance
+        or bottom-up) when it holds one, else top-down's two."""
+        for kind in (ModelKind.SINGLE_INSTANCE, ModelKind.BOTTOM_UP):
+            if self.model(kind).path.is_dir():
+                return (kind,)
+        return (ModelKind.CENTROID, ModelKind.CENTERED_INSTANCE)
+
     @property
     def record_file(self) -> Path:
         return self.path / "run.json"
@@ -329,10 +337,11 @@ class RunFolder:
         )
 
 
-def runs_in(root: str | os.PathLike, kinds: tuple[ModelKind, ...]) -> list[RunFolder]:
-    """The runs under ``root`` holding a folder for each of ``kinds``, oldest first."""
+def runs_in(root: str | os.PathLike, kinds: tuple[ModelKind, ...] | None = None) -> list[RunFolder]:
+    """The runs under ``root`` holding a folder for each of ``kinds`` (default: each model
+    of the run's own pipeline), oldest first."""
     root = Path(root)
     if not root.is_dir():
         return []
     runs = (RunFolder(p) for p in sorted(root.glob(f"{RUN_PREFIX}*")))
-    return [run for run in runs if run.has_models(kinds)]
+    return [run for run in runs if run.has_models(kinds or run.pipeline_models())]

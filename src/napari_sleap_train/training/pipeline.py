@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..choices import ModelKind, PipelineKind, StartFrom
-from ..config import TrainingConfig
+from ..config import TrainingConfig, pipeline_for_counts
 from ..data.datasets import (
     LabelledData,
     check_edges,
@@ -104,12 +104,8 @@ def auto_pipeline(project: Project) -> tuple[PipelineKind, str]:
     """The pipeline the labels call for, and why: single-instance when no labelled frame
     holds more than one animal, top-down otherwise."""
     counts = project.user_counts().values()
-    several = sum(instances - frames for frames, instances in counts)
-    if not counts:
-        return PipelineKind.TOP_DOWN, "no labelled frame yet"
-    if several == 0:
-        return PipelineKind.SINGLE_INSTANCE, "no labelled frame holds more than one animal"
-    return PipelineKind.TOP_DOWN, "labelled frames hold several animals"
+    frames = sum(f for f, _ in counts)
+    return pipeline_for_counts(frames, sum(i for _, i in counts))
 
 
 def _check_nodes(folder: ModelFolder, node_names: list[str]) -> None:

@@ -111,9 +111,11 @@ def _oom_error(kind: str, exc: BaseException) -> TrainingError:
     )
 
 
-def _datasets(
+def datasets_for(
     kind: ModelKind, data: LabelledData, config: TrainingConfig
 ) -> tuple[ModelData, ModelData, list[str], dict]:
+    """The training and validation data of model ``kind``, notes for the user, and what the
+    model folder records beyond the configuration (the crop size)."""
     section = config.model(kind)
     split = split_frames(
         data.n_frames, section.optimization.validation_fraction, section.optimization.seed
@@ -233,7 +235,7 @@ def train_events(
         if project is None:
             raise ValueError("Give a project or decoded data.")
         data = load_labelled_data(project, config.pipeline.anchor_part)
-    train, val, notes, extra = _datasets(kind, data, config)
+    train, val, notes, extra = datasets_for(ModelKind(kind), data, config)
     batch_size, note = with_batch_size(len(train) // group.world, opt_cfg.batch_size)
     if note:
         notes.append(note)
@@ -492,4 +494,11 @@ def train_model(
     return finished
 
 
-__all__ = ["check_writable", "cosine_lr", "train_events", "train_model", "unet_spec"]
+__all__ = [
+    "check_writable",
+    "cosine_lr",
+    "datasets_for",
+    "train_events",
+    "train_model",
+    "unet_spec",
+]

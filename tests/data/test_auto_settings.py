@@ -1,0 +1,56 @@
+"""Settings chosen from the frame size and the labelled animals' sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_sleap_train.choices import ModelKind, PipelineKind
+from napari_sleap_train.config import TrainingConfig
+from napari_sleap_train.data.auto_settings import settings_from_data
+from napari_sleap_train.models.receptive_field import receptive_field_px
+
+
+def animals(*sides: float) -> np.ndarray:
+    """One animal per side: three nodes spanning a square of that side."""
+    return np.array([[[10, 10], [10 + s, 10 + s / 2], [10 + s / 2, 10 + s]] for s in sides], float)
+
+
+def test_a_large_animal_is_scaled_down_to_what_it_needs_with_a_stride_that_covers_it():
+    config = TrainingConfig().for_pipeline(PipelineKind.SINGLE_INSTANCE)
+    out, notes = settings_from_data(config, animals(300, 400), (406, 720), cpu=True)
+    section = out.model(ModelKind.SINGLE_INSTANCE)
+    assert section.input_scaling == pytest.approx(0.3)  # 128 / 400, on 0.05 steps
+    assert section.backbone.max_stride == 32  # 156 px covers 400 * 0.3 = 120 px, 76 does not
+    assert receptive_field_px(32) >= 400 * 0.3 > receptive_field_px(16)
+    assert "input scaling 0.30" in notes[0] and "needs no more than 128 px" in notes[0]
+    assert config.model(ModelKind.SINGLE_INSTANCE).input_scaling == 0.5  # the input is kept
+
+
+def test_small_animals_on_large_frames_trade_pixels_for_speed_on_the_cpu_only():
+    config = TrainingConfig().for_pipeline(PipelineKind.BOTTOM_UP)
+    cpu, notes = settings_from_data(config, animals(40, 40, 50), (1024, 1024), cpu=True)
+    assert cpu.model(ModelKind.BOTTOM_UP).input_scaling == pytest.approx(0.4)  # 16 / 40 px
+    assert "below 16 px" in notes[0]
+    gpu, _ = settings_from_data(config, animals(40, 40, 50), (1024, 1024), cpu=False)
+    assert gpu.model(ModelKind.BOTTOM_UP).input_scaling == 1.0
+    mid, notes = settings_from_data(config, animals(90, 100), (1024, 1024), cpu=True)
+    assert mid.model(ModelKind.BOTTOM_UP).input_scaling == pytest.approx(0.4)  # 384 / 1024
+    assert "384² px trains fast" in notes[0]
+
+
+def test_large_crops_are_resized_on_the_cpu_and_the_centroid_model_is_left_alone():
+    config = TrainingConfig()
+    out, notes = settings_from_data(config, animals(400, 380), (720, 720), cpu=True)
+    instance = out.model(ModelKind.CENTERED_INSTANCE)
+    assert 0 < instance.input_scaling < 1 and "resized to" in notes[-1]
+    assert out.model(ModelKind.CENTROID) == config.model(ModelKind.CENTROID)
+    gpu, _ = settings_from_data(config, animals(400, 380), (720, 720), cpu=False)
+    assert gpu.model(ModelKind.CENTERED_INSTANCE).input_scaling == 1.0
+    out.validate()
+
+
+def test_without_labels_nothing_changes():
+    config = TrainingConfig()
+    out, notes = settings_from_data(config, np.zeros((0, 3, 2)), (100, 100), cpu=True)
+    assert out == config and "Label an animal" in notes[0]
