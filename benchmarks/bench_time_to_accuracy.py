@@ -184,6 +184,7 @@ def main() -> None:
     parser.add_argument(
         "--auto-settings", action="store_true", help="settings chosen from the data first"
     )
+    parser.add_argument("--keep", help="keep the trained model folders under this folder")
     args = parser.parse_args()
     global AUTO
     AUTO = args.auto_settings
@@ -225,7 +226,8 @@ def main() -> None:
         for minutes in args.minutes:
             for name in args.presets:
                 config = configured(name, pipeline, project)
-                r = run(project, config, minutes, video, truth, test, tmp / f"{name}_{minutes}")
+                work = Path(args.keep) if args.keep else tmp
+                r = run(project, config, minutes, video, truth, test, work / f"{name}_{minutes}")
                 per_model = "  ".join(
                     f"{k} {v:.1f} ({pure[name][k]:.1f})" for k, v in r["rates"].items()
                 )

@@ -30,6 +30,23 @@ def sample_paths(tmp_path_factory):
     return write_sample(tmp_path_factory.mktemp("sample"))
 
 
+@pytest.fixture(scope="session")
+def bottom_up_run(sample_paths, tmp_path_factory) -> Path:
+    """A bottom-up run trained once on the sample: 320 fixed steps at input scaling 0.5."""
+    from napari_sleap_train.choices import ModelKind, PipelineKind
+    from napari_sleap_train.project import load_project
+    from napari_sleap_train.training.pipeline import pipeline_events
+
+    config = TrainingConfig(device="cpu").for_pipeline(PipelineKind.BOTTOM_UP)
+    section = config.model(ModelKind.BOTTOM_UP)
+    section.input_scaling = 0.5
+    opt = section.optimization
+    opt.learning_rate, opt.batches_per_epoch, opt.epochs = 1e-3, 40, 8
+    out = tmp_path_factory.mktemp("bottom_up") / "models"
+    list(pipeline_events(load_project(sample_paths.project), config, out))
+    return out
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_user_files(tmp_path_factory):
     """Keep the sample cache and persisted settings of the tests out of the user's home."""

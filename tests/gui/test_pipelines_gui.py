@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from napari_sleap_train.choices import FrameTarget, ModelKind, PipelineKind
+from napari_sleap_train.choices import FrameTarget, ModelKind, PipelineKind, StartFrom
 from napari_sleap_train.gui.dock import TrainingDock
 from napari_sleap_train.gui.settings_panel import settings_file
 from napari_sleap_train.sample_data import write_sample
@@ -67,7 +67,9 @@ def test_auto_picks_single_animal_for_one_animal_labels(make_napari_viewer, tmp_
     assert "Single Instance Model: input scaling" in dock.settings.auto_label.text()
 
 
-def test_bottom_up_shows_its_inputs_trains_and_predicts_from_the_dock(viewer_dock, qtbot):
+def test_bottom_up_shows_its_inputs_trains_and_predicts_from_the_dock(
+    viewer_dock, qtbot, bottom_up_run
+):
     viewer, dock = viewer_dock
     w = dock.settings.form.widgets
     w["pipeline"].value = PipelineKind.BOTTOM_UP
@@ -77,17 +79,13 @@ def test_bottom_up_shows_its_inputs_trains_and_predicts_from_the_dock(viewer_doc
     assert viewer.layers["Bottom-Up Model targets"].data.shape == (3, 48, 48)
     fields = viewer.layers["Bottom-Up Model part affinity fields"].data
     assert fields.shape == (3, 48, 48) and 0.9 < fields.max() < 3.1
-    for name, value in (
-        ("filters", 8),
-        ("max_stride", 16),
-        ("epochs", 2),
-        ("batches_per_epoch", 3),
-        ("learning_rate", 1e-3),
-        ("min_line_score", -1.0),  # a few steps give weak fields: keep every connection
-    ):
+    # fine-tuned from a bottom-up model trained on the sample (a few steps from scratch
+    # would predict nothing yet)
+    w["bottom_up.start"].value = StartFrom.FINE_TUNE
+    w["bottom_up.previous"].value = bottom_up_run / "bottom_up"
+    for name, value in (("epochs", 2), ("batches_per_epoch", 3), ("learning_rate", 1e-4)):
         w[f"bottom_up.{name}"].value = value
     w["predict_on"].value = FrameTarget.CURRENT
-    w["peak_threshold"].value = 0.01
     viewer.dims.set_current_step(0, 14)
     dock.runner.run_button.click()
     qtbot.waitUntil(lambda: dock.runner.busy, timeout=5000)
@@ -96,6 +94,7 @@ def test_bottom_up_shows_its_inputs_trains_and_predicts_from_the_dock(viewer_doc
     assert (dock.runner.run_dir / "bottom_up" / "best.pt").exists()
     assert not (dock.runner.run_dir / "centroid").exists()
     assert dock.monitor.n_epoch_events == 2
-    assert len(viewer.layers["sample.avi predictions"].data) > 0
+    predicted = viewer.layers["sample.avi predictions"]
+    assert len(set(predicted.features["individual"])) == 3  # the sample's three animals
     dock.runs.refresh()
     assert dock.runs.runs.count() == 1  # the bottom-up run is listed for prediction

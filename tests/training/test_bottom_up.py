@@ -10,30 +10,21 @@ import numpy as np
 import pytest
 import sleap_io as sio
 
-from napari_sleap_train.choices import ModelKind, PipelineKind
 from napari_sleap_train.cli import main
-from napari_sleap_train.config import TrainingConfig
 from napari_sleap_train.evaluation import evaluate_frames
 from napari_sleap_train.inference.bottomup import BottomUpPredictor
 from napari_sleap_train.inference.pipelines import predictor_from_run
 from napari_sleap_train.project import load_project
-from napari_sleap_train.training import TrainingFinished
-from napari_sleap_train.training.pipeline import pipeline_events
 from napari_sleap_train.video import LazyVideo
 
 
 @pytest.fixture(scope="module")
-def trained(sample_paths, tmp_path_factory):
+def trained(sample_paths, bottom_up_run):
     project = load_project(sample_paths.project)
-    config = TrainingConfig(device="cpu").for_pipeline(PipelineKind.BOTTOM_UP)
-    section = config.model(ModelKind.BOTTOM_UP)
-    section.input_scaling = 0.5
-    opt = section.optimization
-    opt.learning_rate, opt.batches_per_epoch, opt.epochs = 1e-3, 40, 8  # fixed steps
-    out = tmp_path_factory.mktemp("bottom_up") / "models"
-    finished = [e for e in pipeline_events(project, config, out) if isinstance(e, TrainingFinished)]
-    assert [e.model for e in finished] == [ModelKind.BOTTOM_UP]
-    return project, out
+    record = json.loads((bottom_up_run / "run.json").read_text())
+    assert list(record["models"]) == ["bottom_up"]
+    assert record["models"]["bottom_up"]["status"] == "finished"
+    return project, bottom_up_run
 
 
 def test_bottom_up_finds_every_animal_on_held_out_frames(trained, sample_paths):

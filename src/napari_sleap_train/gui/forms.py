@@ -304,16 +304,21 @@ class SettingsForm:
             self.tabs[tab] = form_page([self.fields[spec.name] for spec in specs])
         self.widgets = {name: f.widget for name, f in self.fields.items()}
         self._base = template
+        self.showing = False  # while show() fills the widgets, their changes are not edits
 
     def show(self, settings: DockSettings) -> None:
         """Show ``settings`` (settings without a field are kept as they are); the fields of
         models the pipeline lacks are hidden."""
         self._base = copy.deepcopy(settings)
-        for f in self.fields.values():
-            present = has_path(settings, f.spec.path)
-            f.set_visible(present)
-            if present:
-                f.show(get_path(settings, f.spec.path))
+        self.showing = True
+        try:
+            for f in self.fields.values():
+                present = has_path(settings, f.spec.path)
+                f.set_visible(present)
+                if present:
+                    f.show(get_path(settings, f.spec.path))
+        finally:
+            self.showing = False
 
     def read(self) -> DockSettings:
         """New settings from the widgets' values (may be invalid: check the config)."""
@@ -340,7 +345,13 @@ class SettingsForm:
         f.widget.choices = [(f.decl.none, None), *((v, v) for v in values)]
         f.widget.value = current if current in f.widget.choices else None
 
-    def on_change(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` whenever any field changes."""
-        for w in self.widgets.values():
-            w.changed.connect(lambda *_: callback())
+    def on_change(self, callback: Callable[[], None], *names: str) -> None:
+        """Call ``callback`` whenever the user changes a field (``names``: one of those
+        fields only); changes made by :meth:`show` do not count."""
+
+        def changed(*_) -> None:
+            if not self.showing:
+                callback()
+
+        for name in names or self.widgets:
+            self.widgets[name].changed.connect(changed)

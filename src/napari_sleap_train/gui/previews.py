@@ -39,7 +39,7 @@ def receptive_field(config: TrainingConfig, kind: ModelKind) -> float:
         rf = receptive_field_px(section.backbone.max_stride, section.backbone.convs_per_block)
     except ValueError:
         return float("nan")
-    return rf / section.input_scaling
+    return rf / section.input_scaling if section.input_scaling > 0 else float("nan")
 
 
 def auto_crop(config: TrainingConfig, xy: np.ndarray) -> int | None:

@@ -194,8 +194,8 @@ class SettingsPanel(QWidget):
             settings.config = last
         self.form.show(settings)
         self.form.on_change(self._edited)
-        self.form.widgets["preset"].changed.connect(self._preset_chosen)
-        self.form.widgets["pipeline"].changed.connect(self._pipeline_chosen)
+        self.form.on_change(self._preset_chosen, "preset")
+        self.form.on_change(self._pipeline_chosen, "pipeline")
         self._edited()
 
     # ----- layout ----------------------------------------------------------------------
