@@ -315,11 +315,14 @@ class BottomUpConfig(ModelConfig):
     skeleton's edges on the (scaled) frame, grouped into animals along the edges.
 
     Defaults are SLEAP's bottom-up profile (max stride 32, output stride 4, PAF loss weight
-    1, max edge length ratio 0.25, distance penalty weight 1); the PAFs share the
-    confidence maps' output stride."""
+    1, max edge length ratio 0.25, distance penalty weight 1) but for sigma (5 px, 1.25
+    map pixels at output stride 4: with SLEAP's 2.5 the targets are single map pixels and
+    the maps stay too weak to find most nodes within a CPU budget, see the README); the
+    PAFs share the confidence maps' output stride."""
 
     kind: ClassVar[ModelKind] = ModelKind.BOTTOM_UP
     input_scaling: float = INPUT_SCALING.field(1.0)
+    sigma: float = SIGMA.field(5.0)
     backbone: BackboneConfig = part(lambda: BackboneConfig(max_stride=32, output_stride=4))
     paf_sigma: float = Setting(
         "Sigma for edges",
