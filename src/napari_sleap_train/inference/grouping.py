@@ -187,21 +187,16 @@ def _assemble(matches, channel) -> list[tuple[dict[int, int], float]]:
     owner: dict[int, int] = {}
     for _, s, d, score in matches:
         a, b = owner.get(s), owner.get(d)
-        if a is not None and b is None:
-            nodes, scores = instances[a]
-            if int(channel[d]) not in nodes:
-                nodes[int(channel[d])] = d
-                owner[d] = a
-                scores.append(score)
-        elif b is not None and a is None:
-            nodes, scores = instances[b]
-            if int(channel[s]) not in nodes:
-                nodes[int(channel[s])] = s
-                owner[s] = b
-                scores.append(score)
-        elif a is None and b is None:
+        if a is None and b is None:
             owner[s] = owner[d] = len(instances)
             instances.append(({int(channel[s]): s, int(channel[d]): d}, [score]))
+        elif (a is None) != (b is None):  # one end is placed: the other joins its instance
+            held, peak = (a, d) if a is not None else (b, s)
+            nodes, scores = instances[held]
+            if int(channel[peak]) not in nodes:
+                nodes[int(channel[peak])] = peak
+                owner[peak] = held
+                scores.append(score)
     return [(nodes, float(sum(scores))) for nodes, scores in instances]
 
 
