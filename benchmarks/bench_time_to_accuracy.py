@@ -117,7 +117,7 @@ def configured(name: str, pipeline: str, project: Project) -> TrainingConfig:
         if setting in ("max_stride", "filters", "output_stride"):
             setattr(section.backbone, setting, int(value))
         else:
-            setattr(section, setting, value)
+            setattr(section, setting, int(value) if setting == "training_crop" else value)
     return config.validate()
 
 

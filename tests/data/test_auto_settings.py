@@ -30,8 +30,8 @@ def test_a_large_animal_is_scaled_down_to_what_it_needs_with_a_stride_that_cover
 def test_small_animals_on_large_frames_trade_pixels_for_speed_on_the_cpu_only():
     config = TrainingConfig().for_pipeline(PipelineKind.BOTTOM_UP)
     cpu, notes = settings_from_data(config, animals(40, 40, 50), (1024, 1024), cpu=True)
-    assert cpu.model(ModelKind.BOTTOM_UP).input_scaling == pytest.approx(0.4)  # 16 / 40 px
-    assert "below 16 px" in notes[0]
+    assert cpu.model(ModelKind.BOTTOM_UP).input_scaling == pytest.approx(0.8)  # 32 / 40 px
+    assert "below 32 px" in notes[0]
     gpu, _ = settings_from_data(config, animals(40, 40, 50), (1024, 1024), cpu=False)
     assert gpu.model(ModelKind.BOTTOM_UP).input_scaling == 1.0
     mid, notes = settings_from_data(config, animals(90, 100), (1024, 1024), cpu=True)
@@ -54,3 +54,30 @@ def test_without_labels_nothing_changes():
     config = TrainingConfig()
     out, notes = settings_from_data(config, np.zeros((0, 3, 2)), (100, 100), cpu=True)
     assert out == config and "Label an animal" in notes[0]
+
+
+def test_small_animals_on_large_frames_train_on_crops_on_the_cpu():
+    config = TrainingConfig().for_pipeline(PipelineKind.BOTTOM_UP)
+    cpu, notes = settings_from_data(config, animals(40, 40, 50), (1024, 1024), cpu=True)
+    section = cpu.model(ModelKind.BOTTOM_UP)
+    # 50 px at scaling 0.8 is 40 px: crops of 128 px (the least) instead of 832 px frames
+    assert section.training_crop == 160 and "training crops of 128 px" in notes[0]
+    gpu, _ = settings_from_data(config, animals(40, 40, 50), (1024, 1024), cpu=False)
+    assert gpu.model(ModelKind.BOTTOM_UP).training_crop is None
+    # a large animal on a small frame: a crop would hold most of the frame anyway
+    single = TrainingConfig().for_pipeline(PipelineKind.SINGLE_INSTANCE)
+    big, notes = settings_from_data(single, animals(300, 400), (406, 720), cpu=True)
+    assert big.model(ModelKind.SINGLE_INSTANCE).training_crop is None
+    assert "training on whole frames" in notes[0]
+    cpu.validate()
+
+
+def test_bottom_up_drops_fragments_smaller_than_half_the_fewest_labelled_nodes():
+    config = TrainingConfig().for_pipeline(PipelineKind.BOTTOM_UP)
+    many = np.tile(animals(40), (2, 4, 1))  # two animals of 12 nodes
+    many[1, 8:] = np.nan  # one with 8 visible
+    out, notes = settings_from_data(config, many, (384, 384), cpu=True)
+    assert out.model(ModelKind.BOTTOM_UP).min_instance_peaks == 4
+    assert "min instance peaks 4" in notes[-1]
+    few, _ = settings_from_data(config, animals(40)[:, :2], (384, 384), cpu=True)
+    assert few.model(ModelKind.BOTTOM_UP).min_instance_peaks == 1  # two-node animals stay

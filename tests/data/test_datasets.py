@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import sleap_io as sio
+import torch
 
+from napari_sleap_train.data.augment import warp_points
 from napari_sleap_train.data.datasets import load_labelled_data
 from napari_sleap_train.project import Project
 from napari_sleap_train.training import TrainingFinished
@@ -63,3 +65,28 @@ def test_videos_of_different_sizes_train_together(sample_paths, tmp_path):
     events = list(pipeline_events(project, tiny_config(1, 2), tmp_path / "run"))
     finished = [e for e in events if isinstance(e, TrainingFinished)]
     assert len(finished) == 2 and all(np.isfinite(e.best_val_loss) for e in finished)
+
+
+def test_a_training_crop_gives_one_sample_per_animal_centred_on_it(sample_paths):
+    from napari_sleap_train.config import BottomUpConfig
+    from napari_sleap_train.data.datasets import BottomUpData
+
+    data = load_labelled_data(Project(sio.load_slp(str(sample_paths.project))))
+    cfg = BottomUpConfig(input_scaling=0.5, training_crop=160)
+    rows = list(range(data.n_frames))
+    ds = BottomUpData(data, rows, cfg)
+    whole = BottomUpData(data, rows, BottomUpConfig(input_scaling=0.5))
+    n_animals = int(torch.isfinite(data.anchors).all(-1).sum())
+    assert len(ds) == n_animals and len(whole) == data.n_frames
+    assert ds.input_hw == (96, 96)  # 160 px at 0.5 is 80, up to a multiple of max stride 32
+    gen = torch.Generator().manual_seed(0)
+    x, y = ds.batch(torch.arange(8), gen)
+    assert x.shape == (8, data.channels, 96, 96) and y.shape[-2:] == (24, 24)
+    rows, inst = ds.samples[:8].unbind(1)
+    anchors = data.anchors[rows, inst][:, None]
+    for augment, reach in ((False, 1e-3), (True, 40 * 0.5 * 2**0.5)):
+        _, _, A, _ = ds._frames(torch.arange(8), gen, augment)
+        # the animal's anchor is at the crop's centre, or within a quarter of the crop
+        # (40 px, 20 px at this scaling) along each axis while training
+        offset = (warp_points(anchors, A)[:, 0] - 47.5).norm(dim=-1)
+        assert (offset <= reach).all() and (not augment or offset.max() > 5)

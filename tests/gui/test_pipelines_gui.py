@@ -3,10 +3,11 @@ auto follows the labels, and bottom-up trains and predicts from the dock."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from napari_sleap_train.choices import FrameTarget, ModelKind, PipelineKind, StartFrom
-from napari_sleap_train.gui.dock import TrainingDock
+from napari_sleap_train.gui.dock import CROP_LAYER, TrainingDock
 from napari_sleap_train.gui.settings_panel import settings_file
 from napari_sleap_train.sample_data import write_sample
 
@@ -34,7 +35,7 @@ def shown_tabs(dock: TrainingDock) -> list[str]:
 
 
 def test_the_model_tabs_follow_the_pipeline(viewer_dock):
-    _, dock = viewer_dock
+    viewer, dock = viewer_dock
     w = dock.settings.form.widgets
     assert w["pipeline"].value is None  # auto: the sample holds three animals a frame
     assert shown_tabs(dock) == ["Training Pipeline", "Centroid Model", "Centered Instance Model"]
@@ -47,6 +48,11 @@ def test_the_model_tabs_follow_the_pipeline(viewer_dock):
     assert tuple(config.models) == (ModelKind.BOTTOM_UP,)
     assert not w["crop_size"].native.isVisibleTo(dock) and w["edge_sigma"].native.isVisibleTo(dock)
     assert "whole frames" in dock.previews.crop_label.text()
+    w["bottom_up.training_crop"].value = 128
+    assert "Training crop: 128 px" in dock.previews.crop_label.text()
+    boxes = viewer.layers[CROP_LAYER].data
+    assert len(boxes) == 3 and np.allclose([np.ptp(b, axis=0) for b in boxes], 128)
+    assert dock.settings.config().model(ModelKind.BOTTOM_UP).training_crop == 128
     w["edge_sigma"].value = 5.0
     assert dock.settings.config().model(ModelKind.BOTTOM_UP).paf_sigma == 5.0
     w["pipeline"].value = PipelineKind.TOP_DOWN

@@ -91,3 +91,21 @@ def test_min_instance_peaks_drops_small_fragments():
 def test_edges_are_assembled_from_the_root_outwards():
     assert edge_order([(1, 2), (0, 1), (1, 3)]) == [1, 0, 2]
     assert sorted(edge_order([(0, 1), (1, 0)])) == [0, 1]  # a cycle keeps every edge
+
+
+def test_fragments_joined_by_a_later_edge_become_one_animal():
+    # Two roots (0 and 2): edges (0, 1) and (2, 3) start two fragments, and edge (3, 1),
+    # assembled last, joins them, as SLEAP merges instances that share no node.
+    edges = [(0, 1), (2, 3), (3, 1)]
+    assert edge_order(edges) == [0, 1, 2]
+    animal = np.array([[[30, 30], [30, 50], [50, 70], [50, 50]]], float)
+    pts = torch.as_tensor(animal, dtype=torch.float32)[None]
+    pafs = part_affinity_fields(pts, torch.as_tensor(edges), 96, 96, 3.0, 2)
+    pafs = pafs.reshape(1, len(edges), 2, *pafs.shape[-2:])
+    points = torch.as_tensor(animal[0], dtype=torch.float32)
+    zeros = torch.zeros(4, dtype=torch.long)
+    found, _, scores = group_instances(
+        pafs, zeros, torch.arange(4), points, torch.ones(4), edges, 4, 2
+    )[0]
+    assert _same_animals(found, animal)
+    assert scores[0] > 2.5  # the three connections' scores together

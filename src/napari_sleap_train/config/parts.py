@@ -300,8 +300,28 @@ class CenteredInstanceConfig(ModelConfig):
             yield "crop_size", f"{crop} is not a multiple of max stride {stride}; use {lo} or {hi}."
 
 
+TRAINING_CROP = Setting(
+    "Training crop",
+    "Train on squares of this side (on the original frame) cut around a labelled animal, "
+    "instead of whole frames: far cheaper per step when the animals are small next to the "
+    "frame. Predictions always see the whole frame.",
+    unit="px",
+    lo=16,
+    hi=8192,
+    none="whole frames",
+    step=16,
+)
+
+
 @dataclass
-class SingleInstanceConfig(ModelConfig):
+class FullFrameModelConfig(ModelConfig):
+    """A model that predicts on whole (scaled) frames and may train on crops of them."""
+
+    training_crop: int | None = TRAINING_CROP.field(None)
+
+
+@dataclass
+class SingleInstanceConfig(FullFrameModelConfig):
     """The single-instance model: every node of the one animal on the (scaled) frame."""
 
     kind: ClassVar[ModelKind] = ModelKind.SINGLE_INSTANCE
@@ -310,7 +330,7 @@ class SingleInstanceConfig(ModelConfig):
 
 
 @dataclass
-class BottomUpConfig(ModelConfig):
+class BottomUpConfig(FullFrameModelConfig):
     """The bottom-up model: every node of every animal and the part affinity fields of the
     skeleton's edges on the (scaled) frame, grouped into animals along the edges.
 

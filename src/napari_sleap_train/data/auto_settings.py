@@ -6,9 +6,15 @@ and bottom-up):
 
 - no larger than needed: the largest animal at most :data:`ANIMAL_PX` px after scaling;
 - on the CPU no more pixels than a frame of :data:`CPU_PIXELS` (a step's cost grows with
-  the pixels), unless that shrinks the typical animal below :data:`MIN_ANIMAL_PX` px;
+  the pixels), unless that shrinks the typical animal below :data:`MIN_ANIMAL_PX` px (at
+  output stride 4 an animal of 32 px still spans 8 map pixels);
 - max stride: the smallest (at least 16) whose receptive field covers the largest animal
-  at that scaling.
+  at that scaling;
+- on the CPU, training crops twice the largest animal's side (at least
+  :data:`MIN_CROP_PX` px) when they hold at most half the scaled frame's pixels: each step
+  then costs a fraction of a whole frame's, and predictions still see whole frames;
+- bottom-up: min instance peaks half the fewest body parts of any labelled animal, so
+  fragments (two or three body parts that failed to connect to their animal) are dropped.
 
 For the top-down centered-instance model the crop is the auto crop; on the CPU a crop
 larger than :data:`CPU_CROP` px is taken at full resolution and resized to it (instance
@@ -24,12 +30,14 @@ import math
 import numpy as np
 
 from ..choices import ModelKind
-from ..config import TrainingConfig
+from ..config import FullFrameModelConfig, TrainingConfig
 from ..models.receptive_field import receptive_field_px
+from .datasets import round_up
 from .geometry import auto_crop_size, instance_bbox_sides
 
 ANIMAL_PX = 128
-MIN_ANIMAL_PX = 16
+MIN_ANIMAL_PX = 32
+MIN_CROP_PX = 128
 CPU_PIXELS = 384 * 384
 CPU_CROP = 256
 STRIDES = (16, 32, 64)
@@ -60,20 +68,27 @@ def settings_from_data(
     notes = []
     for kind in FULL_FRAME:
         if kind in out.models:
-            notes += _full_frame(out, kind, largest, typical, h * w, cpu)
+            notes += _full_frame(out, kind, largest, typical, (h, w), cpu)
+    if ModelKind.BOTTOM_UP in out.models:
+        notes.append(_min_instance_peaks(out, instances))
     if ModelKind.CENTERED_INSTANCE in out.models:
         notes += _instance(out, instances, cpu)
     return out, notes
 
 
 def _full_frame(
-    config: TrainingConfig, kind: ModelKind, largest: float, typical: float, pixels: int, cpu: bool
+    config: TrainingConfig,
+    kind: ModelKind,
+    largest: float,
+    typical: float,
+    frame_hw: tuple[int, int],
+    cpu: bool,
 ) -> list[str]:
     section = config.model(kind)
     scale, reasons = min(1.0, ANIMAL_PX / largest), []
     if scale < 1:
         reasons.append(f"the largest animal ({largest:.0f} px) needs no more than {ANIMAL_PX} px")
-    budget = math.sqrt(CPU_PIXELS / pixels)
+    budget = math.sqrt(CPU_PIXELS / (frame_hw[0] * frame_hw[1]))
     if cpu and budget < scale:
         floor = MIN_ANIMAL_PX / typical
         if floor > budget:
@@ -96,8 +111,37 @@ def _full_frame(
     return [
         f"{kind.label}: input scaling {scale:.2f} ({'; '.join(reasons) or 'full resolution'}); "
         f"max stride {stride}: its receptive field ({rf} px) {covers} the largest animal "
-        f"({need:.0f} px at this scaling)."
+        f"({need:.0f} px at this scaling); {_training_crop(section, need, frame_hw, cpu)}."
     ]
+
+
+def _training_crop(
+    section: FullFrameModelConfig, need: float, frame_hw: tuple[int, int], cpu: bool
+) -> str:
+    """Set the training crop (CPU, small animals on large frames) and say why."""
+    scale, stride = section.input_scaling, section.backbone.max_stride
+    side = round_up(max(2 * need, MIN_CROP_PX), stride)
+    frame = [round_up(n * scale, stride) for n in frame_hw]
+    if not cpu or side * side > frame[0] * frame[1] / 2:
+        section.training_crop = None
+        return "training on whole frames"
+    section.training_crop = math.floor(side / scale)
+    ratio = frame[0] * frame[1] / side**2
+    return (
+        f"training crops of {side} px around each animal (twice the largest) instead of "
+        f"whole {frame[1]}×{frame[0]} px frames: {ratio:.1f}× fewer pixels a step"
+    )
+
+
+def _min_instance_peaks(config: TrainingConfig, instances: np.ndarray) -> str:
+    section = config.model(ModelKind.BOTTOM_UP)
+    visible = np.isfinite(instances).all(-1).sum(-1)
+    fewest = int(visible[visible > 0].min())
+    section.min_instance_peaks = fewest // 2
+    return (
+        f"{ModelKind.BOTTOM_UP.label}: min instance peaks {fewest // 2} (half the fewest body "
+        f"parts of a labelled animal, {fewest}): smaller groups are fragments, dropped."
+    )
 
 
 def _instance(config: TrainingConfig, instances: np.ndarray, cpu: bool) -> list[str]:

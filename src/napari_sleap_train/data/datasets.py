@@ -21,6 +21,7 @@ from ..config import (
     BottomUpConfig,
     CenteredInstanceConfig,
     CentroidConfig,
+    FullFrameModelConfig,
     SingleInstanceConfig,
 )
 from ..errors import DataError
@@ -240,25 +241,42 @@ class ModelData:
 
 
 class FullFrameData(ModelData):
-    """Samples that are whole frames, scaled by the model's input scaling."""
+    """Samples that are whole frames scaled by the model's input scaling, or, with a
+    training crop, squares of that side around each labelled animal (one sample per animal,
+    its centre shifted at random by up to a quarter of the crop while training)."""
 
     def __init__(
-        self, data: LabelledData, rows: list[int], cfg: CentroidConfig | SingleInstanceConfig
+        self, data: LabelledData, rows: list[int], cfg: CentroidConfig | FullFrameModelConfig
     ):
         super().__init__(data, rows, cfg.sigma, cfg.backbone.output_stride, cfg.augmentation)
         self.scale = cfg.input_scaling
-        h, w = data.frame_hw
         ms = cfg.backbone.max_stride
-        self.input_hw = (round_up(h * self.scale, ms), round_up(w * self.scale, ms))
+        self.crop: int | None = getattr(cfg, "training_crop", None)
+        if self.crop:
+            side = round_up(self.crop * self.scale, ms)
+            self.input_hw = (side, side)
+            self.samples: torch.Tensor | None = data.instance_index(rows)
+        else:
+            h, w = data.frame_hw
+            self.input_hw = (round_up(h * self.scale, ms), round_up(w * self.scale, ms))
+            self.samples = None
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.rows) if self.samples is None else len(self.samples)
 
     def _frames(self, idx, generator, augment):
-        """Frame rows, scaled (and augmented) frames, their affines and horizontal flips."""
-        rows = torch.as_tensor(self.rows)[idx]
-        h, w = self.data.frame_hw
-        centres = torch.tensor([(w - 1) / 2, (h - 1) / 2]).expand(len(rows), 2)
+        """Frame rows, scaled (and augmented) frames or crops, their affines and
+        horizontal flips."""
+        if self.samples is None:
+            rows = torch.as_tensor(self.rows)[idx]
+            h, w = self.data.frame_hw
+            centres = torch.tensor([(w - 1) / 2, (h - 1) / 2]).expand(len(rows), 2)
+        else:
+            rows, inst = self.samples[idx].unbind(1)
+            centres = self.data.anchors[rows, inst]
+            if augment:
+                shift = torch.rand(len(rows), 2, generator=generator, device=generator.device)
+                centres = centres + (2 * shift.to(centres.device) - 1) * (self.crop / 4)
         return (rows, *self._warp(rows, centres, self.scale, generator, augment))
 
 

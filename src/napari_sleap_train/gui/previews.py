@@ -60,6 +60,11 @@ def auto_crop(config: TrainingConfig, xy: np.ndarray) -> int | None:
     return report.size
 
 
+def training_crop(config: TrainingConfig) -> int | None:
+    """The training crop of a pipeline's full-frame model (None: whole frames)."""
+    return next((getattr(m, "training_crop", None) for m in config.models.values()), None)
+
+
 class PreviewPanel:
     """Draws the previews into the viewer and their words into the settings' tabs."""
 
@@ -117,7 +122,12 @@ class PreviewPanel:
         chosen = config.model(ModelKind.CENTERED_INSTANCE).crop_size if crops else None
         crop = chosen or auto
         if not crops:
-            text = "Crop size: - (this pipeline sees whole frames)."
+            crop = training_crop(config)
+            text = (
+                f"Training crop: {crop} px around each animal (predictions see whole frames)."
+                if crop
+                else "Crop size: - (this pipeline sees whole frames)."
+            )
         elif not crop:
             text = "Crop size: auto (label an animal to compute it)."
         elif chosen is None:

@@ -23,7 +23,13 @@ from qtpy.QtWidgets import (
 )
 
 from ..choices import ModelKind, PipelineKind, Preset
-from ..config import MODEL_CONFIGS, TrainingConfig, default_preset, preset
+from ..config import (
+    MODEL_CONFIGS,
+    FullFrameModelConfig,
+    TrainingConfig,
+    default_preset,
+    preset,
+)
 from ..errors import SleapTrainError
 from .forms import DockSettings, FieldSpec, SettingsForm
 
@@ -96,14 +102,15 @@ MODELS = tuple(MODEL_CONFIGS)  # a tab each; the pipeline's models are shown
 def model_fields(kind: ModelKind) -> list[FieldSpec]:
     """The fields of a model's tab."""
     k = kind.value
-    own = BOTTOM_UP_FIELDS if kind is ModelKind.BOTTOM_UP else ()
+    fields = list(MODEL_FIELDS)
+    if issubclass(MODEL_CONFIGS[kind], FullFrameModelConfig):
+        fields.insert(fields.index("input_scaling") + 1, "training_crop")
+    if kind is ModelKind.BOTTOM_UP:
+        fields += BOTTOM_UP_FIELDS
     return [
         FieldSpec(f"{k}.start", f"starts.{k}.start"),
         FieldSpec(f"{k}.previous", f"starts.{k}.folder"),
-        *(
-            FieldSpec(f"{k}.{p.rpartition('.')[2]}", f"config.models.{k}.{p}")
-            for p in (*MODEL_FIELDS, *own)
-        ),
+        *(FieldSpec(f"{k}.{p.rpartition('.')[2]}", f"config.models.{k}.{p}") for p in fields),
     ]
 
 

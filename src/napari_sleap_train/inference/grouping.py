@@ -9,7 +9,8 @@
    ``linear_sum_assignment``) and matches scoring below ``min_line_score`` are dropped.
 3. Matches are assembled into instances along the skeleton's edges from its root
    (breadth first): a match extends the instance holding one of its peaks, or starts a new
-   one; an instance's score is the sum of its connections' scores.
+   one; a match joining two instances that share no node merges them; an instance's
+   score is the sum of its connections' scores.
 
 Candidate scoring runs for a whole batch in one gather; matching and assembly are small
 per-frame loops over edges.
@@ -182,14 +183,17 @@ def _match(
 
 
 def _assemble(matches, channel) -> list[tuple[dict[int, int], float]]:
-    """Instances as ``({node: peak}, score)`` from matches in skeleton order."""
-    instances: list[tuple[dict[int, int], list[float]]] = []
+    """Instances as ``({node: peak}, score)`` from matches in skeleton order.
+
+    A match whose two peaks already belong to different instances merges them when they
+    share no node (two fragments of one animal, joined by a later edge), as SLEAP does."""
+    instances: dict[int, tuple[dict[int, int], list[float]]] = {}
     owner: dict[int, int] = {}
-    for _, s, d, score in matches:
+    for key, (_, s, d, score) in enumerate(matches):
         a, b = owner.get(s), owner.get(d)
         if a is None and b is None:
-            owner[s] = owner[d] = len(instances)
-            instances.append(({int(channel[s]): s, int(channel[d]): d}, [score]))
+            owner[s] = owner[d] = key
+            instances[key] = ({int(channel[s]): s, int(channel[d]): d}, [score])
         elif (a is None) != (b is None):  # one end is placed: the other joins its instance
             held, peak = (a, d) if a is not None else (b, s)
             nodes, scores = instances[held]
@@ -197,7 +201,13 @@ def _assemble(matches, channel) -> list[tuple[dict[int, int], float]]:
                 nodes[int(channel[peak])] = peak
                 owner[peak] = held
                 scores.append(score)
-    return [(nodes, float(sum(scores))) for nodes, scores in instances]
+        elif a != b and not instances[a][0].keys() & instances[b][0].keys():
+            nodes, scores = instances.pop(b)
+            instances[a][0].update(nodes)
+            instances[a][1].extend([*scores, score])
+            for peak in nodes.values():
+                owner[peak] = a
+    return [(nodes, float(sum(scores))) for nodes, scores in instances.values()]
 
 
 def _instances(members, points, values, n_nodes, settings):
