@@ -82,11 +82,14 @@ def test_a_training_crop_gives_one_sample_per_animal_centred_on_it(sample_paths)
     gen = torch.Generator().manual_seed(0)
     x, y = ds.batch(torch.arange(8), gen)
     assert x.shape == (8, data.channels, 96, 96) and y.shape[-2:] == (24, 24)
-    rows, inst = ds.samples[:8].unbind(1)
+    rows, inst = ds.samples.unbind(1)
     anchors = data.anchors[rows, inst][:, None]
-    for augment, reach in ((False, 1e-3), (True, 40 * 0.5 * 2**0.5)):
-        _, _, A, _ = ds._frames(torch.arange(8), gen, augment)
-        # the animal's anchor is at the crop's centre, or within a quarter of the crop
-        # (40 px, 20 px at this scaling) along each axis while training
-        offset = (warp_points(anchors, A)[:, 0] - 47.5).norm(dim=-1)
-        assert (offset <= reach).all() and (not augment or offset.max() > 5)
+    every = torch.arange(len(ds))
+    _, _, A, _ = ds._frames(every, gen, False)
+    assert (warp_points(anchors, A)[:, 0] - 47.5).norm(dim=-1).max() < 1e-3  # at the centre
+    # while training within a quarter of the crop (40 px, 20 px at this scaling) along each
+    # axis, but for about a quarter of the crops, centred anywhere on the frame
+    _, _, A, _ = ds._frames(every, gen, True)
+    offset = (warp_points(anchors, A)[:, 0] - 47.5).norm(dim=-1)
+    near = offset <= 40 * 0.5 * 2**0.5
+    assert offset[near].max() > 5 and 0.6 < near.float().mean() < 0.9

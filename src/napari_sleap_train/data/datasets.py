@@ -240,10 +240,15 @@ class ModelData:
         return images.div_(255.0), A, flipped
 
 
+BACKGROUND_SHARE = 0.25
+
+
 class FullFrameData(ModelData):
     """Samples that are whole frames scaled by the model's input scaling, or, with a
     training crop, squares of that side around each labelled animal (one sample per animal,
-    its centre shifted at random by up to a quarter of the crop while training)."""
+    its centre shifted at random by up to a quarter of the crop while training; a quarter
+    of the training crops, :data:`BACKGROUND_SHARE`, are centred anywhere on the frame so the
+    model also learns where no animal is)."""
 
     def __init__(
         self, data: LabelledData, rows: list[int], cfg: CentroidConfig | FullFrameModelConfig
@@ -275,8 +280,13 @@ class FullFrameData(ModelData):
             rows, inst = self.samples[idx].unbind(1)
             centres = self.data.anchors[rows, inst]
             if augment:
-                shift = torch.rand(len(rows), 2, generator=generator, device=generator.device)
-                centres = centres + (2 * shift.to(centres.device) - 1) * (self.crop / 4)
+                u = torch.rand(len(rows), 5, generator=generator, device=generator.device)
+                u = u.to(centres.device)
+                centres = centres + (2 * u[:, :2] - 1) * (self.crop / 4)
+                h, w = self.data.frame_hw
+                anywhere = u[:, 2:4] * torch.tensor([w - 1, h - 1], device=centres.device)
+                background = (u[:, 4] < BACKGROUND_SHARE)[:, None]
+                centres = torch.where(background, anywhere.to(centres.dtype), centres)
         return (rows, *self._warp(rows, centres, self.scale, generator, augment))
 
 
