@@ -21,9 +21,31 @@ def add_parsers(sub) -> None:
     p.add_argument(
         "--method",
         required=True,
-        choices=["random", "stride", "image-features", "low-score"],
+        choices=[
+            "random",
+            "stride",
+            "image-features",
+            "low-score",
+            "mix",
+            "uncertainty",
+            "novelty",
+        ],
         help="random frames, evenly spaced frames, frames from every image-feature cluster, "
-        "or the frames with the lowest prediction scores",
+        "the frames with the lowest prediction scores; or with a trained model (--models): "
+        "the frames it is unsure of (uncertainty), poses unlike every labelled one (novelty), "
+        "or both, spread over the video (mix)",
+    )
+    p.add_argument(
+        "--models",
+        help="mix, uncertainty, novelty: the run folder to use (default: the newest run in "
+        "models/ beside the project)",
+    )
+    p.add_argument(
+        "--sample",
+        type=positive_int,
+        default=200,
+        help="mix, uncertainty, novelty: how many evenly spaced frames per video the model "
+        "looks at (200)",
     )
     p.add_argument("--n", type=positive_int, required=True, help="frames to suggest per video")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -133,19 +155,23 @@ def _video_label(video) -> str:
 def cmd_suggest(args: argparse.Namespace) -> int:
     from ..atomic import check_writable
     from ..errors import SuggestionError
+    from ..model_suggestions import MODEL_METHODS
     from ..project import load_project
     from ..suggestions import suggest
 
     check_writable(Path(args.out).expanduser(), SuggestionError)
     project = load_project(args.labels, search_dirs=args.video_dir or ())
-    results = suggest(
-        project.labels,
-        args.method,
-        args.n,
-        seed=args.seed,
-        exclude_labelled=not args.include_labelled,
-        n_clusters=args.clusters,
-    )
+    if args.method in MODEL_METHODS:
+        results = _suggest_with_model(project, args)
+    else:
+        results = suggest(
+            project.labels,
+            args.method,
+            args.n,
+            seed=args.seed,
+            exclude_labelled=not args.include_labelled,
+            n_clusters=args.clusters,
+        )
     same = Path(args.out).expanduser().resolve() == project.path
     out = project.save(args.out, backup=True)
     for i, res in enumerate(results):
@@ -160,6 +186,45 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     backup = f" (previous file kept as {out.name}.bak)" if same else ""
     print(f"{total} suggestions in all -> {out}{backup}")
     return 0
+
+
+def _suggest_with_model(project, args: argparse.Namespace) -> list:
+    """Model-based suggestions (mix, uncertainty, novelty), printing why each frame was
+    chosen; returns per video the frames and how many were new."""
+    from ..errors import SuggestionError
+    from ..model_suggestions import suggest_from_run
+    from ..models.folder import runs_in
+    from ..suggestions import SuggestionResult
+
+    run = args.models
+    if run is None:
+        root = Path(args.labels).expanduser().resolve().parent / "models"
+        found = runs_in(root)
+        if not found:
+            raise SuggestionError(
+                f"--method {args.method} needs a trained run and {root} holds none: train "
+                "first, or name a run folder with --models."
+            )
+        run = found[-1].path
+    results = suggest_from_run(
+        project,
+        run,
+        args.method,
+        args.n,
+        sample_size=args.sample,
+        exclude_labelled=not args.include_labelled,
+    )
+    out = []
+    for res in results:
+        r = res.result
+        print(
+            f"{_video_label(res.video)}: looked at {len(r.sampled)} frames with {run} "
+            f"({r.fps:.1f} frames/s, each predicted as it is and rotated both ways)"
+        )
+        for d in sorted(r.chosen, key=lambda d: d.frame):
+            print(f"  frame {d.frame}: {d.reason}")
+        out.append(SuggestionResult(res.video, r.frames, res.added))
+    return out
 
 
 def _load_for_export(path: str, search_dirs):

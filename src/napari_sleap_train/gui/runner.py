@@ -8,10 +8,10 @@ from napari.utils.notifications import show_error
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from ..choices import FrameTarget
+from ..choices import FrameTarget, StartFrom
 from ..errors import SleapTrainError
 from ..inference.frames import FrameSelection
-from ..models.folder import RunFolder
+from ..models.folder import RunFolder, runs_in
 from ..project import Project
 from .layers import ProjectLayers
 from .monitor import TrainingMonitor
@@ -68,11 +68,17 @@ class RunnerPanel(QWidget):
             "on to the next model or to predict with what is trained."
         )
         self.cancel_button.setToolTip("End training now; models trained so far are kept.")
+        self.again_button = QPushButton("Train again")
+        self.again_button.setToolTip(
+            "Fine-tune every model from the last run's best weights on the labels as they are "
+            "now (corrected and accepted predictions included): a round of the labelling loop."
+        )
         self.run_button.clicked.connect(self.start_run)
+        self.again_button.clicked.connect(self.train_again)
         self.stop_button.clicked.connect(self.stop)
         self.cancel_button.clicked.connect(self.cancel)
         buttons = QHBoxLayout()
-        for b in (self.run_button, self.stop_button, self.cancel_button):
+        for b in (self.run_button, self.again_button, self.stop_button, self.cancel_button):
             buttons.addWidget(b)
         self.offer = QWidget()
         offer = QHBoxLayout(self.offer)
@@ -123,11 +129,32 @@ class RunnerPanel(QWidget):
     def update_buttons(self) -> None:
         busy = self.busy
         self.run_button.setEnabled(not busy and not self.settings.problems())
+        self.again_button.setEnabled(self.run_button.isEnabled())
         self.stop_button.setEnabled(busy and self.job is None)
         self.cancel_button.setEnabled(busy and self.job is None)
         self.busy_changed.emit(busy)
 
     # ----- a run ---------------------------------------------------------------------
+    def train_again(self) -> None:
+        """Run, each model fine-tuned from the newest run's model of its kind (a model the
+        newest run lacks starts as its tab says)."""
+        try:
+            runs = runs_in(runs_root(self.layers.rebuild()))
+        except SleapTrainError as exc:
+            show_error(str(exc))
+            return
+        if not runs:
+            self.say("No earlier run to start from: press Run to train the first models.")
+            return
+        last = runs[-1]
+        widgets = self.settings.form.widgets
+        for kind in self.settings.config().models:
+            if last.has_models((kind,)):
+                widgets[f"{kind.value}.start"].value = StartFrom.FINE_TUNE
+                widgets[f"{kind.value}.previous"].value = last.model(kind).path
+        self.say(f"Training again from {last.path.name} …")
+        self.start_run()
+
     def start_run(self) -> None:
         """Train the models the tabs ask for in a worker, then predict."""
         from ..training.pipeline import plan_run

@@ -21,12 +21,20 @@ from qtpy.QtWidgets import (
     QTableWidgetItem,
 )
 
-from ..errors import SleapTrainError
+from ..errors import SleapTrainError, SuggestionError
+from ..model_suggestions import MODEL_METHODS
+from ..models.folder import runs_in
 from ..suggestions import METHODS, add_suggestions, suggest
 from .keys import bind_steps
-from .layers import ProjectLayers
+from .layers import ProjectLayers, show_predictions
 from .points_table import frames_of
+from .runner import runs_root
 
+MODEL_LABELS = {
+    "mix": "model: unsure or new (mix)",
+    "uncertainty": "model: unsure",
+    "novelty": "model: new poses",
+}
 NEXT_KEYS = ("Shift-Right", ".")
 PREV_KEYS = ("Shift-Left", ",")
 FRAME_ROLE = Qt.ItemDataRole.UserRole
@@ -40,8 +48,12 @@ class SuggestionsPanel(QGroupBox):
         self.layers, self.say, self.changed = layers, say, changed
         self.worker = None
         self.method = QComboBox()
-        self.method.addItems(list(METHODS))
+        for name in METHODS:
+            self.method.addItem(name, name)
+        for name in MODEL_METHODS:
+            self.method.addItem(MODEL_LABELS[name], name)
         self.method.setCurrentText("image-features")
+        self.reasons: dict[tuple[int, int], str] = {}  # (video, frame) -> why suggested
         self.method.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
@@ -49,7 +61,10 @@ class SuggestionsPanel(QGroupBox):
         self.method.setToolTip(
             "random: random frames; stride: evenly spread; image-features: frames from "
             "every kind of scene (PCA + k-means of small frames, as SLEAP); low-score: "
-            "frames whose predictions have the lowest scores."
+            "frames whose predictions have the lowest scores. With the last trained run: "
+            "model: unsure (body parts that move when the frame is rotated, weak peaks), "
+            "model: new poses (unlike every labelled pose), or both, spread over the video "
+            "(mix); their predictions are added, ready to correct."
         )
         self.count = QSpinBox()
         self.count.setRange(1, 100000)
@@ -57,8 +72,8 @@ class SuggestionsPanel(QGroupBox):
         self.count.setToolTip("How many new frames to suggest in each video.")
         self.suggest_button = QPushButton("Suggest frames")
         self.suggest_button.clicked.connect(lambda: self.suggest())
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Frame", "Labelled", "Predicted", "Mean score"])
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Frame", "Labelled", "Predicted", "Score", "Why"])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
@@ -113,15 +128,18 @@ class SuggestionsPanel(QGroupBox):
         rows = self.rows()
         self.table.blockSignals(True)
         self.table.setRowCount(len(rows))
+        video = self.layers.video_index
         for r, (frame, labelled, n_pred, score) in enumerate(rows):
             cells = [str(frame), "yes" if labelled else "no", str(n_pred)]
             cells.append(f"{score:.2f}" if np.isfinite(score) else "–")
+            cells.append(self.reasons.get((video, frame), ""))
             for c, text in enumerate(cells):
                 item = self.table.item(r, c)
                 if item is None:
                     item = QTableWidgetItem()
                     self.table.setItem(r, c, item)
                 item.setText(text)
+                item.setToolTip(text if c == 4 else "")
                 item.setData(FRAME_ROLE, frame)
         self.table.blockSignals(False)
 
@@ -129,7 +147,7 @@ class SuggestionsPanel(QGroupBox):
         """Suggest ``n`` new frames per video with ``method`` (default: the form's values)
         and store them in the project. Runs in a worker, or here with ``wait``; returns the
         worker (None with ``wait`` or on an error)."""
-        method = method or self.method.currentText()
+        method = method or self.method.currentData()
         n = int(n or self.count.value())
         source = self.layers.project
         if source is None:
@@ -137,17 +155,13 @@ class SuggestionsPanel(QGroupBox):
             return None
         try:
             current = self.layers.rebuild()
+            if method in MODEL_METHODS:
+                work, done = self._with_model(current, method, n)
+            else:
+                work, done = self._without_model(source, current, method, n)
         except SleapTrainError as exc:
             self.say(str(exc), "error")
             return None
-
-        def work():
-            return suggest(current.labels, method, n)
-
-        def done(results) -> None:
-            added = sum(add_suggestions(source.labels, r.video, r.frames) for r in results)
-            self.changed()
-            self.say(f"Suggested {added} new frame(s) ({method}).")
 
         if wait:
             try:
@@ -163,6 +177,52 @@ class SuggestionsPanel(QGroupBox):
         self.say(f"Suggesting frames ({method}) …")
         self.worker.start()
         return self.worker
+
+    def _without_model(self, source, current, method: str, n: int):
+        def work():
+            return suggest(current.labels, method, n)
+
+        def done(results) -> None:
+            added = sum(add_suggestions(source.labels, r.video, r.frames) for r in results)
+            self.changed()
+            self.say(f"Suggested {added} new frame(s) ({method}).")
+
+        return work, done
+
+    def _with_model(self, project, method: str, n: int):
+        """Suggestions from the newest run beside the project, in the shown video; their
+        predictions go into the predictions layer, ready to correct."""
+        from ..inference.results import add_predictions
+        from ..model_suggestions import suggest_from_run
+
+        runs = runs_in(runs_root(project))
+        if not runs:
+            raise SuggestionError(
+                f"{MODEL_LABELS[method]} needs a trained model: train one first (Run in the "
+                "training dock); runs are kept in models/ beside the project."
+            )
+        run, index = runs[-1], self.layers.video_index
+        video = project.videos[index]
+
+        def work():
+            (res,) = suggest_from_run(project, run.path, method, n, videos=[video])
+            chosen = [d.prediction for d in res.result.chosen]
+            add_predictions(project, video, chosen)
+            return res
+
+        def done(res) -> None:
+            for d in res.result.chosen:
+                self.reasons[(index, d.frame)] = d.reason
+            with self.layers.quiet():
+                show_predictions(self.layers.viewer, project, index)
+            self.changed()
+            self.say(
+                f"Suggested {res.added} new frame(s) with {run.path.name} "
+                f"({MODEL_LABELS[method]}; {len(res.result.sampled)} frames looked at, "
+                f"{res.result.fps:.1f} frames/s); their predictions are ready to correct."
+            )
+
+        return work, done
 
     def _worker_done(self) -> None:
         self.worker = None

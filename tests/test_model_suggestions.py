@@ -1,0 +1,103 @@
+"""Suggestions from a trained model: uncertainty under rotation, novelty of poses, and the
+mix spread over the video."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_sleap_train.inference.predictor import FramePrediction
+from napari_sleap_train.model_suggestions import (
+    FrameDoubt,
+    pick_spread,
+    pose_novelty,
+    rank_doubts,
+    rotate_frames,
+    suggest_with_model,
+    tta_doubt,
+)
+
+POSE = np.array([[0, 0], [10, 0], [20, 0], [20, 10]], float)  # 20 px wide
+
+
+def _pred(points: np.ndarray, scores: float = 1.0) -> FramePrediction:
+    points = np.asarray(points, float).reshape(-1, 4, 2)
+    n = len(points)
+    return FramePrediction(0, points, np.full((n, 4), scores), np.ones(n))
+
+
+def test_a_pose_that_stays_put_under_rotation_is_sure_and_one_that_moves_is_not():
+    base = _pred([POSE + 100])
+    assert tta_doubt(base, [POSE[None] + 100, POSE[None] + 100]) == pytest.approx(0.0)
+    moved = POSE[None] + 100
+    moved[0, 3] += [0, 4]  # one body part moves by twice a tenth of the 20 px animal
+    assert tta_doubt(base, [moved, moved]) == pytest.approx(0.5 / 4)  # (1 + 0) / 2 on 1 of 4
+    lost = moved.copy()
+    lost[0, 0] = np.nan  # found in one prediction only
+    assert tta_doubt(base, [lost, lost]) > tta_doubt(base, [moved, moved])
+    # weak peaks count even when nothing moves; an animal found only after rotation counts 1
+    assert tta_doubt(_pred([POSE + 100], 0.2), [POSE[None] + 100] * 2) == pytest.approx(0.4)
+    extra = np.concatenate([POSE[None] + 100, POSE[None] + 300])
+    assert tta_doubt(base, [extra, extra]) == pytest.approx(0.5)
+
+
+def test_novelty_is_the_distance_to_the_nearest_labelled_pose_centred_and_scaled():
+    labelled = np.stack([POSE, POSE * 2 + 50])  # the same pose, larger and elsewhere
+    assert pose_novelty((POSE * 3 + 7)[None], labelled)[0] == pytest.approx(0.0, abs=1e-9)
+    turned = POSE[:, ::-1].copy()  # the animal facing another way
+    assert pose_novelty(turned[None], labelled)[0] > 0.3
+    missing = POSE.copy()
+    missing[1] = np.nan  # body parts only one of the poses has are left out
+    assert pose_novelty(missing[None], labelled)[0] < pose_novelty(turned[None], labelled)[0]
+    assert pose_novelty(POSE[None], labelled[:0])[0] == 1.0  # nothing labelled: all new
+
+
+def test_rotated_frames_map_back_to_the_same_pixels():
+    frames = np.zeros((1, 60, 80, 1), np.uint8)
+    frames[0, 20, 50] = 255
+    turned, back = rotate_frames(frames, 30.0)
+    y, x = np.unravel_index(turned[0, ..., 0].argmax(), turned.shape[1:3])
+    assert np.allclose(np.array([x, y], float) @ back[:, :2].T + back[:, 2], [50, 20], atol=1.0)
+
+
+def test_the_mix_ranks_both_kinds_of_doubt_and_keeps_picks_apart():
+    doubts = [
+        FrameDoubt(f, u, v, 1)
+        for f, u, v in [(0, 0.9, 0.0), (5, 0.8, 0.0), (40, 0.0, 0.9), (80, 0.1, 0.1)]
+    ]
+    rank_doubts(doubts, "mix", 15)
+    picked = pick_spread(doubts, 3, min_gap=10)
+    assert [d.frame for d in picked] == [0, 40, 80]  # frame 5 is too close to frame 0
+    assert picked[0].reason.startswith("unsure") and picked[1].reason.startswith("new pose")
+    rank_doubts(doubts, "novelty", 15)
+    assert pick_spread(doubts, 1, 10)[0].frame == 40
+
+
+def test_a_trained_model_suggests_spread_frames_with_reasons_and_predictions(
+    sample_paths, bottom_up_run
+):
+    from napari_sleap_train.inference.pipelines import predictor_from_run
+    from napari_sleap_train.project import load_project
+    from napari_sleap_train.video import LazyVideo
+
+    project = load_project(sample_paths.project)
+    video = project.videos[0]
+    labelled = project.labelled_frame_indices(video)
+    candidates = [f for f in range(300) if f not in labelled]
+    predictor = predictor_from_run(bottom_up_run, device="cpu")
+    result = suggest_with_model(
+        predictor,
+        LazyVideo(video),
+        candidates,
+        project.user_instances_array(),
+        5,
+        sample_size=24,
+        min_gap=20,
+    )
+    assert len(result.sampled) == 24 and len(result.chosen) == 5 and result.fps > 0
+    frames = result.frames
+    assert all(f in candidates for f in frames) and min(np.diff(frames)) >= 20
+    assert all(d.reason and d.prediction.frame_idx == d.frame for d in result.chosen)
+    scores = [d.score for d in result.chosen]
+    assert scores == sorted(scores, reverse=True)
+    assert max(d.uncertainty for d in result.sampled) > 0
