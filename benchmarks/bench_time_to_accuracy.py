@@ -7,8 +7,13 @@ Datasets (``--dataset``):
   ``bench_realdata.py``.
 - ``dance``: ``../shared/data/dance.mp4.labels.slp``, one person, 17 nodes, 406×720 RGB;
   100 training and 100 test frames, chunks of 10.
-- ``sample1024``: the built-in synthetic animals (8 nodes) on 1024×1024 frames, so the
-  animals are small; 100 training and 100 test frames of its ground truth.
+- ``sample`` / ``sample1024``: the built-in synthetic animals (8 nodes) on 384×384 or
+  1024×1024 frames (there the animals are small); 100 training and 100 test frames of its
+  ground truth.
+
+With ``--later`` the training frames come from the first 60 % of the video and the test
+frames from its last quarter, as a user's later footage does. ``--camera above|side|auto``
+sets the camera view (how far training rotates images).
 
 For each preset and total budget it trains the pipeline's models from scratch (``--pipeline``:
 top-down, single-instance, bottom-up, or auto from the labels; the budget split as the preset does),
@@ -19,7 +24,7 @@ network and batch, and the seconds one epoch of every model costs together.
 
 Run: ``.venv/bin/python benchmarks/bench_time_to_accuracy.py [--dataset pair]
 [--minutes 2 5 10] [--presets fast-cpu sleap] [--pipeline top-down] [--auto-settings]
-[--set MODEL.SETTING=VALUE ...]``
+[--later] [--camera auto] [--set MODEL.SETTING=VALUE ...]``
 """
 
 from __future__ import annotations
@@ -63,8 +68,31 @@ def chunked_split(frames: list[int], chunk: int, n_train: int, n_test: int, seed
     return sorted(train[:n_train]), sorted(test[:n_test])
 
 
-def load_dataset(name: str, work: Path):
-    """(video, skeleton, {frame: ground truth (n, nodes, 2)}, train frames, test frames)."""
+def later_split(frames: list[int], n_frames: int, n_train: int, n_test: int):
+    """Training frames evenly spaced over the first 60 % of the video, test frames over its
+    last quarter: the test holds what comes later, as a user's new footage does."""
+    early = sorted(f for f in frames if f < 0.6 * n_frames)
+    late = sorted(f for f in frames if f >= 0.75 * n_frames)
+
+    def spaced(pool, n):
+        return sorted(
+            {pool[i] for i in np.linspace(0, len(pool) - 1, min(n, len(pool))).astype(int)}
+        )
+
+    return spaced(early, n_train), spaced(late, n_test)
+
+
+def load_dataset(name: str, work: Path, later: bool = False):
+    """(video, skeleton, {frame: ground truth (n, nodes, 2)}, train frames, test frames);
+    with ``later`` the test frames come after the training frames (:func:`later_split`)."""
+    video, skeleton, truth, train, test = _load(name, work)
+    if later:
+        n_train, n_test = len(train), len(test)
+        train, test = later_split(list(truth), int(video.shape[0]), n_train, n_test)
+    return video, skeleton, truth, train, test
+
+
+def _load(name: str, work: Path):
     if name == "pair":
         source = sio.load_slp(str(DATA / "centered_pair_predictions.slp"))
         good, train, test = split(source)
@@ -78,11 +106,12 @@ def load_dataset(name: str, work: Path):
                 truth[lf.frame_idx] = insts[0].numpy()[None]
         train, test = chunked_split(list(truth), 10, 100, 100)
         return source.videos[0], source.skeletons[0], truth, train, test
-    if name == "sample1024":
+    if name in ("sample", "sample1024"):
         from napari_sleap_train.sample_data import _labels, _write_video, make_sample
 
-        sample = make_sample(seed=1, n_frames=300, size=1024)
-        path = work / "sample1024.avi"
+        size = {"sample": 384, "sample1024": 1024}[name]
+        sample = make_sample(seed=1, n_frames=300, size=size)
+        path = work / f"{name}.avi"
         _write_video(path, sample.frames)
         labels = _labels(sample, path, list(range(sample.n_frames)), False)
         truth = {
@@ -97,6 +126,7 @@ def load_dataset(name: str, work: Path):
 OVERRIDES: dict[str, float] = {}  # --set model.input_scaling=0.3 model.max_stride=32
 AUTO = False  # --auto-settings
 AUTO_SAID: list[str] = []
+CAMERA: str | None = None  # --camera
 
 
 def configured(name: str, pipeline: str, project: Project) -> TrainingConfig:
@@ -111,6 +141,8 @@ def configured(name: str, pipeline: str, project: Project) -> TrainingConfig:
         if not AUTO_SAID:
             AUTO_SAID.extend(notes)
             print("\n".join(f"auto settings: {n}" for n in notes))
+    if CAMERA:
+        config.pipeline.camera_view = CAMERA
     for key, value in OVERRIDES.items():
         model, _, setting = key.partition(".")
         section = config.model(model)
@@ -165,7 +197,17 @@ def _num(value, width: int, digits: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="pair", choices=["pair", "dance", "sample1024"])
+    parser.add_argument(
+        "--dataset", default="pair", choices=["pair", "dance", "sample", "sample1024"]
+    )
+    parser.add_argument(
+        "--later",
+        action="store_true",
+        help="train on the first 60 %% of the video, test on its last quarter",
+    )
+    parser.add_argument(
+        "--camera", choices=["auto", "above", "side"], help="camera view (default: auto)"
+    )
     parser.add_argument("--minutes", type=float, nargs="*", default=[2, 5, 10])
     parser.add_argument("--presets", nargs="+", default=["fast-cpu", "sleap"])
     parser.add_argument("--steps", type=int, default=40, help="steps of the pure measurement")
@@ -186,14 +228,14 @@ def main() -> None:
     )
     parser.add_argument("--keep", help="keep the trained model folders under this folder")
     args = parser.parse_args()
-    global AUTO
-    AUTO = args.auto_settings
+    global AUTO, CAMERA
+    AUTO, CAMERA = args.auto_settings, args.camera
     for item in args.set:
         key, _, value = item.partition("=")
         OVERRIDES[key] = float(value)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        video, skeleton, truth, train, test = load_dataset(args.dataset, tmp)
+        video, skeleton, truth, train, test = load_dataset(args.dataset, tmp, args.later)
         project = training_project(video, skeleton, truth, train)
         pipeline = args.pipeline
         if pipeline == "auto":

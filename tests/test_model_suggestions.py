@@ -101,3 +101,25 @@ def test_a_trained_model_suggests_spread_frames_with_reasons_and_predictions(
     scores = [d.score for d in result.chosen]
     assert scores == sorted(scores, reverse=True)
     assert max(d.uncertainty for d in result.sampled) > 0
+
+
+def test_the_command_line_suggests_with_a_run_and_says_why(
+    sample_paths, bottom_up_run, tmp_path, capsys
+):
+    import sleap_io as sio
+
+    from napari_sleap_train.cli import main
+
+    project = tmp_path / "sample.slp"
+    project.write_bytes(sample_paths.project.read_bytes())
+    before = len(sio.load_slp(str(project)).suggestions)
+    out = tmp_path / "suggested.slp"
+    args = ["suggest", str(project), "--method", "mix", "--n", "3", "--sample", "12"]
+    # without --models it looks for runs in models/ beside the project: there are none
+    assert main([*args, "-o", str(out)]) == 2
+    assert "needs a trained run" in capsys.readouterr().err and not out.exists()
+    assert main([*args, "--models", str(bottom_up_run), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "looked at 12 frames" in printed and printed.count("  frame ") == 3
+    assert "added 3 suggestions" in printed
+    assert len(sio.load_slp(str(out)).suggestions) == before + 3

@@ -119,6 +119,14 @@ class VideoScope(Choice):
     ALL = "all"
 
 
+class CameraView(Choice):
+    """How the camera sees the animals, which sets how far training rotates the images."""
+
+    AUTO = "auto"
+    ABOVE = "above"
+    SIDE = "side"
+
+
 class TrackerMethod(Choice):
     """How instances are linked across frames (SLEAP's tracker methods)."""
 
@@ -152,6 +160,9 @@ class Candidates(Choice):
 
 
 _LABELS: dict[Choice, str] = {
+    CameraView.AUTO: "auto (from the labels)",
+    CameraView.ABOVE: "from above (animals turn freely)",
+    CameraView.SIDE: "from the side (animals upright)",
     PipelineKind.SINGLE_INSTANCE: "single animal",
     PipelineKind.TOP_DOWN: "top-down",
     PipelineKind.BOTTOM_UP: "bottom-up",

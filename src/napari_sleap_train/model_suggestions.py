@@ -304,9 +304,11 @@ def training_rotation(run_dir) -> float:
     with (5 to 45), or 10 when it was trained without rotation."""
     from .config import TrainingConfig
     from .errors import ConfigError
+    from .models.folder import RunFolder
 
-    try:
-        config = TrainingConfig.load(Path(run_dir) / "training_config.json")
+    run = RunFolder(Path(run_dir))
+    try:  # the pose model's own settings (its camera view decided)
+        config = TrainingConfig.load(run.model(run.pipeline_models()[-1]).config_file)
     except ConfigError:
         return 15.0
     aug = list(config.models.values())[-1].augmentation

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..choices import (
+    CameraView,
     Candidates,
     Matching,
     ModelKind,
@@ -417,6 +418,13 @@ class PipelineConfig:
         "finds every body part on the whole frame and groups them into animals along the "
         "skeleton's edges (for animals in close contact; the skeleton needs edges).",
     ).field(PipelineKind.TOP_DOWN)
+    camera_view: CameraView = Setting(
+        "Camera view",
+        "from above: the animals turn freely in the image, so training rotates images by "
+        "up to ±180°; from the side: they stay upright, so each model's own rotation "
+        "(±15° by default) applies; auto: from above when the labelled animals face every "
+        "direction, else from the side.",
+    ).field(CameraView.AUTO)
     anchor_part: str | None = Setting(
         "Anchor part",
         "The body part that marks where an animal is. None uses the centre of its visible "

@@ -14,6 +14,7 @@ from qtpy.QtWidgets import QLabel
 
 from ..choices import ModelKind
 from ..config import TrainingConfig
+from ..data.camera_view import resolve_camera_view
 from ..data.geometry import auto_crop_size, instance_anchors, instance_bbox_sides
 from ..models.receptive_field import receptive_field_px
 from .layers import ProjectLayers
@@ -74,9 +75,11 @@ class PreviewPanel:
         self.crop_label.setWordWrap(True)
         self.count_label = QLabel()
         self.count_label.setWordWrap(True)
+        self.view_label = QLabel()
+        self.view_label.setWordWrap(True)
         self.sizes = SizeHistogram()
         self.sizes.jump.connect(lambda frame: layers.viewer.dims.set_current_step(0, frame))
-        for widget in (self.crop_label, self.count_label, self.sizes):
+        for widget in (self.crop_label, self.view_label, self.count_label, self.sizes):
             settings.add_to_page(PIPELINE_TAB, widget)
         self.rf_labels: dict[ModelKind, QLabel] = {}
         for kind in MODELS:
@@ -164,6 +167,7 @@ class PreviewPanel:
         self._set_shapes(
             CROP_LAYER, boxes, edge_color="red", face_color="transparent", edge_width=2
         )
+        self.view_label.setText(resolve_camera_view(config, xy)[1])
         sides = instance_bbox_sides(xy) if len(xy) else np.zeros(0)
         self.sizes.set_sizes(table.instances.frames, sides, crop)
         counts = self.counts()

@@ -38,6 +38,7 @@ PIPELINE_FIELDS = [
     FieldSpec("pipeline", "pipeline"),
     FieldSpec("preset", "preset"),
     FieldSpec("time_budget", "config.pipeline.time_budget_minutes"),
+    FieldSpec("camera_view", "config.pipeline.camera_view"),
     FieldSpec("anchor_part", "config.pipeline.anchor_part"),
     FieldSpec("centroid_sigma", "config.models.centroid.sigma", "Sigma for centroids"),
     FieldSpec("node_sigma", "config.models.centered_instance.sigma", "Sigma for nodes"),

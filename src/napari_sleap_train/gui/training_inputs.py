@@ -12,10 +12,12 @@ def show_training_inputs(viewer, project: Project, config: TrainingConfig, n: in
     maps as Image layers (replacing earlier ones); returns the layers."""
     import torch
 
+    from ..data.camera_view import resolve_camera_view
     from ..data.datasets import load_labelled_data
     from ..training.trainer import datasets_for
 
     data = load_labelled_data(project, config.pipeline.anchor_part)
+    config, _ = resolve_camera_view(config, data.instances_array())  # rotated as in training
     gen = torch.Generator().manual_seed(0)
     added = []
     for kind in config.models:

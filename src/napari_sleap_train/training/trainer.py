@@ -19,6 +19,7 @@ import torch
 
 from ..choices import ModelKind, Schedule
 from ..config import TrainingConfig
+from ..data.camera_view import resolve_camera_view
 from ..data.datasets import (
     BottomUpData,
     CentroidData,
@@ -235,7 +236,10 @@ def train_events(
         if project is None:
             raise ValueError("Give a project or decoded data.")
         data = load_labelled_data(project, config.pipeline.anchor_part)
+    config, view = resolve_camera_view(config, data.instances_array())
+    section = config.model(kind)
     train, val, notes, extra = datasets_for(ModelKind(kind), data, config)
+    notes.insert(0, view)
     batch_size, note = with_batch_size(len(train) // group.world, opt_cfg.batch_size)
     if note:
         notes.append(note)
