@@ -147,6 +147,19 @@ def suggest(method, run, video, labelled_poses, candidates, n, seed):
     return frames, time.perf_counter() - t0
 
 
+def px(value: float | None) -> str:
+    """A distance in pixels, or "-" when nothing was matched."""
+    return "-" if value is None else f"{value:.2f}px"
+
+
+def row(method: str, r: int, labelled: int, minutes: float, secs: str, m: dict) -> str:
+    """One line of the table."""
+    return (
+        f"{method:<15} {r:>5} {labelled:>8} {minutes:>9.1f} {secs:>9} {px(m['dist_p50']):>8} "
+        f"{px(m['dist_p90']):>8} {m['oks_map']:>6.3f} {100 * m['found_fraction']:>5.1f}%"
+    )
+
+
 def val_curve(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """(seconds, validation loss) per epoch of a model folder."""
     rows = np.loadtxt(folder / "training_log.csv", delimiter=",", skiprows=1, ndmin=2)
@@ -208,23 +221,9 @@ def main() -> None:
         m = evaluate(run0, video, truth, test)
         print(
             f"{'method':<15} {'round':>5} {'labelled':>8} {'train min':>9} {'suggest s':>9} "
-            f"{'median':>7} {'p90':>7} {'mAP':>6} {'found':>6}"
+            f"{'median':>8} {'p90':>8} {'mAP':>6} {'found':>6}"
         )
-        line = "{:<15} {:>5} {:>8} {:>9.1f} {:>9} {:>6.2f}px {:>6.2f}px {:>6.3f} {:>5.1f}%"
-        print(
-            line.format(
-                "(first)",
-                0,
-                len(first),
-                minutes,
-                "-",
-                m["dist_p50"],
-                m["dist_p90"],
-                m["oks_map"],
-                100 * m["found_fraction"],
-            ),
-            flush=True,
-        )
+        print(row("(first)", 0, len(first), minutes, "-", m), flush=True)
         speed_checked = False
         for method in args.methods:
             labelled, run, total = list(first), run0, minutes
@@ -240,20 +239,7 @@ def main() -> None:
                 total += train(project, copy.deepcopy(round_cfg), out, init=run)
                 run = out
                 m = evaluate(run, video, truth, test)
-                print(
-                    line.format(
-                        method,
-                        r,
-                        len(labelled),
-                        total,
-                        f"{secs:.0f}",
-                        m["dist_p50"],
-                        m["dist_p90"],
-                        m["oks_map"],
-                        100 * m["found_fraction"],
-                    ),
-                    flush=True,
-                )
+                print(row(method, r, len(labelled), total, f"{secs:.0f}", m), flush=True)
             if method in MODEL_METHODS and not speed_checked:
                 speed_checked = True
                 scratch = work / f"{method}_scratch"
@@ -263,7 +249,7 @@ def main() -> None:
                 fresh = time_to(scratch / "centered_instance", best)
                 said = f"{fresh:.0f} s" if fresh is not None else "never within its budget"
                 m = evaluate(scratch, video, truth, test)
-                said += f" (test: median {m['dist_p50']:.2f}px, mAP {m['oks_map']:.3f})"
+                said += f" (test: median {px(m['dist_p50'])}, mAP {m['oks_map']:.3f})"
                 print(
                     f"speed: the centered-instance model fine-tuned in round {args.rounds} "
                     f"reached validation loss {best:.2e} after {tuned:.0f} s; from scratch on "

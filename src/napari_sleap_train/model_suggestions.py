@@ -96,8 +96,11 @@ def _sizes(points: np.ndarray) -> np.ndarray:
 
 
 def _centres(points: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return np.nanmean(points, axis=1)
+    """Mean of each instance's visible points (NaN for an instance with none)."""
+    vis = np.isfinite(points).all(-1, keepdims=True)
+    count = vis.sum(1)
+    total = np.where(vis, points, 0.0).sum(1)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def rotate_frames(frames: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
