@@ -13,7 +13,8 @@ Datasets (``--dataset``):
 
 With ``--later`` the training frames come from the first 60 % of the video and the test
 frames from its last quarter, as a user's later footage does. ``--camera above|side|auto``
-sets the camera view (how far training rotates images).
+sets the camera view (how far training rotates images); ``--jitter scale|intensity|both``
+turns on scale jitter (0.9-1.1) and brightness/contrast jitter (SLEAP's ranges) for every model.
 
 For each preset and total budget it trains the pipeline's models from scratch (``--pipeline``:
 top-down, single-instance, bottom-up, or auto from the labels; the budget split as the preset does),
@@ -24,7 +25,7 @@ network and batch, and the seconds one epoch of every model costs together.
 
 Run: ``.venv/bin/python benchmarks/bench_time_to_accuracy.py [--dataset pair]
 [--minutes 2 5 10] [--presets fast-cpu sleap] [--pipeline top-down] [--auto-settings]
-[--later] [--camera auto] [--set MODEL.SETTING=VALUE ...]``
+[--later] [--camera auto] [--jitter none] [--set MODEL.SETTING=VALUE ...]``
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ OVERRIDES: dict[str, float] = {}  # --set model.input_scaling=0.3 model.max_stri
 AUTO = False  # --auto-settings
 AUTO_SAID: list[str] = []
 CAMERA: str | None = None  # --camera
+JITTER: str = "none"  # --jitter
 
 
 def configured(name: str, pipeline: str, project: Project) -> TrainingConfig:
@@ -143,6 +145,10 @@ def configured(name: str, pipeline: str, project: Project) -> TrainingConfig:
             print("\n".join(f"auto settings: {n}" for n in notes))
     if CAMERA:
         config.pipeline.camera_view = CAMERA
+    for section in config.models.values():
+        aug = section.augmentation
+        aug.scale = JITTER in ("scale", "both")
+        aug.contrast = aug.brightness = JITTER in ("intensity", "both")
     for key, value in OVERRIDES.items():
         model, _, setting = key.partition(".")
         section = config.model(model)
@@ -208,6 +214,13 @@ def main() -> None:
     parser.add_argument(
         "--camera", choices=["auto", "above", "side"], help="camera view (default: auto)"
     )
+    parser.add_argument(
+        "--jitter",
+        default="none",
+        choices=["none", "scale", "intensity", "both"],
+        help="turn on scale jitter (0.9-1.1) and/or brightness and contrast jitter "
+        "(SLEAP's ranges) for every model",
+    )
     parser.add_argument("--minutes", type=float, nargs="*", default=[2, 5, 10])
     parser.add_argument("--presets", nargs="+", default=["fast-cpu", "sleap"])
     parser.add_argument("--steps", type=int, default=40, help="steps of the pure measurement")
@@ -228,8 +241,8 @@ def main() -> None:
     )
     parser.add_argument("--keep", help="keep the trained model folders under this folder")
     args = parser.parse_args()
-    global AUTO, CAMERA
-    AUTO, CAMERA = args.auto_settings, args.camera
+    global AUTO, CAMERA, JITTER
+    AUTO, CAMERA, JITTER = args.auto_settings, args.camera, args.jitter
     for item in args.set:
         key, _, value = item.partition("=")
         OVERRIDES[key] = float(value)

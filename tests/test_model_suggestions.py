@@ -9,6 +9,7 @@ import pytest
 from napari_sleap_train.inference.predictor import FramePrediction
 from napari_sleap_train.model_suggestions import (
     FrameDoubt,
+    frame_novelty,
     pick_spread,
     pose_novelty,
     rank_doubts,
@@ -39,6 +40,24 @@ def test_a_pose_that_stays_put_under_rotation_is_sure_and_one_that_moves_is_not(
     assert tta_doubt(_pred([POSE + 100], 0.2), [POSE[None] + 100] * 2) == pytest.approx(0.4)
     extra = np.concatenate([POSE[None] + 100, POSE[None] + 300])
     assert tta_doubt(base, [extra, extra]) == pytest.approx(0.5)
+
+
+def test_animals_no_prediction_finds_are_full_doubt():
+    nothing = FramePrediction(0, np.zeros((0, 4, 2)), np.zeros((0, 4)), np.zeros(0))
+    empty = np.zeros((0, 4, 2))
+    assert tta_doubt(nothing, [empty, empty]) == 0.0  # no animals expected, none found
+    assert tta_doubt(nothing, [empty, empty], expected=2) == pytest.approx(1.0)
+    one = _pred([POSE + 100])
+    assert tta_doubt(one, [POSE[None] + 100] * 2, expected=2) == pytest.approx(0.5)
+    assert frame_novelty(np.zeros(0), missing=2) == 1.0 and frame_novelty(np.zeros(0), 0) == 0
+    assert frame_novelty(np.array([0.2, 1.5]), missing=1) == 1.5
+    doubts = [
+        FrameDoubt(0, 0.1, 0.1, 2),
+        FrameDoubt(5, tta_doubt(nothing, [empty, empty], 2), frame_novelty(empty, 2), 0, missing=2),
+    ]
+    rank_doubts(doubts, "mix", 15.0)
+    assert pick_spread(doubts, 1, 1)[0].frame == 5
+    assert doubts[1].reason == "unsure: 2 animals fewer than labelled frames hold"
 
 
 def test_novelty_is_the_distance_to_the_nearest_labelled_pose_centred_and_scaled():

@@ -55,8 +55,14 @@ class ModelKind(Choice):
 
     CENTROID = "centroid"
     CENTERED_INSTANCE = "centered_instance"
+    CENTERED_INSTANCE_ID = "centered_instance_id"
     SINGLE_INSTANCE = "single_instance"
     BOTTOM_UP = "bottom_up"
+
+    @property
+    def crops(self) -> bool:
+        """Whether the model sees crops centred on each animal (top-down's second model)."""
+        return self in (ModelKind.CENTERED_INSTANCE, ModelKind.CENTERED_INSTANCE_ID)
 
 
 class Schedule(Choice):
@@ -182,6 +188,7 @@ _LABELS: dict[Choice, str] = {
     Candidates.QUEUES: "per-track queues",
     ModelKind.CENTROID: "Centroid Model",
     ModelKind.CENTERED_INSTANCE: "Centered Instance Model",
+    ModelKind.CENTERED_INSTANCE_ID: "Centered Instance ID Model",
     ModelKind.SINGLE_INSTANCE: "Single Instance Model",
     ModelKind.BOTTOM_UP: "Bottom-Up Model",
     Preset.FAST_CPU: "fast CPU",

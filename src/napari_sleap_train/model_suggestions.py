@@ -9,12 +9,14 @@ predicts each frame as it is and rotated by ±the angle the pose model was train
     Per body part of every predicted animal: how far it moves when the frame is rotated
     (1 when it moves by a tenth of the animal's size or appears in only one of the two
     predictions), averaged with how weak its peak is (1 − its confidence); animals found
-    in one prediction only count 1 for every body part. A frame's uncertainty is the mean.
+    on a rotated copy only count 1 for every body part, and so does every animal missing
+    from all three predictions (fewer than the labelled frames usually hold). A frame's
+    uncertainty is the mean. The angle is the pose model's training rotation, within 5-45°.
 ``novelty``
     Each predicted animal's pose, centred and scaled by its size (not rotated, so an
     animal facing a direction never labelled counts as new), against every labelled pose:
     the root-mean-square distance over the body parts both have, to the nearest labelled
-    pose. A frame's novelty is its newest animal's.
+    pose. A frame's novelty is its newest animal's (at least 1 when animals are missing).
 ``mix`` (the default)
     The mean of the two ranks (each frame's percentile among the sampled frames).
 
@@ -30,11 +32,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import sleap_io as sio
 from scipy.optimize import linear_sum_assignment
 
+from .data.geometry import instance_anchors, instance_bbox_sides
 from .errors import SuggestionError
+from .suggestions import _check_n
+
+if TYPE_CHECKING:
+    from .inference.predictor import FramePrediction
 
 __all__ = [
     "MODEL_METHODS",
@@ -63,7 +72,8 @@ class FrameDoubt:
     uncertainty: float
     novelty: float
     n_instances: int
-    prediction: object = None  # the FramePrediction of the frame as it is
+    prediction: FramePrediction | None = None  # the frame as it is
+    missing: int = 0  # animals fewer than labelled frames usually hold
     score: float = 0.0
     reason: str = ""
 
@@ -88,19 +98,12 @@ class ModelSuggestions:
 
 def _sizes(points: np.ndarray) -> np.ndarray:
     """Side of each instance's bounding box (its larger side), at least 1 px."""
-    vis = np.isfinite(points).all(-1)
-    lo = np.where(vis[..., None], points, np.inf).min(1)
-    hi = np.where(vis[..., None], points, -np.inf).max(1)
-    side = np.where(vis.any(1), (hi - lo).max(-1), 1.0)
-    return np.maximum(side, 1.0)
+    return np.maximum(np.nan_to_num(instance_bbox_sides(points), nan=1.0), 1.0)
 
 
 def _centres(points: np.ndarray) -> np.ndarray:
-    """Mean of each instance's visible points (NaN for an instance with none)."""
-    vis = np.isfinite(points).all(-1, keepdims=True)
-    count = vis.sum(1)
-    total = np.where(vis, points, 0.0).sum(1)
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    """Centre of each instance's bounding box (NaN for an instance with no visible node)."""
+    return instance_anchors(points, None)
 
 
 def rotate_frames(frames: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
@@ -133,13 +136,22 @@ def _match(a: np.ndarray, b: np.ndarray) -> list[tuple[int, int]]:
     return [(int(r), int(c)) for r, c in zip(rows, cols) if d[r, c] <= 0.5]
 
 
-def tta_doubt(base, others: Sequence[np.ndarray]) -> float:
+def missing_animals(base: FramePrediction, others: Sequence[np.ndarray], expected: int) -> int:
+    """How many fewer animals than ``expected`` the most generous of the predictions found."""
+    found = max([base.n_instances, *(len(o) for o in others)])
+    return max(0, int(expected) - found)
+
+
+def tta_doubt(base: FramePrediction, others: Sequence[np.ndarray], expected: int = 0) -> float:
     """The uncertainty of one frame (see the module's text) from its prediction ``base``
-    (a FramePrediction) and the points ``(M, N, 2)`` predicted on its rotated copies,
-    already mapped back to the frame."""
+    and the points ``(M, N, 2)`` predicted on its rotated copies, already mapped back to
+    the frame; ``expected`` is how many animals labelled frames usually hold."""
     pts = base.points
     m, n = pts.shape[:2] if pts.ndim == 3 else (0, 0)
     doubts: list[np.ndarray] = []
+    missing = missing_animals(base, others, expected)
+    for _ in range(max(1, len(others)) if missing else 0):  # weighed as each comparison
+        doubts.append(np.ones(missing * max(n, 1)))
     for other in others:
         moved = np.ones((m, n))
         pairs = _match(pts, other)
@@ -185,6 +197,13 @@ def pose_novelty(points: np.ndarray, labelled: np.ndarray) -> np.ndarray:
     return rms.min(1)
 
 
+def frame_novelty(novelties: np.ndarray, missing: int) -> float:
+    """A frame's novelty: its newest animal's, and 1 (nothing in common with any labelled
+    pose) when animals are missing."""
+    newest = float(novelties.max()) if len(novelties) else 0.0
+    return max(newest, 1.0) if missing else newest
+
+
 def frame_doubts(
     predictor,
     video,
@@ -193,9 +212,11 @@ def frame_doubts(
     angle: float = 15.0,
     batch_size: int = 4,
     progress: Callable[[int, int], None] | None = None,
+    expected: int = 0,
 ) -> list[FrameDoubt]:
     """Uncertainty and novelty of ``frames`` of ``video`` (a LazyVideo) under
-    ``predictor``, against the ``labelled`` poses ``(L, N, 2)``."""
+    ``predictor``, against the ``labelled`` poses ``(L, N, 2)``; ``expected`` animals per
+    frame (0: any number)."""
     out: list[FrameDoubt] = []
     frames = [int(f) for f in frames]
     for start in range(0, len(frames), batch_size):
@@ -209,19 +230,26 @@ def frame_doubts(
             turned.append([_map_back(p.points, back) for p in preds])
         for i, (f, pred) in enumerate(zip(batch, base)):
             pred.frame_idx = f
-            novelty = pose_novelty(pred.points, labelled)
+            others = [t[i] for t in turned]
+            missing = missing_animals(pred, others, expected)
             out.append(
                 FrameDoubt(
                     frame=f,
-                    uncertainty=tta_doubt(pred, [t[i] for t in turned]),
-                    novelty=float(novelty.max()) if len(novelty) else 0.0,
+                    uncertainty=tta_doubt(pred, others, expected),
+                    novelty=frame_novelty(pose_novelty(pred.points, labelled), missing),
                     n_instances=pred.n_instances,
                     prediction=pred,
+                    missing=missing,
                 )
             )
         if progress is not None:
             progress(len(out), len(frames))
     return out
+
+
+def _check_model_method(method: str) -> None:
+    if method not in MODEL_METHODS:
+        raise SuggestionError(f"Unknown method {method!r}; use one of {', '.join(MODEL_METHODS)}.")
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -239,8 +267,7 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 
 def rank_doubts(doubts: list[FrameDoubt], method: str, angle: float) -> None:
     """Give every frame its score under ``method`` and the reason to show with it."""
-    if method not in MODEL_METHODS:
-        raise SuggestionError(f"Unknown method {method!r}; use one of {', '.join(MODEL_METHODS)}.")
+    _check_model_method(method)
     unc = _ranks(np.array([d.uncertainty for d in doubts]))
     nov = _ranks(np.array([d.novelty for d in doubts]))
     for d, u, v in zip(doubts, unc, nov):
@@ -248,6 +275,9 @@ def rank_doubts(doubts: list[FrameDoubt], method: str, angle: float) -> None:
         unsure = (
             f"unsure: body parts move or weaken under ±{angle:g}° rotation ({d.uncertainty:.2f})"
         )
+        if d.missing:
+            animals = f"{d.missing} animal{'s' if d.missing > 1 else ''}"
+            unsure = f"unsure: {animals} fewer than labelled frames hold"
         new = f"new pose: {d.novelty:.2f} of its size from every labelled pose"
         if method == "uncertainty" or (method == "mix" and u >= v):
             d.reason = unsure
@@ -280,14 +310,16 @@ def suggest_with_model(
     min_gap: int | None = None,
     batch_size: int = 4,
     progress: Callable[[int, int], None] | None = None,
+    expected: int = 0,
 ) -> ModelSuggestions:
     """Up to ``n`` frames of ``candidates`` (frames of the LazyVideo ``video``) to label
-    next, chosen by ``method`` among ``sample_size`` evenly spaced candidates.
+    next, chosen by ``method`` among ``sample_size`` evenly spaced candidates;
+    ``expected`` is how many animals labelled frames usually hold (0: any number).
 
     ``min_gap`` defaults to ``max(10, candidates' span / (2 n))`` frames.
     """
-    if method not in MODEL_METHODS:
-        raise SuggestionError(f"Unknown method {method!r}; use one of {', '.join(MODEL_METHODS)}.")
+    _check_model_method(method)
+    n = _check_n(n)
     pool = np.unique(np.asarray(candidates, dtype=np.int64))
     if not len(pool):
         return ModelSuggestions([])
@@ -296,7 +328,7 @@ def suggest_with_model(
     if min_gap is None:
         min_gap = max(10, math.ceil((pool[-1] - pool[0] + 1) / (2 * n)))
     t0 = time.perf_counter()
-    doubts = frame_doubts(predictor, video, sample, labelled, angle, batch_size, progress)
+    doubts = frame_doubts(predictor, video, sample, labelled, angle, batch_size, progress, expected)
     seconds = time.perf_counter() - t0
     rank_doubts(doubts, method, angle)
     return ModelSuggestions(pick_spread(doubts, n, min_gap), doubts, seconds)
@@ -304,7 +336,8 @@ def suggest_with_model(
 
 def training_rotation(run_dir) -> float:
     """The rotation (degrees) to test a run's pose model with: the range it was trained
-    with (5 to 45), or 10 when it was trained without rotation."""
+    with (within 5 to 45), 10 when it was trained without rotation, or 15 (SLEAP's
+    default) when its configuration cannot be read."""
     from .config import TrainingConfig
     from .errors import ConfigError
     from .models.folder import RunFolder
@@ -322,7 +355,7 @@ def training_rotation(run_dir) -> float:
 class VideoSuggestions:
     """What :func:`suggest_from_run` did for one video."""
 
-    video: object
+    video: sio.Video
     result: ModelSuggestions
     added: int
 
@@ -346,12 +379,15 @@ def suggest_from_run(
     from .suggestions import add_suggestions
     from .video import LazyVideo
 
-    if method not in MODEL_METHODS:
-        raise SuggestionError(f"Unknown method {method!r}; use one of {', '.join(MODEL_METHODS)}.")
+    _check_model_method(method)
+    n = _check_n(n)
     predictor = predictor_from_run(run_dir, device=device)
     predictor.check_skeleton(project.node_names)
     angle = training_rotation(run_dir)
     labelled = project.user_instances_array()
+    counts = project.user_counts().values()
+    frames_labelled = sum(f for f, _ in counts)
+    expected = round(sum(i for _, i in counts) / frames_labelled) if frames_labelled else 0
     out = []
     for video in list(project.videos if videos is None else videos):
         excluded = set(project.labelled_frame_indices(video)) if exclude_labelled else set()
@@ -372,6 +408,7 @@ def suggest_from_run(
                 angle=angle,
                 sample_size=sample_size,
                 progress=progress,
+                expected=expected,
             )
         finally:
             lazy.close()

@@ -54,3 +54,19 @@ def test_a_chosen_view_wins_over_the_labels(view):
 def test_too_few_animals_keep_the_models_own_rotation():
     config, note = resolve_camera_view(TrainingConfig(), turned([0, 90]))
     assert config.pipeline.camera_view is CameraView.SIDE and "fewer than 3" in note
+
+
+def test_animals_walking_both_ways_seen_from_the_side_stay_upright():
+    # a mouse from the side: nose, head, back, hips, tail along the body, nose to the left
+    side = np.array([[-20, 0], [-10, -3], [0, -4], [10, -3], [20, 0]], float)
+    animals = [side * [(-1) ** i, 1] + [60 * i, 100] for i in range(10)]  # every other faces right
+    both_ways = np.stack(animals)
+    assert orientation_alignment(both_ways) > 0.9  # along one line, though half face each way
+    config, _ = resolve_camera_view(TrainingConfig(), both_ways)
+    assert config.pipeline.camera_view is CameraView.SIDE
+
+
+def test_animals_with_one_visible_part_say_nothing_of_their_direction():
+    dots = turned(np.random.default_rng(1).uniform(-180, 180, 30))
+    dots[:, 1:] = np.nan
+    assert orientation_alignment(dots) is None

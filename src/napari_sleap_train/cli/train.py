@@ -28,10 +28,12 @@ def training_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--pipeline",
-        choices=["auto", "single-instance", "top-down", "bottom-up"],
+        choices=["auto", "single-instance", "top-down", "bottom-up", "top-down-id"],
         help="the models to train (default: the configuration's, top-down); auto: "
         "single-instance when no labelled frame holds more than one animal, else top-down; "
-        "bottom-up: one network that groups body parts along the skeleton's edges",
+        "bottom-up: one network that groups body parts along the skeleton's edges; "
+        "top-down-id: top-down whose instance model also names each animal (one of the "
+        "labelled tracks)",
     )
     p.add_argument(
         "--auto-settings",
@@ -76,7 +78,13 @@ def add_parsers(sub) -> None:
     p.add_argument(
         "--only",
         nargs="+",
-        choices=["centroid", "centered-instance", "single-instance", "bottom-up"],
+        choices=[
+            "centroid",
+            "centered-instance",
+            "centered-instance-id",
+            "single-instance",
+            "bottom-up",
+        ],
         help="train only these models (the others: --centroid / --centered-instance)",
     )
     for kind in ModelKind:
@@ -128,8 +136,8 @@ def load_config(args: argparse.Namespace, job_config=None):
             opt.batch_size = args.batch_size
         if args.time_limit is not None:
             opt.time_limit_minutes = args.time_limit
-    if args.crop_size is not None and ModelKind.CENTERED_INSTANCE in config.models:
-        config.model(ModelKind.CENTERED_INSTANCE).crop_size = args.crop_size
+    if args.crop_size is not None and config.crop_model is not None:
+        config.model(config.crop_model).crop_size = args.crop_size
     if args.device is not None:
         config.device = args.device
     if args.precision is not None:

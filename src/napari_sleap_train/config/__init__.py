@@ -10,6 +10,7 @@ are derived from those declarations (:mod:`.settings`).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from .parts import (
     BackboneConfig,
     BottomUpConfig,
     CenteredInstanceConfig,
+    CenteredInstanceIdConfig,
     CentroidConfig,
     FullFrameModelConfig,
     ModelConfig,
@@ -47,6 +49,7 @@ __all__ = [
     "BackboneConfig",
     "BottomUpConfig",
     "CenteredInstanceConfig",
+    "CenteredInstanceIdConfig",
     "CentroidConfig",
     "ConfigError",
     "FullFrameModelConfig",
@@ -62,6 +65,23 @@ __all__ = [
     "pipeline_for_counts",
     "preset",
 ]
+
+
+_TWINS = {
+    ModelKind.CENTERED_INSTANCE: ModelKind.CENTERED_INSTANCE_ID,
+    ModelKind.CENTERED_INSTANCE_ID: ModelKind.CENTERED_INSTANCE,
+}
+"""Models that differ only by a head: switching pipelines carries their shared settings."""
+
+
+def _shared_settings(source: ModelConfig, target: ModelConfig) -> ModelConfig:
+    """``target`` with every setting it shares with ``source`` copied from it."""
+    names = {f.name for f in dataclasses.fields(target)} & {
+        f.name for f in dataclasses.fields(source)
+    }
+    for name in names:
+        setattr(target, name, copy.deepcopy(getattr(source, name)))
+    return target
 
 
 def default_models(kind: PipelineKind = PipelineKind.TOP_DOWN) -> dict[ModelKind, ModelConfig]:
@@ -94,6 +114,11 @@ class TrainingConfig:
                 {"models": f"no {kind} model in this {self.pipeline.kind.value} configuration."}
             ) from None
 
+    @property
+    def crop_model(self) -> ModelKind | None:
+        """The model that sees crops around each animal (top-down's second), if any."""
+        return next((kind for kind in self.models if ModelKind(kind).crops), None)
+
     def rules(self):
         if not (self.device in DEVICES or self.device.startswith("cuda:")):
             yield "device", f"'{self.device}' is unknown; use auto, cpu, cuda or mps."
@@ -115,8 +140,11 @@ class TrainingConfig:
         schedule = next(iter(self.models.values())).optimization if self.models else None
         models = {}
         for model in PIPELINE_MODELS.get(kind, ()):
+            twin = _TWINS.get(model)
             if model in self.models:
                 models[model] = copy.deepcopy(self.models[model])
+            elif twin in self.models:
+                models[model] = _shared_settings(self.models[twin], MODEL_CONFIGS[model]())
             else:
                 models[model] = MODEL_CONFIGS[model]()
                 if schedule is not None:

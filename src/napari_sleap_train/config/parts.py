@@ -301,6 +301,36 @@ class CenteredInstanceConfig(ModelConfig):
             yield "crop_size", f"{crop} is not a multiple of max stride {stride}; use {lo} or {hi}."
 
 
+@dataclass
+class CenteredInstanceIdConfig(CenteredInstanceConfig):
+    """Top-down-ID's instance model: the centered-instance model with a second head that
+    names the animal at the crop's centre, one class per track of the labels (SLEAP's class
+    vectors: a global max pool of the deepest features, fully connected layers, one logit
+    per track, trained with cross-entropy next to the confidence maps)."""
+
+    kind: ClassVar[ModelKind] = ModelKind.CENTERED_INSTANCE_ID
+    class_loss_weight: float = Setting(
+        "Class loss weight",
+        "Weight of the identity (cross-entropy) loss, next to the confidence maps' 1.",
+        lo=0,
+        hi=100,
+        lo_open=True,
+        step=0.1,
+    ).field(1.0)
+    class_units: int = Setting(
+        "Class units",
+        "Units of each fully connected layer of the identity head.",
+        lo=1,
+        hi=4096,
+    ).field(64)
+    class_layers: int = Setting(
+        "Class layers",
+        "Fully connected layers of the identity head before its output.",
+        lo=0,
+        hi=8,
+    ).field(1)
+
+
 TRAINING_CROP = Setting(
     "Training crop",
     "Train on squares of this side (on the original frame) cut around a labelled animal, "
@@ -396,12 +426,19 @@ class BottomUpConfig(FullFrameModelConfig):
 
 MODEL_CONFIGS: dict[ModelKind, type[ModelConfig]] = {
     cls.kind: cls
-    for cls in (CentroidConfig, CenteredInstanceConfig, SingleInstanceConfig, BottomUpConfig)
+    for cls in (
+        CentroidConfig,
+        CenteredInstanceConfig,
+        CenteredInstanceIdConfig,
+        SingleInstanceConfig,
+        BottomUpConfig,
+    )
 }
 PIPELINE_MODELS: dict[PipelineKind, tuple[ModelKind, ...]] = {
     PipelineKind.TOP_DOWN: (ModelKind.CENTROID, ModelKind.CENTERED_INSTANCE),
     PipelineKind.SINGLE_INSTANCE: (ModelKind.SINGLE_INSTANCE,),
     PipelineKind.BOTTOM_UP: (ModelKind.BOTTOM_UP,),
+    PipelineKind.TOP_DOWN_ID: (ModelKind.CENTROID, ModelKind.CENTERED_INSTANCE_ID),
 }
 
 
@@ -416,7 +453,10 @@ class PipelineConfig:
         "parts in a crop around it. single-instance: one model finds the body parts of the "
         "one animal on the whole frame (one network instead of two). bottom-up: one model "
         "finds every body part on the whole frame and groups them into animals along the "
-        "skeleton's edges (for animals in close contact; the skeleton needs edges).",
+        "skeleton's edges (for animals in close contact; the skeleton needs edges). "
+        "top-down-id: top-down whose instance model also names each animal as one of the "
+        "labelled tracks (animals that can be told apart; every labelled instance needs its "
+        "track).",
     ).field(PipelineKind.TOP_DOWN)
     camera_view: CameraView = Setting(
         "Camera view",

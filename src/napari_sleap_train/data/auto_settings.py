@@ -71,7 +71,7 @@ def settings_from_data(
             notes += _full_frame(out, kind, largest, typical, (h, w), cpu)
     if ModelKind.BOTTOM_UP in out.models:
         notes.append(_min_instance_peaks(out, instances))
-    if ModelKind.CENTERED_INSTANCE in out.models:
+    if out.crop_model is not None:
         notes += _instance(out, instances, cpu)
     return out, notes
 
@@ -145,7 +145,8 @@ def _min_instance_peaks(config: TrainingConfig, instances: np.ndarray) -> str:
 
 
 def _instance(config: TrainingConfig, instances: np.ndarray, cpu: bool) -> list[str]:
-    section = config.model(ModelKind.CENTERED_INSTANCE)
+    kind = config.crop_model
+    section = config.model(kind)
     aug = section.augmentation
     crop = (
         section.crop_size
@@ -160,9 +161,9 @@ def _instance(config: TrainingConfig, instances: np.ndarray, cpu: bool) -> list[
         scale = _round(CPU_CROP / crop)
         section.input_scaling = scale
         return [
-            f"{ModelKind.CENTERED_INSTANCE.label}: input scaling {scale:.2f}: the {crop} px "
+            f"{kind.label}: input scaling {scale:.2f}: the {crop} px "
             f"crops are cut at full resolution and resized to {crop * scale:.0f} px, which "
             "trains several times faster on the CPU."
         ]
     section.input_scaling = 1.0
-    return [f"{ModelKind.CENTERED_INSTANCE.label}: input scaling 1.00 ({crop} px crops)."]
+    return [f"{kind.label}: input scaling 1.00 ({crop} px crops)."]

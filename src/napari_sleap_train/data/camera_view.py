@@ -4,8 +4,10 @@ model's own rotation applies.
 
 ``auto`` decides from the labelled animals: for every body part, the direction from the
 animal's centre to it is averaged over the labelled animals (the mean resultant length of
-those angles: 1 when they all point the same way, near 0 when they point every way); when
-the median over body parts is below :data:`FREE_TURNING` the animals turn freely.
+those angles: 1 when they all point the same way, near 0 when they point every way). Animals
+seen from the side walking both ways point their head either left or right, so the doubled
+angles are averaged too and the larger of the two lengths counts; when the median over body
+parts is below :data:`FREE_TURNING` the animals turn freely.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from ..choices import CameraView
 from ..config import TrainingConfig
+from .geometry import instance_anchors
 
 FREE_TURNING = 0.5
 MIN_ANIMALS = 3
@@ -24,22 +27,27 @@ ABOVE_DEG = 180.0
 
 def orientation_alignment(instances: np.ndarray) -> float | None:
     """The median over body parts of how alike their directions from the animal's centre
-    are across labelled ``instances`` ``(M, N, 2)`` (1: all the same, 0: every way); None
-    with fewer than :data:`MIN_ANIMALS` animals."""
+    are across labelled ``instances`` ``(M, N, 2)`` (1: all the same or all along one line,
+    0: every way); None with fewer than :data:`MIN_ANIMALS` animals of two or more visible
+    body parts."""
+    instances = np.asarray(instances, dtype=np.float64)
+    if instances.ndim != 3 or not len(instances):
+        return None
+    instances = instances[np.isfinite(instances).all(-1).sum(1) >= 2]
     if len(instances) < MIN_ANIMALS:
         return None
-    with np.errstate(invalid="ignore"):
-        centre = np.nanmean(instances, axis=1, keepdims=True)
-    v = instances - centre
+    v = instances - instance_anchors(instances, None)[:, None]
     angle = np.arctan2(v[..., 1], v[..., 0])  # (M, N), NaN where not visible
     seen = np.isfinite(angle)
-    unit = np.where(seen, np.exp(1j * np.nan_to_num(angle)), 0)
     count = seen.sum(0)
     ok = count >= MIN_ANIMALS
     if not ok.any():
         return None
-    r = np.abs(unit[:, ok].sum(0)) / count[ok]
-    return float(np.median(r))
+    lengths = []
+    for k in (1, 2):  # directions, then lines (a head to the left or to the right)
+        unit = np.where(seen, np.exp(1j * k * np.nan_to_num(angle)), 0)
+        lengths.append(np.abs(unit[:, ok].sum(0)) / count[ok])
+    return float(np.median(np.maximum(*lengths)))
 
 
 def resolve_camera_view(

@@ -20,6 +20,7 @@ from ..config import (
     AugmentationConfig,
     BottomUpConfig,
     CenteredInstanceConfig,
+    CenteredInstanceIdConfig,
     CentroidConfig,
     FullFrameModelConfig,
     SingleInstanceConfig,
@@ -51,7 +52,8 @@ class LabelledData:
 
     ``frames`` is ``(F, C, H, W)`` uint8 (frames of smaller videos zero-padded to the
     largest); ``points`` is ``(F, M, N, 2)`` with NaN for invisible nodes and padding
-    instances; ``anchors`` is ``(F, M, 2)``.
+    instances; ``anchors`` is ``(F, M, 2)``; ``tracks`` is ``(F, M)``, each instance's index
+    in ``track_names`` (-1: no track, or padding).
     """
 
     frames: torch.Tensor
@@ -62,6 +64,8 @@ class LabelledData:
     flip_index: list[int]
     anchor_index: int | None
     edges: list[tuple[int, int]] = dataclasses.field(default_factory=list)
+    tracks: torch.Tensor | None = None
+    track_names: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def n_frames(self) -> int:
@@ -141,6 +145,14 @@ def load_labelled_data(project: Project, anchor_part: str | None = None) -> Labe
     points = torch.full((len(lfs), m, len(nodes), 2), float("nan"))
     for i, p in enumerate(per_frame):
         points[i, : p.shape[0]] = torch.from_numpy(p)
+    track_names = [t.name for t in project.tracks]
+    by_name = {name: k for k, name in reversed(list(enumerate(track_names)))}
+    by_id = {id(t): k for k, t in enumerate(project.tracks)}
+    tracks = torch.full((len(lfs), m), -1, dtype=torch.long)
+    for i, lf in enumerate(lfs):
+        for j, inst in enumerate(lf.user_instances):
+            if inst.track is not None:
+                tracks[i, j] = by_id.get(id(inst.track), by_name.get(inst.track.name, -1))
     anchors = torch.from_numpy(instance_anchors(points.numpy(), anchor_index)).float()
     return LabelledData(
         frames=frames,
@@ -151,6 +163,8 @@ def load_labelled_data(project: Project, anchor_part: str | None = None) -> Labe
         flip_index=project.flip_index,
         anchor_index=anchor_index,
         edges=project.edge_inds,
+        tracks=tracks,
+        track_names=track_names,
     )
 
 
@@ -332,6 +346,88 @@ class InstanceData(ModelData):
             pts = swap_symmetric(pts, flipped, self.flip_index)
         y = node_confmaps(pts, *self.input_hw, self.sigma, self.output_stride)
         return x, y
+
+
+class InstanceIdData(InstanceData):
+    """The crops of :class:`InstanceData`; after the node maps, the one-hot identity of the
+    animal at the centre as constant channels (its track among ``class_names``)."""
+
+    kind = ModelKind.CENTERED_INSTANCE_ID
+
+    def __init__(
+        self,
+        data: LabelledData,
+        rows: list[int],
+        cfg: CenteredInstanceIdConfig,
+        crop_size: int,
+        class_names: list[str],
+    ):
+        super().__init__(data, rows, cfg, crop_size)
+        self.class_names = class_names
+        self.n_classes = len(class_names)
+        self.class_weight = cfg.class_loss_weight
+        to_class = torch.full((len(data.track_names) + 1,), -1, dtype=torch.long)
+        for k, name in enumerate(class_names):
+            to_class[data.track_names.index(name)] = k
+        self.classes = to_class[data.tracks]  # (F, M); -1 (no track) maps to the last entry
+
+    def batch(self, idx, generator, augment=True):
+        x, maps = super().batch(idx, generator, augment)
+        rows, inst = self.samples[idx].unbind(1)
+        one_hot = F.one_hot(self.classes[rows, inst], self.n_classes).float()
+        ids = one_hot[:, :, None, None].expand(-1, -1, *maps.shape[-2:])
+        return x, torch.cat([maps, ids], dim=1)
+
+    def loss(self, pred, target):
+        n = self.n_maps
+        maps = F.mse_loss(pred[:, :n], target[:, :n])
+        if pred.shape[1] == n:
+            return maps
+        labels = target[:, n:, 0, 0].argmax(1)
+        return maps + self.class_weight * F.cross_entropy(pred[:, n:, 0, 0], labels)
+
+
+MIN_TRACK_INSTANCES = 5
+"""Fewer labelled instances of a track than this get a warning before an ID model trains."""
+
+
+def identity_classes(data: LabelledData) -> tuple[list[str], list[str]]:
+    """The tracks an ID model learns (those of labelled instances, in the project's order)
+    and notes for the user; :class:`DataError` when training cannot tell animals apart."""
+    present = torch.isfinite(data.anchors).all(-1)
+    tracks = data.tracks if data.tracks is not None else torch.full(present.shape, -1)
+    missing = present & (tracks < 0)
+    if missing.any():
+        rows = torch.nonzero(missing.any(1)).flatten().tolist()
+        where = ", ".join(f"{data.frame_ids[r][1]}" for r in rows[:10])
+        more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
+        raise DataError(
+            f"{int(missing.sum())} labelled instances have no track (frames {where}{more}). "
+            "An ID model learns each animal's identity from its track: give every labelled "
+            "instance its track (Tracks dock, or the instance's track in SLEAP), or choose a "
+            "pipeline without ID."
+        )
+    counts = torch.bincount(tracks[present], minlength=len(data.track_names)).tolist()
+    names = [name for name, count in zip(data.track_names, counts) if count]
+    if len(names) < 2:
+        raise DataError(
+            f"The labelled instances hold {len(names)} track ({', '.join(names) or 'none'}): "
+            "an ID model tells two or more animals apart. Label the other animals with their "
+            "own tracks, or choose a pipeline without ID."
+        )
+    notes = [
+        f"Identities: {', '.join(f'{n} ({c})' for n, c in zip(data.track_names, counts) if c)} "
+        "labelled instances."
+    ]
+    few = [n for n, c in zip(data.track_names, counts) if 0 < c < MIN_TRACK_INSTANCES]
+    if few:
+        notes.append(
+            f"Warning: {', '.join(few)} {'has' if len(few) == 1 else 'have'} fewer than "
+            f"{MIN_TRACK_INSTANCES} labelled instances; label more of "
+            f"{'it' if len(few) == 1 else 'them'} so the model learns to recognise "
+            f"{'it' if len(few) == 1 else 'them'}."
+        )
+    return names, notes
 
 
 class SingleInstanceData(FullFrameData):

@@ -46,11 +46,11 @@ def receptive_field(config: TrainingConfig, kind: ModelKind) -> float:
 def auto_crop(config: TrainingConfig, xy: np.ndarray) -> int | None:
     """The auto crop size for labelled instances ``(M, N, 2)`` (None without any, or for a
     pipeline without crops)."""
-    if ModelKind.CENTERED_INSTANCE not in config.models:
+    if config.crop_model is None:
         return None
     if not len(xy) or not np.isfinite(xy).any():
         return None
-    section = config.model(ModelKind.CENTERED_INSTANCE)
+    section = config.model(config.crop_model)
     aug = section.augmentation
     report = auto_crop_size(
         xy,
@@ -121,8 +121,8 @@ class PreviewPanel:
         table = self.table()
         xy = table.visible_xy()
         auto = auto_crop(config, xy)
-        crops = ModelKind.CENTERED_INSTANCE in config.models
-        chosen = config.model(ModelKind.CENTERED_INSTANCE).crop_size if crops else None
+        crops = config.crop_model is not None
+        chosen = config.model(config.crop_model).crop_size if crops else None
         crop = chosen or auto
         if not crops:
             crop = training_crop(config)

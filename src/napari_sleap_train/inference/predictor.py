@@ -32,12 +32,16 @@ from ..video import LazyVideo
 
 @dataclass
 class FramePrediction:
-    """Instances found on one frame: ``points`` ``(M, N, 2)`` xy (NaN = not found)."""
+    """Instances found on one frame: ``points`` ``(M, N, 2)`` xy (NaN = not found); from an
+    ID model also each instance's track name (None: no identity left for it) and the
+    probability of that identity."""
 
     frame_idx: int
     points: np.ndarray
     point_scores: np.ndarray
     scores: np.ndarray
+    identities: list[str | None] | None = None
+    identity_scores: np.ndarray | None = None
 
     @property
     def n_instances(self) -> int:
@@ -96,11 +100,15 @@ class Predictor:
         self.precision = resolve_precision(precision, self.device)
         self.channels_last = use_channels_last(self.device)
 
-    def _load(self, folder, kind: ModelKind):
-        """The model of ``folder`` on this device, refused unless it is a ``kind`` model."""
+    def _load(self, folder, kind: ModelKind | tuple[ModelKind, ...]):
+        """The model of ``folder`` on this device, refused unless it is a ``kind`` model
+        (or one of several kinds)."""
         model, info = model_folder(folder).load_model()
-        if info.kind is not kind:
-            raise ModelFolderError(f"{folder} does not hold a {kind.value} model.")
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if info.kind not in kinds:
+            raise ModelFolderError(
+                f"{folder} does not hold a {' or '.join(k.value for k in kinds)} model."
+            )
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         model.to(self.device, memory_format=layout)
         return model, info

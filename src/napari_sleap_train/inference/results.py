@@ -22,7 +22,9 @@ def add_predictions(
 
     ``replace`` drops older predictions on the predicted frames only, ``keep`` keeps them
     beside the new ones, ``clear_all`` first drops every prediction of the video. User
-    instances are never touched.
+    instances are never touched. Identities named by an ID model become the instances'
+    tracks (the project's track of that name, added when it has none) and their
+    probability the tracking score.
     """
     mode = PredictionMode(mode)
     labels = project.labels
@@ -39,19 +41,34 @@ def add_predictions(
             labels.append(lf)
         if mode is PredictionMode.REPLACE:
             lf.instances = list(lf.user_instances)
-        for pts, scores, score in zip(pred.points, pred.point_scores, pred.scores):
+        names = pred.identities or [None] * pred.n_instances
+        ids = pred.identity_scores if pred.identity_scores is not None else np.zeros(len(names))
+        for pts, scores, score, name, id_score in zip(
+            pred.points, pred.point_scores, pred.scores, names, ids
+        ):
             if not np.isfinite(pts).any():
                 continue
-            lf.instances.append(
-                sio.PredictedInstance.from_numpy(
-                    pts, skeleton=skeleton, point_scores=scores, score=float(score)
-                )
+            inst = sio.PredictedInstance.from_numpy(
+                pts, skeleton=skeleton, point_scores=scores, score=float(score)
             )
+            if name is not None:
+                inst.track = _track(labels, name)
+                inst.tracking_score = float(id_score)
+            lf.instances.append(inst)
             added += 1
     labels.labeled_frames = [lf for lf in labels.labeled_frames if lf.instances]
     if hasattr(labels, "reindex"):
         labels.reindex()
     return added
+
+
+def _track(labels: sio.Labels, name: str) -> sio.Track:
+    """The track of ``labels`` named ``name`` (added when there is none)."""
+    track = next((t for t in labels.tracks if t.name == name), None)
+    if track is None:
+        track = sio.Track(name=name)
+        labels.tracks.append(track)
+    return track
 
 
 def _frame(labels: sio.Labels, video: sio.Video, frame_idx: int) -> sio.LabeledFrame | None:

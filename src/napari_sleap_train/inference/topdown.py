@@ -1,4 +1,5 @@
-"""Top-down prediction: centroids on scaled frames, then every node in a crop per animal."""
+"""Top-down prediction: centroids on scaled frames, then every node in a crop per animal
+(and, for top-down-ID, the animal's identity: distinct per frame)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..choices import ModelKind
 from ..data.augment import fixed_affines, warp_images
 from ..errors import ModelFolderError
 from ..models.folder import ModelFolder
+from .identity import assign_identities
 from .peaks import global_peaks, local_peaks
 from .predictor import (
     FramePrediction,
@@ -24,6 +26,8 @@ from .predictor import (
 __all__ = ["TOP_DOWN_MODELS", "FramePrediction", "PredictionStats", "TopDownPredictor"]
 
 TOP_DOWN_MODELS = (ModelKind.CENTROID, ModelKind.CENTERED_INSTANCE)
+TOP_DOWN_ID_MODELS = (ModelKind.CENTROID, ModelKind.CENTERED_INSTANCE_ID)
+TOP_DOWN_INSTANCE = (ModelKind.CENTERED_INSTANCE, ModelKind.CENTERED_INSTANCE_ID)
 
 
 class TopDownPredictor(Predictor):
@@ -32,7 +36,8 @@ class TopDownPredictor(Predictor):
     Parameters
     ----------
     centroid_dir, instance_dir
-        Model folders written by training (paths or :class:`ModelFolder`).
+        Model folders written by training (paths or :class:`ModelFolder`); an instance
+        model of top-down-ID also names each animal (``class_names``).
     device
         ``auto``, ``cpu``, ``cuda`` or ``mps``.
     peak_threshold
@@ -54,8 +59,9 @@ class TopDownPredictor(Predictor):
     ):
         super().__init__(device, precision)
         self.centroid, self.centroid_info = self._load(centroid_dir, ModelKind.CENTROID)
-        self.instance, self.instance_info = self._load(instance_dir, ModelKind.CENTERED_INSTANCE)
+        self.instance, self.instance_info = self._load(instance_dir, TOP_DOWN_INSTANCE)
         self.node_names: list[str] = list(self.instance_info.node_names)
+        self.class_names: list[str] = list(self.instance_info.class_names)
         self.threshold = 0.2 if peak_threshold is None else peak_threshold
         self.max_instances = max_instances
         self.in_channels = self.instance_info.in_channels
@@ -66,15 +72,18 @@ class TopDownPredictor(Predictor):
     ) -> TopDownPredictor:
         """The predictor of a top-down pipeline's model folders, keyed by model kind."""
         folders = {ModelKind(k): v for k, v in folders.items()}
-        missing = [k.value for k in TOP_DOWN_MODELS if k not in folders]
+        kinds = TOP_DOWN_ID_MODELS if ModelKind.CENTERED_INSTANCE_ID in folders else TOP_DOWN_MODELS
+        missing = [k.value for k in kinds if k not in folders]
         if missing:
             raise ModelFolderError(f"No {' or '.join(missing)} model to predict with.")
-        return cls(folders[ModelKind.CENTROID], folders[ModelKind.CENTERED_INSTANCE], **kwargs)
+        return cls(*(folders[k] for k in kinds), **kwargs)
 
     @classmethod
     def from_models_dir(cls, models_dir: str | os.PathLike, **kwargs) -> TopDownPredictor:
-        """Load ``centroid/`` and ``centered_instance/`` from a folder written by ``train``."""
-        return cls.from_folders(existing_run(models_dir).models(TOP_DOWN_MODELS), **kwargs)
+        """Load ``centroid/`` and ``centered_instance/`` (or ``centered_instance_id/``) from a
+        folder written by ``train``."""
+        run = existing_run(models_dir)
+        return cls.from_folders(run.models(run.pipeline_models()), **kwargs)
 
     @torch.inference_mode()
     def predict_batch(self, frames: np.ndarray) -> list[FramePrediction]:
@@ -91,12 +100,16 @@ class TopDownPredictor(Predictor):
         n_nodes = len(self.node_names)
         pts = torch.full((len(sample), n_nodes, 2), float("nan"))
         pscores = torch.zeros((len(sample), n_nodes))
+        probs = torch.zeros((len(sample), len(self.class_names)))
         if len(sample):
             ii = self.instance_info
             side = ii.input_hw[0]
             Ac = fixed_affines(peaks.cpu(), (side, side), ii.input_scaling).to(self.device)
             crops = warp_images(x[sample], Ac, (side, side)) / 255.0
             node_cms = self._run(self.instance, crops)
+            if self.class_names:
+                probs = node_cms[:, n_nodes:, 0, 0].float().softmax(1).cpu()
+                node_cms = node_cms[:, :n_nodes]
             nodes, nvals = global_peaks(node_cms, stride=ii.output_stride)
             nodes = output_to_input(Ac, nodes)
             found = nvals >= self.threshold
@@ -106,14 +119,16 @@ class TopDownPredictor(Predictor):
         sample = sample.cpu()
         for i in range(b):
             rows = sample == i
-            out.append(
-                FramePrediction(
-                    frame_idx=i,
-                    points=pts[rows].numpy().astype(np.float64),
-                    point_scores=pscores[rows].numpy().astype(np.float64),
-                    scores=values[rows].cpu().numpy().astype(np.float64),
-                )
+            pred = FramePrediction(
+                frame_idx=i,
+                points=pts[rows].numpy().astype(np.float64),
+                point_scores=pscores[rows].numpy().astype(np.float64),
+                scores=values[rows].cpu().numpy().astype(np.float64),
             )
+            if self.class_names:
+                classes, pred.identity_scores = assign_identities(probs[rows].numpy())
+                pred.identities = [self.class_names[c] if c >= 0 else None for c in classes]
+            out.append(pred)
         return out
 
     def _limit(self, sample, peaks, values):

@@ -49,6 +49,9 @@ class ModelInfo:
     backbone: UNetSpec
     crop_size: int | None = None
     edges: list[tuple[int, int]] = field(default_factory=list)  # bottom-up: PAF channels
+    class_names: list[str] = field(default_factory=list)  # ID models: the tracks they name
+    class_units: int = 64
+    class_layers: int = 1
     pipeline: PipelineKind = PipelineKind.TOP_DOWN
     best_epoch: int | None = None
     best_val_loss: float | None = None
@@ -90,6 +93,9 @@ class ModelInfo:
                 backbone=UNetSpec(**data["backbone"]),
                 crop_size=None if data.get("crop_size") is None else int(data["crop_size"]),
                 edges=[_pair(e) for e in data.get("edges", [])],
+                class_names=[str(n) for n in data.get("class_names", [])],
+                class_units=int(data.get("class_units", 64)),
+                class_layers=int(data.get("class_layers", 1)),
                 pipeline=PipelineKind(data.get("pipeline", PipelineKind.TOP_DOWN.value)),
                 best_epoch=data.get("best_epoch"),
                 best_val_loss=data.get("best_val_loss"),
@@ -238,7 +244,9 @@ def build_model(info: ModelInfo) -> ConfmapModel:
     """An untrained model of the architecture ``info`` describes."""
     from .unet import ConfmapModel
 
-    return ConfmapModel(info.backbone, info.n_maps)
+    return ConfmapModel(
+        info.backbone, info.n_maps, len(info.class_names), info.class_units, info.class_layers
+    )
 
 
 FINISHED = ("completed", "early stopped", "time limit")
@@ -302,10 +310,13 @@ class RunFolder:
 
     def pipeline_models(self) -> tuple[ModelKind, ...]:
         """The models this run's pipeline needs: its one full-frame model (single-instance
-        or bottom-up) when it holds one, else top-down's two."""
+        or bottom-up) when it holds one, else top-down's two (top-down-ID's when its
+        instance model names identities)."""
         for kind in (ModelKind.SINGLE_INSTANCE, ModelKind.BOTTOM_UP):
             if self.model(kind).path.is_dir():
                 return (kind,)
+        if self.model(ModelKind.CENTERED_INSTANCE_ID).path.is_dir():
+            return (ModelKind.CENTROID, ModelKind.CENTERED_INSTANCE_ID)
         return (ModelKind.CENTROID, ModelKind.CENTERED_INSTANCE)
 
     @property

@@ -52,7 +52,7 @@ def _conv_block(
 
 def _init_keras_like(module: nn.Module) -> None:
     for layer in module.modules():
-        if isinstance(layer, nn.Conv2d):
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
             nn.init.xavier_uniform_(layer.weight)
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)
@@ -151,6 +151,8 @@ class UNet(nn.Module):
             channels = filters
 
         self.out_channels: int = channels
+        deepest = spec.middle_filters if spec.middle_block else spec.encoder_filters[-1]
+        self.middle_channels: int = deepest
         _init_keras_like(self)
 
     def encoder_layers(self) -> list[nn.Module]:
@@ -169,7 +171,11 @@ class UNet(nn.Module):
         return layers
 
     def forward(self, x: Tensor) -> Tensor:
-        """Compute features at the output stride.
+        """Compute features at the output stride (see :meth:`features`)."""
+        return self.features(x)[0]
+
+    def features(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Compute features at the output stride, and those of the deepest level.
 
         Parameters
         ----------
@@ -179,8 +185,9 @@ class UNet(nn.Module):
 
         Returns
         -------
-        Tensor
-            Features, shape ``(B, out_channels, H / output_stride, W / output_stride)``.
+        tuple of Tensor
+            Features, shape ``(B, out_channels, H / output_stride, W / output_stride)``,
+            and the deepest level's, ``(B, middle_channels, H / max_stride, W / max_stride)``.
 
         Raises
         ------
@@ -193,11 +200,11 @@ class UNet(nn.Module):
             x = block(x)
             skips.append(x)
             x = pool(x)
-        x = self.middle(x)
+        x = deepest = self.middle(x)
         for block, skip in zip(self.decoder, reversed(skips)):
             x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
             x = block(torch.cat([x, skip], dim=1))
-        return x
+        return x, deepest
 
 
 class ConfmapModel(nn.Module):
@@ -213,6 +220,10 @@ class ConfmapModel(nn.Module):
     n_maps : int
         Number of confidence maps: 1 for a centroid model, the number of skeleton
         nodes for a centered-instance model.
+    n_classes : int
+        Identity classes (tracks) of a second head (SLEAP's class vectors): a global max
+        pool of the deepest features, ``class_layers`` fully connected layers of
+        ``class_units`` with ReLU, then one logit per class. 0: no such head.
 
     Attributes
     ----------
@@ -224,17 +235,37 @@ class ConfmapModel(nn.Module):
         The backbone.
     head : torch.nn.Conv2d
         The 1×1 output convolution.
+    classes : torch.nn.Sequential or None
+        The identity head.
     """
 
-    def __init__(self, spec: UNetSpec, n_maps: int) -> None:
+    def __init__(
+        self,
+        spec: UNetSpec,
+        n_maps: int,
+        n_classes: int = 0,
+        class_units: int = 64,
+        class_layers: int = 1,
+    ) -> None:
         super().__init__()
         if n_maps < 1:
             raise ValueError(f"n_maps must be >= 1, got {n_maps}")
         self.spec = spec
         self.n_maps = n_maps
+        self.n_classes = n_classes
         self.backbone = UNet(spec)
         self.head = nn.Conv2d(self.backbone.out_channels, n_maps, kernel_size=1)
         _init_keras_like(self.head)
+        self.classes: nn.Sequential | None = None
+        if n_classes:
+            layers: list[nn.Module] = [nn.AdaptiveMaxPool2d(1), nn.Flatten()]
+            width = self.backbone.middle_channels
+            for _ in range(class_layers):
+                layers += [nn.Linear(width, class_units), nn.ReLU()]
+                width = class_units
+            layers.append(nn.Linear(width, n_classes))
+            self.classes = nn.Sequential(*layers)
+            _init_keras_like(self.classes)
 
     def forward(self, x: Tensor) -> Tensor:
         """Predict confidence maps.
@@ -248,7 +279,10 @@ class ConfmapModel(nn.Module):
         Returns
         -------
         Tensor
-            Confidence maps, shape ``(B, n_maps, H / output_stride, W / output_stride)``.
+            Confidence maps, shape ``(B, n_maps, H / output_stride, W / output_stride)``;
+            with an identity head the ``n_classes`` logits follow as constant channels
+            (``out[:, n_maps:, 0, 0]``), so training, export and data parallelism handle
+            one tensor.
 
         Raises
         ------
@@ -256,4 +290,9 @@ class ConfmapModel(nn.Module):
             If ``H`` or ``W`` is not a multiple of ``spec.max_stride``, or the shape
             does not otherwise fit the model.
         """
-        return self.head(self.backbone(x))
+        if self.classes is None:
+            return self.head(self.backbone(x))
+        features, deepest = self.backbone.features(x)
+        maps = self.head(features)
+        logits = self.classes(deepest).to(maps.dtype)
+        return torch.cat([maps, logits[:, :, None, None].expand(-1, -1, *maps.shape[-2:])], 1)

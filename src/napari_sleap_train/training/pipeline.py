@@ -15,6 +15,7 @@ from ..data.datasets import (
     LabelledData,
     check_edges,
     check_single_animal,
+    identity_classes,
     load_labelled_data,
     resolve_crop_size,
 )
@@ -74,8 +75,11 @@ def pipeline_events(
     out = Path(out_dir)
     check_writable(out, create=False)  # created once everything else is checked
     data = load_labelled_data(project, config.pipeline.anchor_part)
-    if ModelKind.CENTERED_INSTANCE in models:
-        resolve_crop_size(data, config.model(ModelKind.CENTERED_INSTANCE))  # refused now
+    crops = next((kind for kind in models if kind.crops), None)
+    if crops is not None:
+        resolve_crop_size(data, config.model(crops))  # refused now
+    if ModelKind.CENTERED_INSTANCE_ID in models:
+        identity_classes(data)
     if ModelKind.SINGLE_INSTANCE in models:
         check_single_animal(data)
     if ModelKind.BOTTOM_UP in models:

@@ -24,11 +24,13 @@ from ..data.datasets import (
     BottomUpData,
     CentroidData,
     InstanceData,
+    InstanceIdData,
     LabelledData,
     ModelData,
     SingleInstanceData,
     check_edges,
     check_single_animal,
+    identity_classes,
     load_labelled_data,
     receptive_field_note,
     resolve_crop_size,
@@ -44,7 +46,7 @@ from ..models.device import (
     to_layout,
     use_channels_last,
 )
-from ..models.folder import ModelFolder, ModelInfo, versions
+from ..models.folder import ModelFolder, ModelInfo, build_model, versions
 from ..project import Project
 from . import distributed
 from .events import (
@@ -105,7 +107,7 @@ def _oom_error(kind: str, exc: BaseException) -> TrainingError:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    what = "Crop Size or Input Scaling" if kind is ModelKind.CENTERED_INSTANCE else "Input Scaling"
+    what = "Crop Size or Input Scaling" if ModelKind(kind).crops else "Input Scaling"
     return TrainingError(
         f"Out of memory while training the {kind} model. Lower Batch Size or {what}, "
         f"or the number of filters, and run again. ({type(exc).__name__})"
@@ -144,8 +146,15 @@ def datasets_for(
         if section.crop_size is None:
             notes.append(report.message)
         extra["crop_size"] = crop
-        train = InstanceData(data, split.train, section, crop)
-        val = InstanceData(data, split.val, section, crop)
+        if kind is ModelKind.CENTERED_INSTANCE_ID:
+            names, more = identity_classes(data)
+            notes.extend(more)
+            extra["class_names"] = names
+            train = InstanceIdData(data, split.train, section, crop, names)
+            val = InstanceIdData(data, split.val, section, crop, names)
+        else:
+            train = InstanceData(data, split.train, section, crop)
+            val = InstanceData(data, split.val, section, crop)
     if len(train) == 0:
         raise DataError("No labelled instance has a visible node to train on.")
     return train, val, notes, extra
@@ -174,6 +183,9 @@ def _model_info(
         frame_hw=data.frame_hw,
         crop_size=extra.get("crop_size"),
         edges=[tuple(e) for e in data.edges] if kind is ModelKind.BOTTOM_UP else [],
+        class_names=extra.get("class_names", []),
+        class_units=getattr(section, "class_units", 64),
+        class_layers=getattr(section, "class_layers", 1),
         backbone=spec,
         versions=versions(),
     )
@@ -244,8 +256,8 @@ def train_events(
     if note:
         notes.append(note)
     spec = unet_spec(section.backbone, data.channels)
-    model = ConfmapModel(spec, train.n_maps)
     info = _model_info(kind, config, data, train, spec, extra)
+    model = build_model(info)
     if init_weights is not None:
         _load_matching_weights(model, ModelFolder(Path(init_weights)), info)
         notes.append(f"Starting from the weights of {init_weights}.")
@@ -475,6 +487,13 @@ def _load_matching_weights(model: ConfmapModel, folder: ModelFolder, info: Model
             f"Cannot start from {folder.path}: it was trained with another architecture or "
             f"skeleton (backbone={other.backbone}, n_maps={other.n_maps}). Use the same "
             "settings, or train from scratch."
+        )
+    head = (other.class_names, other.class_units, other.class_layers)
+    if head != (info.class_names, info.class_units, info.class_layers):
+        raise TrainingError(
+            f"Cannot start from {folder.path}: it names the tracks {other.class_names or 'none'}"
+            f", these labels {info.class_names or 'none'}. Train from scratch when the tracks "
+            "change."
         )
     model.load_state_dict(folder.load_state(folder.best))
 
