@@ -46,6 +46,7 @@ from napari_sleap_train.model_suggestions import (  # noqa: E402
     suggest_with_model,
     training_rotation,
 )
+from napari_sleap_train.models.folder import ModelFolder  # noqa: E402
 from napari_sleap_train.suggestions import image_feature_frames, random_frames  # noqa: E402
 from napari_sleap_train.training.pipeline import pipeline_events  # noqa: E402
 from napari_sleap_train.video import LazyVideo  # noqa: E402
@@ -162,8 +163,11 @@ def row(method: str, r: int, labelled: int, minutes: float, secs: str, m: dict) 
 
 def val_curve(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """(seconds, validation loss) per epoch of a model folder."""
-    rows = np.loadtxt(folder / "training_log.csv", delimiter=",", skiprows=1, ndmin=2)
-    return rows[:, 4], rows[:, 2]
+    log = ModelFolder(folder).read_log()
+    return (
+        np.array([row["seconds"] for row in log], float),
+        np.array([row["val_loss"] for row in log], float),
+    )
 
 
 def time_to(folder: Path, target: float) -> float | None:
@@ -244,8 +248,8 @@ def main() -> None:
                 speed_checked = True
                 scratch = work / f"{method}_scratch"
                 train(project, copy.deepcopy(first_cfg), scratch)
-                best = float(val_curve(run / "centered_instance")[1].min())
-                tuned = time_to(run / "centered_instance", best)
+                best = float(np.nanmin(val_curve(run / "centered_instance")[1]))
+                tuned = time_to(run / "centered_instance", best) or 0.0
                 fresh = time_to(scratch / "centered_instance", best)
                 said = f"{fresh:.0f} s" if fresh is not None else "never within its budget"
                 m = evaluate(scratch, video, truth, test)

@@ -78,5 +78,6 @@ def test_suggest_where_the_model_is_unsure_correct_and_train_again(
 
 
 def _val_losses(folder) -> list[float]:
-    lines = (folder / "training_log.csv").read_text().splitlines()[1:]
-    return [float(line.split(",")[2]) for line in lines]
+    from napari_sleap_train.models.folder import ModelFolder
+
+    return [row["val_loss"] for row in ModelFolder(folder).read_log()]

@@ -38,6 +38,26 @@ def test_info_round_trips_and_reads_the_first_format(tmp_path):
     folder.info_file.write_text(json.dumps(first))
     old = folder.read_info()
     assert old.pipeline is PipelineKind.TOP_DOWN and old.backbone == INFO.backbone
+    assert old.class_names == []  # written before ID models: no identity head
+
+
+def test_an_id_model_folder_names_its_tracks_and_rebuilds_its_head(tmp_path):
+    import dataclasses
+
+    import torch
+
+    from napari_sleap_train.models.folder import build_model
+
+    info = dataclasses.replace(
+        INFO, kind=ModelKind.CENTERED_INSTANCE_ID, class_names=["f", "m"], class_units=16
+    )
+    folder = ModelFolder(tmp_path)
+    folder.write_info(info)
+    model = build_model(info)
+    folder.save_best(model.state_dict())
+    assert folder.read_info() == info
+    loaded, _ = folder.load_model()
+    assert loaded(torch.rand(1, 1, 96, 96)).shape == (1, 2 + 2, 24, 24)
 
 
 @pytest.mark.parametrize(
@@ -55,12 +75,16 @@ def test_broken_metadata_is_a_clear_error(tmp_path, content, words):
         ModelFolder(tmp_path).read_info()
 
 
-def test_runs_are_listed_when_they_hold_every_model(tmp_path):
+def test_runs_are_listed_when_they_hold_every_model_trained(tmp_path):
     kinds = (ModelKind.CENTROID, ModelKind.CENTERED_INSTANCE)
     whole, half = RunFolder(tmp_path / "run_1"), RunFolder(tmp_path / "run_2")
-    for run, models in ((whole, kinds), (half, kinds[:1])):
+    cancelled = RunFolder(tmp_path / "run_3")  # stopped before its first checkpoint
+    for run, models in ((whole, kinds), (half, kinds[:1]), (cancelled, kinds)):
         for kind in models:
             run.model(kind).path.mkdir(parents=True)
+            if run is not cancelled:
+                run.model(kind).best.write_bytes(b"")
     assert runs_in(tmp_path, kinds) == [whole]
+    assert runs_in(tmp_path, kinds[:1]) == [whole, half]
     assert RunFolder.new(tmp_path).path.name.startswith("run_")
     assert runs_in(tmp_path / "none", kinds) == []

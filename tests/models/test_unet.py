@@ -254,3 +254,29 @@ def test_receptive_field_px_without_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_identity_head_follows_the_maps_as_constant_channels_and_learns() -> None:
+    torch.manual_seed(0)
+    model = ConfmapModel(UNetSpec(filters=8, max_stride=16, output_stride=4), 5, n_classes=3)
+    out = model(torch.rand(2, 1, 64, 64))
+    assert out.shape == (2, 8, 16, 16)
+    assert torch.equal(out[:, 5:], out[:, 5:, :1, :1].expand(-1, -1, 16, 16))
+    plain = ConfmapModel(UNetSpec(filters=8, max_stride=16, output_stride=4), 5)
+    assert plain(torch.rand(2, 1, 64, 64)).shape == (2, 5, 16, 16)
+    assert not any(name.startswith("classes") for name in plain.state_dict())
+    # a bright square whose size says the class: the head learns to tell them apart
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(120):
+        y = torch.randint(0, 3, (8,), generator=gen)
+        x = torch.rand(8, 1, 64, 64, generator=gen) * 0.2
+        for i, c in enumerate(y.tolist()):
+            r = 6 + 6 * c
+            x[i, :, 32 - r : 32 + r, 32 - r : 32 + r] += 0.6
+        loss = nn.functional.cross_entropy(model(x)[:, 5:, 0, 0], y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        assert (model(x)[:, 5:, 0, 0].argmax(1) == y).all()

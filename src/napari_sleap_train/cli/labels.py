@@ -193,12 +193,12 @@ def _suggest_with_model(project, args: argparse.Namespace) -> list:
     chosen; returns per video the frames and how many were new."""
     from ..errors import SuggestionError
     from ..model_suggestions import suggest_from_run
-    from ..models.folder import runs_in
+    from ..models.folder import runs_in, runs_root
     from ..suggestions import SuggestionResult
 
     run = args.models
     if run is None:
-        root = Path(args.labels).expanduser().resolve().parent / "models"
+        root = runs_root(args.labels)
         found = runs_in(root)
         if not found:
             raise SuggestionError(

@@ -128,7 +128,9 @@ def _training_crop(
     section.training_crop = math.floor(side / scale)
     ratio = frame[0] * frame[1] / side**2
     return (
-        f"training crops of {side} px around each animal (twice the largest) instead of "
+        f"training crops of {side} px around each animal ("
+        f"{'twice the largest' if 2 * need >= MIN_CROP_PX else f'at least {MIN_CROP_PX} px'}) "
+        "instead of "
         f"whole {frame[1]}×{frame[0]} px frames: {ratio:.1f}× fewer pixels a step"
     )
 

@@ -11,20 +11,13 @@ from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidge
 from ..choices import FrameTarget, StartFrom
 from ..errors import SleapTrainError
 from ..inference.frames import FrameSelection
-from ..models.folder import RunFolder, runs_in
+from ..models.folder import RunFolder, runs_in, runs_root
 from ..project import Project
 from .layers import ProjectLayers
 from .monitor import TrainingMonitor
 from .prediction import PredictionJob
 from .settings_panel import SettingsPanel, save_last_config
 from .training_run import TrainingRun
-
-
-def runs_root(project: Project) -> Path:
-    """Where the runs of a project go: ``models/`` beside it (or in the home folder)."""
-    if project.path is not None:
-        return Path(project.path).parent / "models"
-    return Path.home() / "napari-sleap-train" / "models"
 
 
 def device_text() -> str:
@@ -138,17 +131,21 @@ class RunnerPanel(QWidget):
     def train_again(self) -> None:
         """Run, each model fine-tuned from the newest run's model of its kind (a model the
         newest run lacks starts as its tab says)."""
+        kinds = tuple(self.settings.config().models)
         try:
-            runs = runs_in(runs_root(self.layers.rebuild()))
+            runs = runs_in(runs_root(self.layers.rebuild().path), kinds)
         except SleapTrainError as exc:
             show_error(str(exc))
             return
         if not runs:
-            self.say("No earlier run to start from: press Run to train the first models.")
+            self.say(
+                f"No earlier run with trained {' and '.join(k.label for k in kinds)}s to start "
+                "from: press Run to train the first models."
+            )
             return
         last = runs[-1]
         widgets = self.settings.form.widgets
-        for kind in self.settings.config().models:
+        for kind in kinds:
             if last.has_models((kind,)):
                 widgets[f"{kind.value}.start"].value = StartFrom.FINE_TUNE
                 widgets[f"{kind.value}.previous"].value = last.model(kind).path
@@ -170,7 +167,7 @@ class RunnerPanel(QWidget):
             return
         save_last_config(config)
         starts = {k: (s.start, s.earlier()) for k, s in settings.starts.items()}
-        plan = plan_run(RunFolder.new(runs_root(project)), tuple(config.models), starts)
+        plan = plan_run(RunFolder.new(runs_root(project.path)), tuple(config.models), starts)
         self.job = None
         self.run = TrainingRun(self.layers, project, config, plan, self.monitor, self.say)
         self.run.offered.connect(self._offer)

@@ -17,9 +17,8 @@ from qtpy.QtWidgets import (
 )
 
 from ..errors import SleapTrainError
-from ..models.folder import RunFolder, runs_in
+from ..models.folder import RunFolder, runs_in, runs_root
 from .layers import ProjectLayers
-from .runner import runs_root
 
 FOLDER_ROLE = Qt.ItemDataRole.UserRole
 
@@ -55,7 +54,7 @@ class RunsPanel(QWidget):
             project = self.layers.rebuild()
         except SleapTrainError:
             return
-        found = runs_in(runs_root(project))
+        found = runs_in(runs_root(project.path))
         for run in [*found, *self.extra]:
             item = QListWidgetItem(run.path.name if run in found else str(run.path))
             item.setData(FOLDER_ROLE, str(run.path))

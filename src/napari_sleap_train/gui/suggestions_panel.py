@@ -23,12 +23,11 @@ from qtpy.QtWidgets import (
 
 from ..errors import SleapTrainError, SuggestionError
 from ..model_suggestions import MODEL_METHODS
-from ..models.folder import runs_in
+from ..models.folder import runs_in, runs_root
 from ..suggestions import METHODS, add_suggestions, suggest
 from .keys import bind_steps
 from .layers import ProjectLayers, show_predictions
 from .points_table import frames_of
-from .runner import runs_root
 
 MODEL_LABELS = {
     "mix": "model: unsure or new (mix)",
@@ -195,7 +194,7 @@ class SuggestionsPanel(QGroupBox):
         from ..inference.results import add_predictions
         from ..model_suggestions import suggest_from_run
 
-        runs = runs_in(runs_root(project))
+        runs = runs_in(runs_root(project.path))
         if not runs:
             raise SuggestionError(
                 f"{MODEL_LABELS[method]} needs a trained model: train one first (Run in the "

@@ -348,11 +348,22 @@ class RunFolder:
         )
 
 
+def runs_root(project_path: str | os.PathLike | None) -> Path:
+    """Where the runs of a project go: ``models/`` beside it (or in the home folder)."""
+    if project_path is not None:
+        return Path(project_path).expanduser().resolve().parent / "models"
+    return Path.home() / "napari-sleap-train" / "models"
+
+
 def runs_in(root: str | os.PathLike, kinds: tuple[ModelKind, ...] | None = None) -> list[RunFolder]:
-    """The runs under ``root`` holding a folder for each of ``kinds`` (default: each model
-    of the run's own pipeline), oldest first."""
+    """The runs under ``root`` holding a trained model (a best checkpoint) for each of
+    ``kinds`` (default: each model of the run's own pipeline), oldest first."""
     root = Path(root)
     if not root.is_dir():
         return []
     runs = (RunFolder(p) for p in sorted(root.glob(f"{RUN_PREFIX}*")))
-    return [run for run in runs if run.has_models(kinds or run.pipeline_models())]
+    return [
+        run
+        for run in runs
+        if all(run.model(k).best.exists() for k in kinds or run.pipeline_models())
+    ]

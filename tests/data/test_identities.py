@@ -1,0 +1,69 @@
+"""What an ID model learns from: the labelled tracks, checked before anything trains."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from napari_sleap_train.choices import PipelineKind
+from napari_sleap_train.config import TrainingConfig
+from napari_sleap_train.data.datasets import (
+    InstanceIdData,
+    identity_classes,
+    load_labelled_data,
+)
+from napari_sleap_train.errors import DataError
+from napari_sleap_train.project import load_project
+
+
+@pytest.fixture
+def project(sample_paths):
+    return load_project(sample_paths.project)
+
+
+def test_the_sample_names_every_animal_and_the_targets_say_which(project):
+    data = load_labelled_data(project)
+    names, notes = identity_classes(data)
+    assert names == ["animal_0", "animal_1", "animal_2"]
+    assert notes == ["Identities: animal_0 (20), animal_1 (20), animal_2 (20) labelled instances."]
+    cfg = TrainingConfig().for_pipeline(PipelineKind.TOP_DOWN_ID).models
+    section = next(s for k, s in cfg.items() if k.crops)
+    rows = list(range(data.n_frames))
+    ds = InstanceIdData(data, rows, section, 112, names)
+    x, y = ds.batch(torch.arange(len(ds)), torch.Generator().manual_seed(0), augment=False)
+    assert y.shape[1] == len(project.node_names) + 3
+    ids = y[:, -3:, 0, 0].argmax(1)
+    frame_rows, inst = ds.samples.unbind(1)
+    assert torch.equal(ids, data.tracks[frame_rows, inst])  # the sample's tracks are in order
+    assert torch.equal(y[:, -3:].sum((1, 2, 3)), torch.full((len(ds),), float(y[0, 0].numel())))
+
+
+def test_instances_without_a_track_are_named(project):
+    frames = project.labels.labeled_frames
+    frames[2].user_instances[0].track = None
+    frames[5].user_instances[1].track = None
+    with pytest.raises(DataError) as err:
+        identity_classes(load_labelled_data(project))
+    text = str(err.value)
+    assert "2 labelled instances have no track" in text
+    assert f"frames {frames[2].frame_idx}, {frames[5].frame_idx}" in text
+
+
+def test_one_track_cannot_be_told_apart(project):
+    only = project.tracks[0]
+    for lf in project.labels.labeled_frames:
+        for inst in lf.user_instances:
+            inst.track = only
+    with pytest.raises(DataError, match="hold 1 track \\(animal_0\\).*two or more"):
+        identity_classes(load_labelled_data(project))
+
+
+def test_a_track_with_few_labels_is_a_warning(project):
+    rare, common = project.tracks[2], project.tracks[1]
+    for lf in project.labels.labeled_frames[3:]:
+        for inst in lf.user_instances:
+            if inst.track is rare:
+                inst.track = common
+    names, notes = identity_classes(load_labelled_data(project))
+    assert names == ["animal_0", "animal_1", "animal_2"]
+    assert any("animal_2 has fewer than 5 labelled instances" in n for n in notes)
