@@ -120,9 +120,9 @@ def test_ranges_choices_and_rules_come_from_the_declarations():
 
 def test_pipelines_not_built_yet_are_refused_with_the_supported_one():
     config = TrainingConfig()
-    config.pipeline.kind = PipelineKind.TOP_DOWN_ID
+    config.pipeline.kind = PipelineKind.BOTTOM_UP_ID
     problem = config.problems()["pipeline.kind"]
-    assert "'top-down-id' is not supported yet; use 'top-down' or" in problem
+    assert "'bottom-up-id' is not supported yet; use 'top-down' or" in problem
     with pytest.raises(ConfigError, match="no bottom_up model"):
         TrainingConfig().model("bottom_up")
     config.pipeline.kind = PipelineKind.BOTTOM_UP

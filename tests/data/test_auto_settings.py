@@ -81,3 +81,21 @@ def test_bottom_up_drops_fragments_smaller_than_half_the_fewest_labelled_nodes()
     assert "min instance peaks 4" in notes[-1]
     few, _ = settings_from_data(config, animals(40)[:, :2], (384, 384), cpu=True)
     assert few.model(ModelKind.BOTTOM_UP).min_instance_peaks == 1  # two-node animals stay
+
+
+def test_the_instance_crop_is_sized_for_the_rotation_training_will_use():
+    rng = np.random.default_rng(0)
+    body = np.array([[0, -150], [0, 0], [0, 150], [-60, 40], [60, 40]], float)
+    free = []  # animals facing every way: auto trains them rotated by up to ±180°
+    for i, a in enumerate(rng.uniform(-np.pi, np.pi, 12)):
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        free.append(body @ rot.T + [400 + 5 * i, 400])
+    config = TrainingConfig()
+    above, notes_above = settings_from_data(config, np.stack(free), (800, 800), cpu=True)
+    config.pipeline.camera_view = "side"
+    side, notes_side = settings_from_data(config, np.stack(free), (800, 800), cpu=True)
+    scale = {
+        v: c.model(ModelKind.CENTERED_INSTANCE).input_scaling
+        for v, c in (("a", above), ("s", side))
+    }
+    assert scale["a"] < scale["s"]  # the ±180° crop is larger, so it is resized more

@@ -32,6 +32,7 @@ import numpy as np
 from ..choices import ModelKind
 from ..config import FullFrameModelConfig, TrainingConfig
 from ..models.receptive_field import receptive_field_px
+from .camera_view import resolve_camera_view
 from .datasets import round_up
 from .geometry import auto_crop_size, instance_bbox_sides
 
@@ -149,7 +150,7 @@ def _min_instance_peaks(config: TrainingConfig, instances: np.ndarray) -> str:
 def _instance(config: TrainingConfig, instances: np.ndarray, cpu: bool) -> list[str]:
     kind = config.crop_model
     section = config.model(kind)
-    aug = section.augmentation
+    aug = resolve_camera_view(config, instances)[0].model(kind).augmentation  # as trained
     crop = (
         section.crop_size
         or auto_crop_size(

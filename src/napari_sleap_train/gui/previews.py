@@ -120,7 +120,7 @@ class PreviewPanel:
         frame = self.layers.current_frame()
         table = self.table()
         xy = table.visible_xy()
-        auto = auto_crop(config, xy)
+        auto = auto_crop(resolve_camera_view(config, xy)[0], xy)  # rotated as in training
         crops = config.crop_model is not None
         chosen = config.model(config.crop_model).crop_size if crops else None
         crop = chosen or auto
