@@ -381,8 +381,6 @@ class InstanceIdData(InstanceData):
     def loss(self, pred, target):
         n = self.n_maps
         maps = F.mse_loss(pred[:, :n], target[:, :n])
-        if pred.shape[1] == n:
-            return maps
         labels = target[:, n:, 0, 0].argmax(1)
         return maps + self.class_weight * F.cross_entropy(pred[:, n:, 0, 0], labels)
 

@@ -120,7 +120,8 @@ class PreviewPanel:
         frame = self.layers.current_frame()
         table = self.table()
         xy = table.visible_xy()
-        auto = auto_crop(resolve_camera_view(config, xy)[0], xy)  # rotated as in training
+        trained, view = resolve_camera_view(config, xy)  # rotated as in training
+        auto = auto_crop(trained, xy)
         crops = config.crop_model is not None
         chosen = config.model(config.crop_model).crop_size if crops else None
         crop = chosen or auto
@@ -167,7 +168,7 @@ class PreviewPanel:
         self._set_shapes(
             CROP_LAYER, boxes, edge_color="red", face_color="transparent", edge_width=2
         )
-        self.view_label.setText(resolve_camera_view(config, xy)[1])
+        self.view_label.setText(view)
         sides = instance_bbox_sides(xy) if len(xy) else np.zeros(0)
         self.sizes.set_sizes(table.instances.frames, sides, crop)
         counts = self.counts()
