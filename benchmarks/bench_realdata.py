@@ -52,17 +52,26 @@ def split(labels: sio.Labels, n_train: int = 200, n_test: int = 100, seed: int =
     return good, sorted(train[:n_train]), sorted(test[:n_test])
 
 
-def training_project(video, skeleton, truth: dict, frames: list[int]) -> Project:
-    """A project whose user labels are the ground truth of ``frames``."""
+def training_project(
+    video, skeleton, truth: dict, frames: list[int], tracks: list[str] | None = None
+) -> Project:
+    """A project whose user labels are the ground truth of ``frames`` (``tracks``: the
+    track of the ground truth's k-th instance of every frame, for ID models)."""
+    named = [sio.Track(name=name) for name in tracks or []]
     labelled = [
         sio.LabeledFrame(
             video=video,
             frame_idx=f,
-            instances=[sio.Instance.from_numpy(p, skeleton=skeleton) for p in truth[f]],
+            instances=[
+                sio.Instance.from_numpy(p, skeleton=skeleton, track=named[k] if named else None)
+                for k, p in enumerate(truth[f])
+            ],
         )
         for f in frames
     ]
-    return Project(sio.Labels(labeled_frames=labelled, videos=[video], skeletons=[skeleton]))
+    labels = sio.Labels(labeled_frames=labelled, videos=[video], skeletons=[skeleton])
+    labels.tracks = named
+    return Project(labels)
 
 
 def main() -> None:

@@ -17,11 +17,15 @@ sets the camera view (how far training rotates images); ``--jitter scale|intensi
 turns on scale jitter (0.9-1.1) and brightness/contrast jitter (SLEAP's ranges) for every model.
 
 For each preset and total budget it trains the pipeline's models from scratch (``--pipeline``:
-top-down, single-instance, bottom-up, or auto from the labels; the budget split as the preset does),
+top-down, single-instance, bottom-up, top-down-id, or auto from the labels; several are
+compared in one run; the budget split as the preset does),
 predicts the test frames and prints median and 90th-percentile node error, OKS mAP, animals
 found, extra instances (share of the true count), prediction frames/s end to end (decoding
 included), each model's training samples/s next to a pure forward+backward+step of the same
-network and batch, and the seconds one epoch of every model costs together.
+network and batch, and the seconds one epoch of every model costs together. For an ID model
+(the sample datasets, whose animals carry marks and their identity as their track) it also
+prints the share of matched test instances named with their own track and the identity
+switches over all of the video's frames.
 
 Run: ``.venv/bin/python benchmarks/bench_time_to_accuracy.py [--dataset pair]
 [--minutes 2 5 10] [--presets fast-cpu sleap] [--pipeline top-down] [--auto-settings]
@@ -93,6 +97,14 @@ def load_dataset(name: str, work: Path, later: bool = False):
     return video, skeleton, truth, train, test
 
 
+def identities_of(name: str, truth: dict) -> list[str] | None:
+    """The track of the ground truth's k-th instance of each frame, where the dataset has
+    identities (the built-in animals, drawn in the same order on every frame)."""
+    if not name.startswith("sample"):
+        return None
+    return [f"animal_{k}" for k in range(max(len(t) for t in truth.values()))]
+
+
 def _load(name: str, work: Path):
     if name == "pair":
         source = sio.load_slp(str(DATA / "centered_pair_predictions.slp"))
@@ -129,6 +141,7 @@ AUTO = False  # --auto-settings
 AUTO_SAID: list[str] = []
 CAMERA: str | None = None  # --camera
 JITTER: str = "none"  # --jitter
+NAMES: list[str] | None = None  # the dataset's identities (tracks), where it has them
 
 
 def configured(name: str, pipeline: str, project: Project) -> TrainingConfig:
@@ -159,6 +172,25 @@ def configured(name: str, pipeline: str, project: Project) -> TrainingConfig:
     return config.validate()
 
 
+def identity_figures(predictor, lazy, truth: dict, test: list[int], names: list[str]) -> dict:
+    """An ID model's identities: the share of matched test instances named right, and the
+    identity switches over every frame with ground truth (in frame order)."""
+    from napari_sleap_train.evaluation.identity import identity_frame, identity_metrics
+
+    def frames_of(preds):
+        for p in preds:
+            gt = truth[p.frame_idx]
+            said = p.identities or [None] * p.n_instances
+            yield identity_frame(gt, p.points, p.scores, names[: len(gt)], said)
+
+    every = sorted(truth)
+    test_set = set(test)
+    preds = list(predictor.predict_video(lazy, every))
+    on_test = identity_metrics(frames_of(p for p in preds if p.frame_idx in test_set))
+    over_all = identity_metrics(frames_of(preds))
+    return {"named_right": on_test["named_right_fraction"], "switches": over_all["id_switches"]}
+
+
 def run(project: Project, config: TrainingConfig, minutes: float, video, truth, test, work):
     config.pipeline.time_budget_minutes = minutes
     kinds = [k.value for k in config.models]
@@ -183,7 +215,10 @@ def run(project: Project, config: TrainingConfig, minutes: float, video, truth, 
         [(truth[p.frame_idx], p.points, p.scores) for p in preds], predictor.node_names
     )
     rates = {k: batches[k] * bs.get(k, 0) / max(elapsed[k], 1e-9) for k in kinds}
-    return {"train_min": train_min, "rates": rates, "fps": stats.fps, **m}
+    ids = {"named_right": None, "switches": None}
+    if predictor.class_names and NAMES:
+        ids = identity_figures(predictor, lazy, truth, test, NAMES)
+    return {"train_min": train_min, "rates": rates, "fps": stats.fps, **m, **ids}
 
 
 def epoch_seconds(config: TrainingConfig, rates: dict[str, float]) -> float:
@@ -227,7 +262,9 @@ def main() -> None:
     parser.add_argument(
         "--pipeline",
         default="top-down",
-        choices=["top-down", "single-instance", "bottom-up", "auto"],
+        nargs="+",
+        choices=["top-down", "single-instance", "bottom-up", "top-down-id", "auto"],
+        help="one or more, compared in one run (top-down-id: the sample datasets only)",
     )
     parser.add_argument(
         "--set",
@@ -241,7 +278,7 @@ def main() -> None:
     )
     parser.add_argument("--keep", help="keep the trained model folders under this folder")
     args = parser.parse_args()
-    global AUTO, CAMERA, JITTER
+    global AUTO, CAMERA, JITTER, NAMES
     AUTO, CAMERA, JITTER = args.auto_settings, args.camera, args.jitter
     for item in args.set:
         key, _, value = item.partition("=")
@@ -249,52 +286,66 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         video, skeleton, truth, train, test = load_dataset(args.dataset, tmp, args.later)
-        project = training_project(video, skeleton, truth, train)
-        pipeline = args.pipeline
-        if pipeline == "auto":
-            kind, why = auto_pipeline(project)
-            pipeline = kind.value
-            print(f"pipeline auto: {pipeline} ({why})")
+        NAMES = identities_of(args.dataset, truth)
+        project = training_project(video, skeleton, truth, train, NAMES)
+        pipelines = []
+        for pipeline in args.pipeline:
+            if pipeline == "auto":
+                kind, why = auto_pipeline(project)
+                pipeline = kind.value
+                print(f"pipeline auto: {pipeline} ({why})")
+            if pipeline == "top-down-id" and NAMES is None:
+                raise SystemExit(f"{args.dataset} has no identities: top-down-id needs sample")
+            pipelines.append(pipeline)
         h, w = video.shape[1:3]
         print(
             f"dataset {args.dataset}: {w}x{h} frames, {len(skeleton.nodes)} nodes, "
-            f"{len(train)} training / {len(test)} test frames, pipeline {pipeline}; torch "
-            f"{torch.__version__}, {torch.get_num_threads()} threads"
+            f"{len(train)} training / {len(test)} test frames, pipelines "
+            f"{', '.join(pipelines)}; torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads"
         )
         data = load_labelled_data(project)
         pure = {}
-        for name in args.presets:
-            config = configured(name, pipeline, project)
-            pure[name] = {
-                k.value: pure_step_rate(k.value, data, config, args.steps) for k in config.models
-            }
-            rates = ", ".join(f"{k} {v:.1f}" for k, v in pure[name].items())
-            print(
-                f"pure forward+backward+step, {name}: {rates} samples/s; one epoch of every "
-                f"model {epoch_seconds(config, pure[name]):.1f} s"
-            )
-        print(
-            f"{'preset':<9} {'budget':>6} {'trained':>8} {'median':>7} {'p90':>7} "
-            f"{'mAP':>6} {'found':>6} {'extra':>6} {'pred/s':>6}  samples/s per model (pure), "
-            "epoch s"
-        )
-        for minutes in args.minutes:
+        for pipeline in pipelines:
             for name in args.presets:
                 config = configured(name, pipeline, project)
-                work = Path(args.keep) if args.keep else tmp
-                r = run(project, config, minutes, video, truth, test, work / f"{name}_{minutes}")
-                per_model = "  ".join(
-                    f"{k} {v:.1f} ({pure[name][k]:.1f})" for k, v in r["rates"].items()
-                )
+                pure[pipeline, name] = rates = {
+                    k.value: pure_step_rate(k.value, data, config, args.steps)
+                    for k in config.models
+                }
+                said = ", ".join(f"{k} {v:.1f}" for k, v in rates.items())
                 print(
-                    f"{name:<9} {minutes:>4g} m {r['train_min']:>6.1f} m "
-                    f"{_num(r['dist_p50'], 5, 2)}px {_num(r['dist_p90'], 5, 2)}px "
-                    f"{_num(r['oks_map'], 6, 3)} {_num(100 * (r['found_fraction'] or 0), 5, 1)}%"
-                    f" {100 * r['instances_extra'] / max(r['instances_gt'], 1):5.1f}%"
-                    f" {r['fps']:6.1f}"
-                    f"  {per_model}  epoch {epoch_seconds(config, r['rates']):.1f} s",
-                    flush=True,
+                    f"pure forward+backward+step, {pipeline} {name}: {said} samples/s; one "
+                    f"epoch of every model {epoch_seconds(config, rates):.1f} s"
                 )
+        print(
+            f"{'pipeline':<12} {'preset':<9} {'budget':>6} {'trained':>8} {'median':>7} "
+            f"{'p90':>7} {'mAP':>6} {'found':>6} {'extra':>6} {'pred/s':>6} {'ID right':>8} "
+            f"{'switches':>8}  samples/s per model (pure), epoch s"
+        )
+        for minutes in args.minutes:
+            for pipeline in pipelines:
+                for name in args.presets:
+                    config = configured(name, pipeline, project)
+                    work = (Path(args.keep) if args.keep else tmp) / f"{pipeline}_{name}_{minutes}"
+                    r = run(project, config, minutes, video, truth, test, work)
+                    pure_rates = pure[pipeline, name]
+                    per_model = "  ".join(
+                        f"{k} {v:.1f} ({pure_rates[k]:.1f})" for k, v in r["rates"].items()
+                    )
+                    right = r["named_right"]
+                    print(
+                        f"{pipeline:<12} {name:<9} {minutes:>4g} m {r['train_min']:>6.1f} m "
+                        f"{_num(r['dist_p50'], 5, 2)}px {_num(r['dist_p90'], 5, 2)}px "
+                        f"{_num(r['oks_map'], 6, 3)} "
+                        f"{_num(100 * (r['found_fraction'] or 0), 5, 1)}%"
+                        f" {100 * r['instances_extra'] / max(r['instances_gt'], 1):5.1f}%"
+                        f" {r['fps']:6.1f}"
+                        f" {_num(None if right is None else 100 * right, 7, 2)}%"
+                        f" {_num(r['switches'], 8, 0)}"
+                        f"  {per_model}  epoch {epoch_seconds(config, r['rates']):.1f} s",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -49,6 +49,11 @@ class PipelineKind(Choice):
     TOP_DOWN_ID = "top-down-id"
     BOTTOM_UP_ID = "bottom-up-id"
 
+    @property
+    def identities(self) -> bool:
+        """Whether the pipeline names each animal as one of the labelled tracks."""
+        return self in (PipelineKind.TOP_DOWN_ID, PipelineKind.BOTTOM_UP_ID)
+
 
 class ModelKind(Choice):
     """The models a pipeline trains, in the order it trains them."""

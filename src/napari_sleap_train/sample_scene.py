@@ -263,10 +263,26 @@ def _draw_spot(img: np.ndarray, cx: float, cy: float, sigma: float, value: float
     patch += alpha * (value - patch)
 
 
+MARKS = ("dot", "bar", "none")
+"""The painted mark of animal ``i`` is ``MARKS[i % 3]``: a white dot on the thorax, a white
+bar across the abdomen, or none, so that animals can be told apart as marked ones can."""
+
+
+def _draw_mark(img: np.ndarray, geo: dict[str, np.ndarray], t: int, i: int, length: float) -> None:
+    """Paint animal ``i``'s identity mark (:data:`MARKS`) onto its body."""
+    mark = MARKS[i % len(MARKS)]
+    nodes = geo["poses"][t, i]
+    if mark == "dot":
+        _draw_spot(img, nodes[1][0], nodes[1][1], 0.045 * length, 245.0)
+    elif mark == "bar":
+        across = _unit(np.float64(geo["abd_ang"][t, i]) + np.pi / 2) * 0.11 * length
+        _draw_segment(img, nodes[2] - across, nodes[2] + across, 0.035 * length, 245.0)
+
+
 def draw_animal(
     img: np.ndarray, geo: dict[str, np.ndarray], t: int, i: int, length: float, tone: float
 ) -> None:
-    """Draw animal ``i`` of frame ``t`` onto ``img`` in place."""
+    """Draw animal ``i`` of frame ``t`` onto ``img`` in place, with its mark."""
     nodes = geo["poses"][t, i]
     th = float(geo["theta"][t, i])
     abd = float(geo["abd_ang"][t, i])
@@ -282,6 +298,7 @@ def draw_animal(
     _draw_spot(img, nodes[3][0], nodes[3][1], 0.04 * length, 20.0 + tone)
     _draw_ellipse(img, *thorax, th, 0.17 * length, 0.13 * length, 55.0 + tone, 20.0 + tone)
     _draw_ellipse(img, *nodes[0], head_ang, 0.12 * length, 0.10 * length, 40.0 + tone, 125.0 + tone)
+    _draw_mark(img, geo, t, i, length)
     for k, wa in ((4, geo["wing_ang"][t, i, 0]), (5, geo["wing_ang"][t, i, 1])):
         root = thorax + 0.04 * length * _unit(np.float64(wa))
         mid = 0.5 * (root + nodes[k])

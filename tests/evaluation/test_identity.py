@@ -231,3 +231,15 @@ def test_sample_with_two_tracks_swapped_halfway(sample_paths):
     assert identity["identity_correct_fraction"] == pytest.approx(2 / 3)
     assert identity["mota"] == pytest.approx(1 - 2 / 900)
     assert identity["track_mapping"]["animal_2"] == "animal_2"
+
+
+def test_named_right_counts_names_without_a_mapping():
+    # An ID model names animals with the labels' own tracks: a swap is wrong even though a
+    # mapping would call it consistent.
+    frames = [_frame([("a", "a"), ("b", "b")]) for _ in range(3)]
+    frames += [_frame([("a", "b"), ("b", "a")])]
+    m = identity_metrics(frames)
+    assert m["named_right_fraction"] == pytest.approx(6 / 8)
+    assert m["per_track_named_right"] == {"a": 0.75, "b": 0.75}
+    report = format_report({"identity": m, "n_frames": 4})
+    assert "Named right (same track name): 75.0%; per track: a 75.0%, b 75.0%" in report

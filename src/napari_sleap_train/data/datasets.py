@@ -233,6 +233,10 @@ class ModelData:
         """The training loss of predicted maps against target maps (mean squared error)."""
         return F.mse_loss(pred, target)
 
+    def metrics(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+        """Validation figures beside the loss, as means over the batch (none here)."""
+        return {}
+
     def _warp(
         self,
         frame_rows: torch.Tensor,
@@ -383,6 +387,12 @@ class InstanceIdData(InstanceData):
         maps = F.mse_loss(pred[:, :n], target[:, :n])
         labels = target[:, n:, 0, 0].argmax(1)
         return maps + self.class_weight * F.cross_entropy(pred[:, n:, 0, 0], labels)
+
+    def metrics(self, pred, target):
+        """The share of crops whose animal the identity head names right."""
+        n = self.n_maps
+        right = pred[:, n:, 0, 0].argmax(1) == target[:, n:, 0, 0].argmax(1)
+        return {"val_identity_accuracy": float(right.float().mean())}
 
 
 MIN_TRACK_INSTANCES = 5

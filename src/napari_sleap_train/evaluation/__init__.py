@@ -98,6 +98,9 @@ Key                              Meaning
                                  ground-truth track; ``instances_pred - idtp``;
                                  ``instances_gt - idtp``.
 ``identity_correct_fraction``    ``idtp`` over the matched ground-truth instances.
+``named_right_fraction``         Matched ground-truth instances whose prediction has their
+                                 own track's name (an ID model's accuracy, no mapping).
+``per_track_named_right``        The same per ground-truth track (per-class accuracy).
 ``track_mapping``                Predicted track name -> ground-truth track name.
 ``tracks_gt``, ``tracks_pred``   Distinct ground-truth and predicted track names.
 ``instances_gt``                 Tracked ground-truth instances.

@@ -156,6 +156,9 @@ def identity_metrics(frames: Iterable[IdentityFrame]) -> dict[str, Any]:
             Identity true positives, ``instances_pred - idtp``, ``instances_gt - idtp``.
         ``identity_correct_fraction``
             ``idtp`` over the matched ground-truth instances.
+        ``named_right_fraction``, ``per_track_named_right``
+            Matched ground-truth instances whose prediction carries their own track's
+            name (what an ID model is asked for, no mapping), over all and per track.
         ``track_mapping``
             Predicted track name -> ground-truth track name of the best mapping
             (tracks that never overlap a ground-truth track are left out).
@@ -171,6 +174,7 @@ def identity_metrics(frames: Iterable[IdentityFrame]) -> dict[str, Any]:
     counts: Counter[tuple[str, str]] = Counter()
     gt_names: set[str] = set()
     pr_names: set[str] = set()
+    matched: Counter[str] = Counter()  # per ground-truth track
     n_gt = n_pred = n_matched = n_switches = 0
     untracked_gt = untracked_pred = 0
 
@@ -193,6 +197,7 @@ def identity_metrics(frames: Iterable[IdentityFrame]) -> dict[str, Any]:
             if g not in match:
                 continue
             n_matched += 1
+            matched[gt_name] += 1
             pr_name = frame.pred_tracks[match[g]]
             label: object = object() if pr_name is None else pr_name
             if gt_name in last and last[gt_name] != label:
@@ -215,6 +220,8 @@ def identity_metrics(frames: Iterable[IdentityFrame]) -> dict[str, Any]:
         "idfp": idfp,
         "idfn": idfn,
         "identity_correct_fraction": _ratio(idtp, n_matched),
+        "named_right_fraction": _ratio(sum(counts[g, g] for g in matched), n_matched),
+        "per_track_named_right": {g: _ratio(counts[g, g], n) for g, n in sorted(matched.items())},
         "track_mapping": mapping,
         "tracks_gt": len(gt_names),
         "tracks_pred": len(pr_names),

@@ -98,6 +98,13 @@ def _identity_lines(identity: dict[str, Any] | None) -> list[str]:
             " of the animals found"
         ),
     ]
+    per_track = i.get("per_track_named_right") or {}
+    if per_track and i.get("named_right_fraction"):  # names were learnt (an ID model)
+        lines.append(
+            "Named right (same track name): "
+            f"{_fmt(_pct(i.get('named_right_fraction')), 1, '%')}; per track: "
+            + ", ".join(f"{name} {_fmt(_pct(v), 1, '%')}" for name, v in per_track.items())
+        )
     if i.get("untracked_pred"):
         lines.append(f"Predictions without a track: {_fmt(i['untracked_pred'])}")
     if i.get("untracked_gt"):

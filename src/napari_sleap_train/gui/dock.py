@@ -100,6 +100,7 @@ class TrainingDock(QWidget):
             lambda run: self.runner.predict(run.models(run.pipeline_models()))
         )
         self.settings.auto_kind = lambda: pipeline_for_counts(*self.previews.counts()[:2])
+        self.settings.track_counts = lambda: self.previews.table().track_counts()
         napari_viewer.dims.events.current_step.connect(self._frame_changed)
         napari_viewer.layers.events.inserted.connect(self._layers_changed)
         napari_viewer.layers.events.removed.connect(self._layers_changed)

@@ -123,9 +123,16 @@ class DockSettings:
         "centered-instance network its body parts in a crop around it (best when animals "
         "are apart and small in the frame). bottom-up: one network finds every body part "
         "and groups them along the skeleton's edges (animals in close contact; the "
-        "skeleton needs edges).",
+        "skeleton needs edges). top-down-ID: top-down whose instance network also names "
+        "each animal as one of the labelled tracks (animals that look different; every "
+        "labelled instance needs its track).",
         none="auto (from the labels)",
-        options=(PipelineKind.SINGLE_INSTANCE, PipelineKind.TOP_DOWN, PipelineKind.BOTTOM_UP),
+        options=(
+            PipelineKind.SINGLE_INSTANCE,
+            PipelineKind.TOP_DOWN,
+            PipelineKind.BOTTOM_UP,
+            PipelineKind.TOP_DOWN_ID,
+        ),
     ).field(None)
     config: TrainingConfig = field(default_factory=TrainingConfig)
     after: AfterTraining = field(default_factory=AfterTraining)

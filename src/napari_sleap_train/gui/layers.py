@@ -261,11 +261,7 @@ def show_predictions(viewer, project: Project, video_index: int = 0) -> None:
     size = point_size(base.data) if base is not None else 5.0
     meta = {META_KEY: {"project": project, "video_index": video_index}}
     data, kwargs, _ = points_layer_data(table, f"{name} predictions", meta, "predicted", size)
-    low = table.features["confidence"].to_numpy() < 0.5
-    kwargs["border_color"] = (
-        np.where(low[:, None], [[1, 0, 0, 1]], [[0, 0, 0, 1]]) if len(low) else "black"
-    )
-    kwargs["border_width"] = np.where(low, 0.3, 0.05) if len(low) else 0.05
+    kwargs["border_color"], kwargs["border_width"] = doubt_outlines(table.features)
     layer_name = kwargs["name"]
     if layer_name in viewer.layers:
         # Refresh in place: removing a layer makes napari run a full garbage collection
@@ -285,6 +281,32 @@ def show_predictions(viewer, project: Project, video_index: int = 0) -> None:
     for layer in viewer.layers:
         if META_KEY in layer.metadata:
             layer.metadata[META_KEY] = {**layer.metadata[META_KEY], "project": project}
+
+
+DOUBT = 0.5
+"""Predicted nodes scored below this, and instances whose identity (an ID model's
+probability or the tracker's match score) is below it, are outlined."""
+LOW_NODE = (1.0, 0.0, 0.0, 1.0)  # red: the node may be misplaced
+LOW_IDENTITY = (1.0, 0.0, 1.0, 1.0)  # magenta: the instance may carry another animal's name
+
+
+def doubt_outlines(features) -> tuple[np.ndarray | str, np.ndarray | float]:
+    """Border colours and widths of predicted points: red around low-score nodes, magenta
+    around every node of an instance with a doubtful identity, thin black elsewhere."""
+    if not len(features):
+        return "black", 0.05
+    low = features["confidence"].to_numpy(float) < DOUBT
+    identity = (
+        features["tracking_score"].to_numpy(float)
+        if "tracking_score" in features
+        else np.ones(len(low))
+    )
+    named = features["track"].to_numpy(object) != ""
+    doubtful = named & (np.nan_to_num(identity, nan=1.0) < DOUBT)
+    colours = np.tile(np.array([0.0, 0.0, 0.0, 1.0]), (len(low), 1))
+    colours[doubtful] = LOW_IDENTITY
+    colours[low] = LOW_NODE
+    return colours, np.where(low | doubtful, 0.3, 0.05)
 
 
 def show_identities(viewer, table, name: str, meta: dict, edge_inds, size: float) -> None:

@@ -246,6 +246,7 @@ class TrainingMonitor(QWidget):
         self._patience = 0
         self._best = math.inf
         self._wait = 0
+        self._metrics: dict[str, float] = {}
         self._dirty = False
         self.n_batch_events = 0
         self.n_epoch_events = 0
@@ -271,6 +272,7 @@ class TrainingMonitor(QWidget):
         self.model_name, self._epochs, self._batches = model, epochs, batches
         self._patience, self._best, self._wait = patience, math.inf, 0
         self._start, self._epoch = time.perf_counter(), 0
+        self._metrics: dict[str, float] = {}
         self.progress.setRange(0, epochs * batches)
         self.progress.setValue(0)
         self._title()
@@ -284,10 +286,18 @@ class TrainingMonitor(QWidget):
         self._dirty = True
 
     def epoch(
-        self, epoch: int, train_loss: float, val_loss: float, is_best: bool, wait: int
+        self,
+        epoch: int,
+        train_loss: float,
+        val_loss: float,
+        is_best: bool,
+        wait: int,
+        metrics: dict[str, float] | None = None,
     ) -> None:
-        """One epoch ended with its validation."""
+        """One epoch ended with its validation (``metrics``: an ID model's identity
+        accuracy, shown in the title)."""
         self.n_epoch_events += 1
+        self._metrics = dict(metrics or {})
         self.plot.train.append((epoch + 1, train_loss))
         self.plot.val.append((epoch + 1, val_loss))
         if is_best:
@@ -316,8 +326,13 @@ class TrainingMonitor(QWidget):
         self.title.setText(
             f"<b>{self.model_name}</b> epoch {self._epoch}/{self._epochs} · {_hms(elapsed)} "
             f"elapsed · ETA {_hms(eta)} (at most) · no improvement {self._wait}/"
-            f"{self._patience} · best val loss {best}{budget}"
+            f"{self._patience} · best val loss {best}{budget}{self._identity()}"
         )
+
+    def _identity(self) -> str:
+        """An ID model's latest validation identity accuracy, for the title."""
+        accuracy = self._metrics.get("val_identity_accuracy")
+        return "" if accuracy is None else f" · identities right {100 * accuracy:.1f} % (val)"
 
 
 def _hms(seconds: float) -> str:

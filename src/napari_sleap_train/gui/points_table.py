@@ -202,6 +202,20 @@ class PointsTable:
         keys = np.unique(np.stack([self.frames[good], inst[good]], 1), axis=0)
         return Counts(len(set(keys[:, 0].tolist())), len(keys), len(bad))
 
+    def track_counts(self) -> tuple[dict[str, int], list[int]]:
+        """Labelled instances (a visible node) per track, and the frames holding such an
+        instance without a track (what an ID model cannot learn from)."""
+        inst = self.instances
+        visible = self.features["visible"].to_numpy(bool)
+        labelled = np.zeros(len(inst), bool)
+        labelled[inst.which[visible]] = True
+        tracks = np.full(len(inst), "", dtype=object)
+        tracks[inst.which] = self.features["track"].to_numpy(object)
+        named = labelled & (tracks != "")
+        names, counts = np.unique(tracks[named].astype(str), return_counts=True)
+        missing = sorted(set(inst.frames[labelled & ~named].tolist()))
+        return dict(zip(names.tolist(), counts.tolist())), missing
+
     def without_rows(self, rows: Sequence[int]) -> PointsTable:
         """The table without ``rows``."""
         keep = np.ones(len(self), bool)

@@ -43,6 +43,8 @@ PIPELINE_FIELDS = [
     FieldSpec("centroid_sigma", "config.models.centroid.sigma", "Sigma for centroids"),
     FieldSpec("node_sigma", "config.models.centered_instance.sigma", "Sigma for nodes"),
     FieldSpec("crop_size", "config.models.centered_instance.crop_size"),
+    FieldSpec("id_node_sigma", "config.models.centered_instance_id.sigma", "Sigma for nodes"),
+    FieldSpec("id_crop_size", "config.models.centered_instance_id.crop_size"),
     FieldSpec("single_sigma", "config.models.single_instance.sigma", "Sigma for nodes"),
     FieldSpec("bottom_up_sigma", "config.models.bottom_up.sigma", "Sigma for nodes"),
     FieldSpec("edge_sigma", "config.models.bottom_up.paf_sigma"),
@@ -97,6 +99,7 @@ BOTTOM_UP_FIELDS = (
     "min_line_score",
     "min_instance_peaks",
 )
+ID_FIELDS = ("class_loss_weight", "class_units", "class_layers")
 MODELS = tuple(MODEL_CONFIGS)  # a tab each; the pipeline's models are shown
 
 
@@ -108,6 +111,8 @@ def model_fields(kind: ModelKind) -> list[FieldSpec]:
         fields.insert(fields.index("input_scaling") + 1, "training_crop")
     if kind is ModelKind.BOTTOM_UP:
         fields += BOTTOM_UP_FIELDS
+    if kind is ModelKind.CENTERED_INSTANCE_ID:
+        fields += ID_FIELDS
     return [
         FieldSpec(f"{k}.start", f"starts.{k}.start"),
         FieldSpec(f"{k}.previous", f"starts.{k}.folder"),
@@ -140,6 +145,27 @@ def save_last_config(config: TrainingConfig) -> None:
         config.save(path)
     except (OSError, SleapTrainError):
         pass
+
+
+def identity_note(counts: dict[str, int], missing: list[int]) -> str:
+    """What an ID model would learn from the shown labels: instances per track, the frames
+    lacking tracks."""
+    from ..data.datasets import MIN_TRACK_INSTANCES
+
+    names = ", ".join(f"{name} ({n})" for name, n in counts.items()) or "none"
+    lines = [f"Classes: {len(counts)} tracks; labelled instances per track: {names}."]
+    if len(counts) < 2:
+        lines.append("An ID model needs two or more tracks among the labelled instances.")
+    few = [name for name, n in counts.items() if n < MIN_TRACK_INSTANCES]
+    if few:
+        lines.append(f"Few labelled instances (under {MIN_TRACK_INSTANCES}): {', '.join(few)}.")
+    if missing:
+        where = ", ".join(str(f) for f in missing[:10]) + (" …" if len(missing) > 10 else "")
+        lines.append(
+            f"Labelled instances without a track in {len(missing)} frames ({where}): give "
+            "each its track (Tracks dock) before Run."
+        )
+    return "\n".join(lines)
 
 
 class SettingsPanel(QWidget):
@@ -182,6 +208,7 @@ class SettingsPanel(QWidget):
             PipelineKind.TOP_DOWN,
             "no labels yet",
         )
+        self.track_counts: Callable[[], tuple[dict[str, int], list[int]]] = lambda: ({}, [])
         self.pipeline_label = QLabel()
         self.pipeline_label.setWordWrap(True)
         self.pages[PIPELINE_TAB].insertWidget(0, self.pipeline_label)
@@ -280,9 +307,12 @@ class SettingsPanel(QWidget):
             visible = key == PIPELINE_TAB or ModelKind(key) in config.models
             self.tabs.setTabVisible(index, visible)
         kind, why = self.pipeline()
-        self.pipeline_label.setText(
-            f"Pipeline: {kind.label} ({why}); trains " + ", ".join(k.label for k in config.models)
+        text = f"Pipeline: {kind.label} ({why}); trains " + ", ".join(
+            k.label for k in config.models
         )
+        if kind.identities:
+            text += "\n" + identity_note(*self.track_counts())
+        self.pipeline_label.setText(text)
 
     def _edited(self) -> None:
         """Outline invalid fields and say what to change; remember a valid configuration."""

@@ -1,7 +1,10 @@
 """View Training Image Inputs: augmented samples of each model and their targets as layers
-(for a bottom-up model also its part affinity fields)."""
+(for a bottom-up model also its part affinity fields; for an ID model the identities of
+the samples, said in a message and kept in the inputs layer's metadata)."""
 
 from __future__ import annotations
+
+from napari.utils.notifications import show_info
 
 from ..config import TrainingConfig
 from ..project import Project
@@ -25,9 +28,13 @@ def show_training_inputs(viewer, project: Project, config: TrainingConfig, n: in
         idx = torch.randint(len(ds), (min(n, len(ds)),), generator=gen)
         x, y = ds.batch(idx, gen, augment=True)
         title = ds.kind.label
-        n_nodes = getattr(ds, "n_nodes", y.shape[1])
+        n_nodes = getattr(ds, "n_nodes", ds.n_maps)
         maps = {f"{title} targets": y[:, :n_nodes].max(1).values}
-        if y.shape[1] > n_nodes:  # part affinity fields: the length of each edge's vector
+        names = getattr(ds, "class_names", None)
+        if names:  # an ID model: the animal at each crop's centre
+            said = [names[k] for k in y[:, n_nodes:, 0, 0].argmax(1).tolist()]
+            show_info(f"{title}: the samples show " + ", ".join(said) + ".")
+        elif y.shape[1] > n_nodes:  # part affinity fields: the length of each edge's vector
             pafs = y[:, n_nodes:].reshape(len(y), -1, 2, *y.shape[-2:])
             maps[f"{title} part affinity fields"] = pafs.norm(dim=2).max(1).values
         for name in (f"{title} inputs", *maps):
@@ -35,7 +42,10 @@ def show_training_inputs(viewer, project: Project, config: TrainingConfig, n: in
                 viewer.layers.remove(name)
         rgb = x.shape[1] == 3
         img = x.permute(0, 2, 3, 1).numpy() if rgb else x[:, 0].numpy()
-        added.append(viewer.add_image(img, name=f"{title} inputs", rgb=rgb, contrast_limits=[0, 1]))
+        inputs = viewer.add_image(img, name=f"{title} inputs", rgb=rgb, contrast_limits=[0, 1])
+        if names:
+            inputs.metadata["identities"] = said
+        added.append(inputs)
         for name, values in maps.items():
             added.append(
                 viewer.add_image(

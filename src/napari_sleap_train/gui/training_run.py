@@ -158,6 +158,7 @@ class TrainingRun(QObject):
                 event.val_loss,
                 event.is_best,
                 event.epochs_without_improvement,
+                event.metrics,
             )
         elif isinstance(event, TrainingStarted):
             self._started, self._estimated = event, False

@@ -220,7 +220,8 @@ class ModelFolder:
     def write_log(self, rows: list[dict[str, float]]) -> None:
         """The per-epoch training log as CSV."""
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=LOG_COLUMNS)
+        extra = [k for k in (rows[0] if rows else {}) if k not in LOG_COLUMNS]
+        writer = csv.DictWriter(buf, fieldnames=[*LOG_COLUMNS, *extra])
         writer.writeheader()
         writer.writerows(rows)
         write_text_atomic(self.log_file, buf.getvalue())

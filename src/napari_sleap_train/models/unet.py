@@ -222,8 +222,9 @@ class ConfmapModel(nn.Module):
         nodes for a centered-instance model.
     n_classes : int
         Identity classes (tracks) of a second head (SLEAP's class vectors): a global max
-        pool of the deepest features, ``class_layers`` fully connected layers of
-        ``class_units`` with ReLU, then one logit per class. 0: no such head.
+        pool of the deepest features, normalised (layer norm), ``class_layers`` fully
+        connected layers of ``class_units`` with ReLU, then one logit per class. 0: no
+        such head.
 
     Attributes
     ----------
@@ -258,8 +259,11 @@ class ConfmapModel(nn.Module):
         _init_keras_like(self.head)
         self.classes: nn.Sequential | None = None
         if n_classes:
-            layers: list[nn.Module] = [nn.AdaptiveMaxPool2d(1), nn.Flatten()]
+            # The deepest features of a fresh U-Net are ~1e-3 in size (each ReLU layer
+            # shrinks them); normalised, the head sees them at unit scale from the first
+            # step, and its gradient teaches the encoder instead of silencing it.
             width = self.backbone.middle_channels
+            layers: list[nn.Module] = [nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.LayerNorm(width)]
             for _ in range(class_layers):
                 layers += [nn.Linear(width, class_units), nn.ReLU()]
                 width = class_units

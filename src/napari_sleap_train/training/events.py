@@ -76,6 +76,7 @@ class EpochEnded:
     is_best: bool
     epochs_without_improvement: int
     elapsed: float
+    metrics: dict[str, float] = field(default_factory=dict)  # e.g. val_identity_accuracy
 
 
 @dataclass(frozen=True)

@@ -369,9 +369,9 @@ def train_events(
                     break
             if reason != "completed" and best_epoch >= 0:
                 break
-            val_loss = group.mean(
-                _evaluate(model, val, val_batches, device, precision, channels_last)
-            )
+            val_loss, metrics = _evaluate(model, val, val_batches, device, precision, channels_last)
+            val_loss = group.mean(val_loss)
+            metrics = {name: group.mean(value) for name, value in metrics.items()}
             if not cosine:
                 scheduler.step(val_loss)
             is_best = val_loss < best_loss - opt_cfg.early_stopping_min_delta
@@ -390,6 +390,7 @@ def train_events(
                     "val_loss": val_loss,
                     "learning_rate": lr,
                     "seconds": round(elapsed, 3),
+                    **metrics,
                 }
             )
             if group.main:
@@ -407,7 +408,7 @@ def train_events(
                         "elapsed": time.perf_counter() - t0,
                     },
                 )
-            yield EpochEnded(kind, epoch, train_loss, val_loss, lr, is_best, wait, elapsed)
+            yield EpochEnded(kind, epoch, train_loss, val_loss, lr, is_best, wait, elapsed, metrics)
             if reason != "completed":
                 break
             if wait >= opt_cfg.early_stopping_patience:
@@ -468,16 +469,22 @@ def _evaluate(
     device: torch.device,
     precision: str,
     channels_last: bool,
-) -> float:
+) -> tuple[float, dict[str, float]]:
+    """The validation loss and the data's other figures (:meth:`ModelData.metrics`)."""
     model.eval()
     total, count = 0.0, 0
+    sums: dict[str, float] = {}
     for x, y in batches:
         with autocast(device, precision):
-            pred = model(to_layout(x.to(device), channels_last))
-        total += float(data.loss(pred.float(), y.to(device))) * len(y)
+            pred = model(to_layout(x.to(device), channels_last)).float()
+        y = y.to(device)
+        total += float(data.loss(pred, y)) * len(y)
+        for name, value in data.metrics(pred, y).items():
+            sums[name] = sums.get(name, 0.0) + value * len(y)
         count += len(y)
     model.train()
-    return total / max(count, 1)
+    count = max(count, 1)
+    return total / count, {name: value / count for name, value in sums.items()}
 
 
 def _load_matching_weights(model: ConfmapModel, folder: ModelFolder, info: ModelInfo) -> None:
