@@ -207,6 +207,27 @@ class UNet(nn.Module):
         return x, deepest
 
 
+class _Normalise(nn.Module):
+    """Layer norm of pooled features whose gradient reaches the encoder at the features'
+    own scale: the head sees unit-scale features from the first step, while the encoder
+    gets the gradient it would get without the norm, so the identity loss does not drown
+    the confidence maps' (a fresh U-Net's deepest features are ~1e-3 in size, and the norm
+    alone scales their gradient up by as much)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, x: Tensor) -> Tensor:
+        scale = x.detach().std(dim=1, keepdim=True) + 1e-5
+        return self.norm(_scale_gradient(x, scale))
+
+
+def _scale_gradient(x: Tensor, scale: Tensor) -> Tensor:
+    """``x`` in the forward pass; its gradient multiplied by ``scale`` in the backward."""
+    return x * scale + (x * (1 - scale)).detach()
+
+
 class ConfmapModel(nn.Module):
     """U-Net with a 1×1 convolution head that predicts confidence maps.
 
@@ -259,11 +280,8 @@ class ConfmapModel(nn.Module):
         _init_keras_like(self.head)
         self.classes: nn.Sequential | None = None
         if n_classes:
-            # The deepest features of a fresh U-Net are ~1e-3 in size (each ReLU layer
-            # shrinks them); normalised, the head sees them at unit scale from the first
-            # step, and its gradient teaches the encoder instead of silencing it.
             width = self.backbone.middle_channels
-            layers: list[nn.Module] = [nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.LayerNorm(width)]
+            layers: list[nn.Module] = [nn.AdaptiveMaxPool2d(1), nn.Flatten(), _Normalise(width)]
             for _ in range(class_layers):
                 layers += [nn.Linear(width, class_units), nn.ReLU()]
                 width = class_units
