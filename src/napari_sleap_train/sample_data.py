@@ -42,7 +42,7 @@ __all__ = [
     "write_sample",
 ]
 
-SAMPLE_VERSION: int = 1
+SAMPLE_VERSION: int = 2
 
 NODE_NAMES: list[str] = [
     "head",

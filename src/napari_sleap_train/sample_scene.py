@@ -263,20 +263,20 @@ def _draw_spot(img: np.ndarray, cx: float, cy: float, sigma: float, value: float
     patch += alpha * (value - patch)
 
 
-MARKS = ("dot", "bar", "none")
-"""The painted mark of animal ``i`` is ``MARKS[i % 3]``: a white dot on the thorax, a white
-bar across the abdomen, or none, so that animals can be told apart as marked ones can."""
+MARKS = ("thorax dot", "abdomen dot", "both dots")
+"""The painted mark of animal ``i`` is ``MARKS[i % 3]``: a white dot on the thorax, one on
+the abdomen, or both, so that animals can be told apart as marked ones can. Every animal
+carries a dot: a pose model learns where dots sit, and an unmarked animal among marked ones
+was split in two by a briefly trained bottom-up model."""
 
 
 def _draw_mark(img: np.ndarray, geo: dict[str, np.ndarray], t: int, i: int, length: float) -> None:
     """Paint animal ``i``'s identity mark (:data:`MARKS`) onto its body."""
     mark = MARKS[i % len(MARKS)]
     nodes = geo["poses"][t, i]
-    if mark == "dot":
-        _draw_spot(img, nodes[1][0], nodes[1][1], 0.045 * length, 245.0)
-    elif mark == "bar":
-        across = _unit(np.float64(geo["abd_ang"][t, i]) + np.pi / 2) * 0.11 * length
-        _draw_segment(img, nodes[2] - across, nodes[2] + across, 0.035 * length, 245.0)
+    for node, name in ((1, "thorax dot"), (2, "abdomen dot")):
+        if mark in (name, "both dots"):
+            _draw_spot(img, nodes[node][0], nodes[node][1], 0.045 * length, 245.0)
 
 
 def draw_animal(

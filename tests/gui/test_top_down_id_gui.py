@@ -30,7 +30,13 @@ def test_top_down_id_tabs_and_tracks_before_run(id_dock):
     assert shown_tabs(dock) == ["Training Pipeline", "Centroid Model", "Centered Instance ID Model"]
     config = dock.settings.config().validate()
     assert tuple(config.models) == (ModelKind.CENTROID, ModelKind.CENTERED_INSTANCE_ID)
+    tabs = dock.settings.tabs
+    tabs.setCurrentIndex(
+        next(i for i in range(tabs.count()) if tabs.tabText(i) == "Centered Instance ID Model")
+    )
     assert w["centered_instance_id.class_loss_weight"].native.isVisibleTo(dock)
+    tabs.setCurrentIndex(0)
+    assert not w["centered_instance_id.class_loss_weight"].native.isVisibleTo(dock)
     w["centered_instance_id.class_loss_weight"].value = 0.5
     section = dock.settings.config().model(ModelKind.CENTERED_INSTANCE_ID)
     assert section.class_loss_weight == 0.5
@@ -45,7 +51,6 @@ def test_top_down_id_tabs_and_tracks_before_run(id_dock):
     first = features["instance"] == features["instance"].iloc[0]
     features.loc[first & (labels.data[:, 0] == frame), "track"] = ""
     labels.features = features
-    dock.settings.labels_changed()
     assert f"Labelled instances without a track in 1 frames ({frame})" in (
         dock.settings.pipeline_label.text()
     )

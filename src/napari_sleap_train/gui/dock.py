@@ -138,6 +138,7 @@ class TrainingDock(QWidget):
             self._watched = layer
             if layer is not None:
                 layer.events.data.connect(self._labels_edited)
+                layer.events.features.connect(self._labels_edited)  # e.g. a track given
             self.settings.set_nodes(self.layers.node_names())
             self.previews.labels_edited()
             self.settings.labels_changed()

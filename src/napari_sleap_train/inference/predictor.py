@@ -33,7 +33,7 @@ from ..video import LazyVideo
 @dataclass
 class FramePrediction:
     """Instances found on one frame: ``points`` ``(M, N, 2)`` xy (NaN = not found); from an
-    ID model also each instance's track name (None: no identity left for it) and the
+    ID model also each instance's track name (one instance per track at most) and the
     probability of that identity."""
 
     frame_idx: int

@@ -118,16 +118,23 @@ class TopDownPredictor(Predictor):
         out = []
         sample = sample.cpu()
         for i in range(b):
-            rows = sample == i
+            rows = torch.nonzero(sample == i).flatten()
+            identities = None
+            if self.class_names:
+                # as SLEAP's ID models: each identity names one animal at most, and a peak
+                # left without one (more peaks than animals) is not an animal
+                classes, identity_scores = assign_identities(probs[rows].numpy())
+                named = classes >= 0
+                rows, identities = rows[torch.from_numpy(named)], classes[named]
             pred = FramePrediction(
                 frame_idx=i,
                 points=pts[rows].numpy().astype(np.float64),
                 point_scores=pscores[rows].numpy().astype(np.float64),
-                scores=values[rows].cpu().numpy().astype(np.float64),
+                scores=values.cpu()[rows].numpy().astype(np.float64),
             )
-            if self.class_names:
-                classes, pred.identity_scores = assign_identities(probs[rows].numpy())
-                pred.identities = [self.class_names[c] if c >= 0 else None for c in classes]
+            if identities is not None:
+                pred.identities = [self.class_names[c] for c in identities]
+                pred.identity_scores = identity_scores[named]
             out.append(pred)
         return out
 

@@ -209,10 +209,11 @@ class UNet(nn.Module):
 
 class _Normalise(nn.Module):
     """Layer norm of pooled features whose gradient reaches the encoder at the features'
-    own scale: the head sees unit-scale features from the first step, while the encoder
-    gets the gradient it would get without the norm, so the identity loss does not drown
-    the confidence maps' (a fresh U-Net's deepest features are ~1e-3 in size, and the norm
-    alone scales their gradient up by as much)."""
+    own scale: the head sees features of a fixed scale (unit once they outgrow the norm's
+    eps of 1e-5 in variance), while the encoder gets no more than the gradient it would
+    get without the norm, so the identity loss does not drown the confidence maps' (a
+    fresh U-Net's deepest features are ~1e-3 in size, and the norm alone scales their
+    gradient up by as much)."""
 
     def __init__(self, width: int) -> None:
         super().__init__()
