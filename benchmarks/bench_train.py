@@ -20,28 +20,27 @@ import torch
 from napari_sleap_train.choices import ModelKind
 from napari_sleap_train.config import TrainingConfig
 from napari_sleap_train.data.datasets import load_labelled_data, resolve_crop_size
-from napari_sleap_train.models import ConfmapModel
 from napari_sleap_train.models.device import autocast, resolve_precision, to_layout
+from napari_sleap_train.models.folder import build_model
 from napari_sleap_train.project import load_project
 from napari_sleap_train.sample_data import sample_dir
 from napari_sleap_train.training import BatchEnded, TrainingFinished, train_events
 from napari_sleap_train.training.pipeline import pipeline_events
-from napari_sleap_train.training.trainer import datasets_for, unet_spec
+from napari_sleap_train.training.trainer import datasets_for, model_info, unet_spec
 
 
 def pure_step_rate(kind: str, data, config: TrainingConfig, steps: int) -> float:
     """Samples/s of forward+backward+Adam on one fixed batch (no data work)."""
     section = config.model(kind)
-    ds = datasets_for(ModelKind(kind), data, config)[0]
+    ds, _, _, extra = datasets_for(ModelKind(kind), data, config)
     gen = torch.Generator().manual_seed(0)
     bs = section.optimization.batch_size
     x, y = ds.batch(torch.arange(bs) % len(ds), gen)
     torch.manual_seed(0)
     device = torch.device("cpu")
     precision = resolve_precision(config.precision, device)
-    head = (getattr(ds, "n_classes", 0), getattr(section, "class_units", 64))
-    layers = getattr(section, "class_layers", 1)
-    model = ConfmapModel(unet_spec(section.backbone, data.channels), ds.n_maps, *head, layers)
+    spec = unet_spec(section.backbone, data.channels)
+    model = build_model(model_info(ModelKind(kind), config, data, ds, spec, extra))
     model.to(memory_format=torch.channels_last)
     x = to_layout(x, True)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)

@@ -116,7 +116,7 @@ class TopDownPredictor(Predictor):
             pts = torch.where(found[..., None], nodes, torch.nan).cpu()
             pscores = nvals.cpu()
         out = []
-        sample = sample.cpu()
+        sample, values = sample.cpu(), values.cpu()
         for i in range(b):
             rows = torch.nonzero(sample == i).flatten()
             identities = None
@@ -130,7 +130,7 @@ class TopDownPredictor(Predictor):
                 frame_idx=i,
                 points=pts[rows].numpy().astype(np.float64),
                 point_scores=pscores[rows].numpy().astype(np.float64),
-                scores=values.cpu()[rows].numpy().astype(np.float64),
+                scores=values[rows].numpy().astype(np.float64),
             )
             if identities is not None:
                 pred.identities = [self.class_names[c] for c in identities]

@@ -160,7 +160,7 @@ def datasets_for(
     return train, val, notes, extra
 
 
-def _model_info(
+def model_info(
     kind: ModelKind,
     config: TrainingConfig,
     data: LabelledData,
@@ -168,6 +168,7 @@ def _model_info(
     spec: UNetSpec,
     extra: dict,
 ) -> ModelInfo:
+    """What the model folder records of a ``kind`` model trained on ``train``."""
     section = config.model(kind)
     return ModelInfo(
         kind=kind,
@@ -256,7 +257,7 @@ def train_events(
     if note:
         notes.append(note)
     spec = unet_spec(section.backbone, data.channels)
-    info = _model_info(kind, config, data, train, spec, extra)
+    info = model_info(kind, config, data, train, spec, extra)
     model = build_model(info)
     if init_weights is not None:
         _load_matching_weights(model, ModelFolder(Path(init_weights)), info)
