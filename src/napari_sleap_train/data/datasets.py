@@ -389,10 +389,16 @@ class InstanceIdData(InstanceData):
         return maps + self.class_weight * F.cross_entropy(pred[:, n:, 0, 0], labels)
 
     def metrics(self, pred, target):
-        """The share of crops whose animal the identity head names right."""
+        """The share of crops whose animal the identity head names right, and the two
+        losses apart (the confidence maps' MSE, the identity's cross-entropy)."""
         n = self.n_maps
-        right = pred[:, n:, 0, 0].argmax(1) == target[:, n:, 0, 0].argmax(1)
-        return {"val_identity_accuracy": float(right.float().mean())}
+        labels = target[:, n:, 0, 0].argmax(1)
+        right = pred[:, n:, 0, 0].argmax(1) == labels
+        return {
+            "val_identity_accuracy": float(right.float().mean()),
+            "val_confmap_loss": float(F.mse_loss(pred[:, :n], target[:, :n])),
+            "val_identity_loss": float(F.cross_entropy(pred[:, n:, 0, 0], labels)),
+        }
 
 
 MIN_TRACK_INSTANCES = 5

@@ -151,8 +151,6 @@ class UNet(nn.Module):
             channels = filters
 
         self.out_channels: int = channels
-        deepest = spec.middle_filters if spec.middle_block else spec.encoder_filters[-1]
-        self.middle_channels: int = deepest
         _init_keras_like(self)
 
     def encoder_layers(self) -> list[nn.Module]:
@@ -171,11 +169,7 @@ class UNet(nn.Module):
         return layers
 
     def forward(self, x: Tensor) -> Tensor:
-        """Compute features at the output stride (see :meth:`features`)."""
-        return self.features(x)[0]
-
-    def features(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Compute features at the output stride, and those of the deepest level.
+        """Compute features at the output stride.
 
         Parameters
         ----------
@@ -185,9 +179,8 @@ class UNet(nn.Module):
 
         Returns
         -------
-        tuple of Tensor
-            Features, shape ``(B, out_channels, H / output_stride, W / output_stride)``,
-            and the deepest level's, ``(B, middle_channels, H / max_stride, W / max_stride)``.
+        Tensor
+            Features, shape ``(B, out_channels, H / output_stride, W / output_stride)``.
 
         Raises
         ------
@@ -200,33 +193,31 @@ class UNet(nn.Module):
             x = block(x)
             skips.append(x)
             x = pool(x)
-        x = deepest = self.middle(x)
+        x = self.middle(x)
         for block, skip in zip(self.decoder, reversed(skips)):
             x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
             x = block(torch.cat([x, skip], dim=1))
-        return x, deepest
+        return x
 
 
-class _Normalise(nn.Module):
-    """Layer norm of pooled features whose gradient reaches the encoder at the features'
-    own scale: the head sees features of a fixed scale (unit once they outgrow the norm's
-    eps of 1e-5 in variance), while the encoder gets no more than the gradient it would
-    get without the norm, so the identity loss does not drown the confidence maps' (a
-    fresh U-Net's deepest features are ~1e-3 in size, and the norm alone scales their
-    gradient up by as much)."""
-
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        self.norm = nn.LayerNorm(width)
-
-    def forward(self, x: Tensor) -> Tensor:
-        scale = x.detach().std(dim=1, keepdim=True) + 1e-5
-        return self.norm(_scale_gradient(x, scale))
-
-
-def _scale_gradient(x: Tensor, scale: Tensor) -> Tensor:
-    """``x`` in the forward pass; its gradient multiplied by ``scale`` in the backward."""
-    return x * scale + (x * (1 - scale)).detach()
+def identity_head(channels: int, n_classes: int, units: int, layers: int) -> nn.Sequential:
+    """The identity head of an ID model, on the U-Net's output features: two 3×3
+    convolutions of ``units`` channels with ReLU (the second with stride 2), a global max
+    pool, a layer norm, ``layers`` fully connected layers of ``units`` with ReLU, then one
+    logit per class (track)."""
+    head: list[nn.Module] = [
+        nn.Conv2d(channels, units, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(units, units, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveMaxPool2d(1),
+        nn.Flatten(),
+        nn.LayerNorm(units),
+    ]
+    for _ in range(layers):
+        head += [nn.Linear(units, units), nn.ReLU()]
+    head.append(nn.Linear(units, n_classes))
+    return nn.Sequential(*head)
 
 
 class ConfmapModel(nn.Module):
@@ -243,10 +234,15 @@ class ConfmapModel(nn.Module):
         Number of confidence maps: 1 for a centroid model, the number of skeleton
         nodes for a centered-instance model.
     n_classes : int
-        Identity classes (tracks) of a second head (SLEAP's class vectors): a global max
-        pool of the deepest features, normalised (layer norm), ``class_layers`` fully
-        connected layers of ``class_units`` with ReLU, then one logit per class. 0: no
-        such head.
+        Identity classes (tracks) of a second head, :func:`identity_head`, that names the
+        animal at the crop's centre; 0: no such head. The head reads the U-Net's output
+        features but sends no gradient back into the U-Net: the confidence maps train
+        exactly as without it. Measured on the sample under the fast CPU preset, a shared
+        gradient (SLEAP's class vectors on the deepest features, at any loss weight) either
+        left the identities at chance or blew the encoder's features up until the maps
+        collapsed, while the separate head named every validation animal right.
+    class_units, class_layers : int
+        Channels and units of the identity head, and its fully connected layers.
 
     Attributes
     ----------
@@ -281,13 +277,9 @@ class ConfmapModel(nn.Module):
         _init_keras_like(self.head)
         self.classes: nn.Sequential | None = None
         if n_classes:
-            width = self.backbone.middle_channels
-            layers: list[nn.Module] = [nn.AdaptiveMaxPool2d(1), nn.Flatten(), _Normalise(width)]
-            for _ in range(class_layers):
-                layers += [nn.Linear(width, class_units), nn.ReLU()]
-                width = class_units
-            layers.append(nn.Linear(width, n_classes))
-            self.classes = nn.Sequential(*layers)
+            self.classes = identity_head(
+                self.backbone.out_channels, n_classes, class_units, class_layers
+            )
             _init_keras_like(self.classes)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -315,7 +307,7 @@ class ConfmapModel(nn.Module):
         """
         if self.classes is None:
             return self.head(self.backbone(x))
-        features, deepest = self.backbone.features(x)
+        features = self.backbone(x)
         maps = self.head(features)
-        logits = self.classes(deepest).to(maps.dtype)
+        logits = self.classes(features.detach()).to(maps.dtype)
         return torch.cat([maps, logits[:, :, None, None].expand(-1, -1, *maps.shape[-2:])], 1)
