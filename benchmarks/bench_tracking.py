@@ -16,7 +16,10 @@ Three parts (``--parts a b c``, default all):
     (labelled ones too), tracked with the settings of (a) (``TrackingConfig()`` is
     simple/centroid/none; the target is it with ``max_tracks=3``), plus the same tracking
     seeded by the project's user-labelled tracks. Switches are listed with their frame and
-    the distance to the nearest other animal.
+    the distance to the nearest other animal. With ``--id``, a top-down-ID model trained on
+    the same frames (their tracks as its classes) and budget (``--id-models DIR`` reuses
+    one) names the animals of every frame, and its names are scored the same way with no
+    tracker.
 (c) The added cost of tracking on ``../shared/data/centered_pair_low_quality.mp4`` (1,100
     frames, two flies): a model trained as in ``bench_realdata.py`` (``--pair-minutes``,
     or ``--pair-models DIR``) predicts every frame (``predict_video`` + ``add_predictions``,
@@ -31,7 +34,8 @@ Three parts (``--parts a b c``, default all):
 It ends with a targets block, each target marked met / not met.
 
 Run: ``.venv/bin/python benchmarks/bench_tracking.py [--parts a b c d] [--minutes M]
-[--sample-models DIR] [--pair-minutes 3] [--pair-models DIR] [--out-dir DIR]``
+[--sample-models DIR] [--id] [--id-models DIR] [--pair-minutes 3] [--pair-models DIR]
+[--out-dir DIR]``
 (about 15-20 minutes on a 2-core CPU, training dominates).
 """
 
@@ -52,14 +56,14 @@ import sleap_io as sio
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_realdata import DATA, split, training_project  # noqa: E402
-from napari_sleap_train.choices import Similarity, TrackerMethod  # noqa: E402
-from napari_sleap_train.config import default_preset, preset  # noqa: E402
+from napari_sleap_train.choices import PipelineKind, Similarity, TrackerMethod  # noqa: E402
+from napari_sleap_train.config import PIPELINE_MODELS, default_preset, preset  # noqa: E402
 from napari_sleap_train.config.parts import TrackingConfig  # noqa: E402
 from napari_sleap_train.evaluation.identity import identity_frame  # noqa: E402
 from napari_sleap_train.evaluation.labels import evaluate_labels  # noqa: E402
+from napari_sleap_train.inference.pipelines import predictor_from_run  # noqa: E402
 from napari_sleap_train.inference.results import add_predictions  # noqa: E402
 from napari_sleap_train.inference.topdown import (  # noqa: E402
-    TOP_DOWN_MODELS,
     FramePrediction,
     PredictionStats,
     TopDownPredictor,
@@ -347,17 +351,21 @@ def nearest_distances(sample: SampleData) -> np.ndarray:
 
 # ----- training ----------------------------------------------------------------------------
 def trained_models(
-    project: Project, reuse: Path | None, out: Path, minutes: float | None, device: str
+    project: Project,
+    reuse: Path | None,
+    out: Path,
+    minutes: float | None,
+    device: str,
+    pipeline: PipelineKind = PipelineKind.TOP_DOWN,
 ) -> Path:
-    """A folder with a centroid and a centered-instance model: ``reuse`` if it holds
-    complete ones, else trained now (with the machine's default preset) into ``reuse``
-    or ``out``."""
+    """A folder with the models of ``pipeline``: ``reuse`` if it holds complete ones, else
+    trained now (with the machine's default preset) into ``reuse`` or ``out``."""
     target = reuse or out
-    if RunFolder(target).missing_text(TOP_DOWN_MODELS) is None:
+    if RunFolder(target).missing_text(PIPELINE_MODELS[pipeline]) is None:
         print(f"reusing the models in {target}")
         return target
     name = default_preset()
-    config = preset(name)
+    config = preset(name).for_pipeline(pipeline)
     config.device = device
     budget = minutes or config.pipeline.time_budget_minutes
     if budget is None:  # a GPU machine's preset has none: use the CPU preset's
@@ -492,7 +500,41 @@ def part_b(
             f"{run.untracked} untracked, {summary.fps:.0f} frames/s"
             + (f"; {where}" + (" ..." if len(run.events) > 6 else "") if run.events else "")
         )
+    if args.id:
+        id_model(sample, truth, paths, args, out)
     return rows
+
+
+def id_model(sample: SampleData, truth: sio.Labels, paths, args, out: Path) -> None:
+    """A top-down-ID model trained on the same labelled frames (their tracks its classes)
+    and budget names every animal of all frames; no tracker runs."""
+    print("\nID model: top-down-ID trained on the same frames, every frame named by it alone")
+    project = load_project(paths.project)
+    models = trained_models(
+        project,
+        args.id_models,
+        out / "id_models",
+        args.minutes,
+        args.device,
+        PipelineKind.TOP_DOWN_ID,
+    )
+    predictor = predictor_from_run(models, device=args.device)
+    stats = PredictionStats()
+    lazy = LazyVideo(truth.videos[0])
+    preds = list(predictor.predict_video(lazy, range(sample.n_frames), stats=stats))
+    lazy.close()
+    labels = load_project(paths.project).labels
+    video = labels.videos[0]
+    add_predictions(Project(labels), video, preds)
+    untracked = sum(p.identities is None for p in preds)
+    run = score(truth, labels, range(sample.n_frames), stats.fps, 0.0, untracked, sample)
+    named = evaluate_labels(truth, labels)["identity"]["named_right_fraction"]
+    where = ", ".join(f"f{e.frame} {e.gt_track} {e.before}->{e.after}" for e in run.events[:6])
+    print(
+        f"  {run.switches} switches, IDF1 {run.idf1:.3f}, named right {named:.2%}, "
+        f"{run.tracks} tracks, {stats.fps:.1f} frames/s predicted (identities included)"
+        + (f"; {where}" + (" ..." if len(run.events) > 6 else "") if run.events else "")
+    )
 
 
 @dataclass
@@ -665,6 +707,12 @@ def main() -> None:
         help="training budget of (b) (default: the machine's default preset's CPU budget)",
     )
     parser.add_argument("--sample-models", type=Path, help="(b): reuse (or train into) DIR")
+    parser.add_argument(
+        "--id",
+        action="store_true",
+        help="(b): also train a top-down-ID model with the same budget and score its names",
+    )
+    parser.add_argument("--id-models", type=Path, help="(b) --id: reuse (or train into) DIR")
     parser.add_argument("--pair-minutes", type=float, default=3.0, help="training budget of (c)")
     parser.add_argument("--pair-models", type=Path, help="(c): reuse (or train into) DIR")
     parser.add_argument(

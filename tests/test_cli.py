@@ -303,3 +303,13 @@ def test_predict_with_a_tracker(sample_paths, tmp_path, capsys):
     assert names and names <= {"animal_0", "animal_1", "animal_2"}
     assert main([*args, "--frames", "suggested", "-o", str(tmp_path / "s.slp")]) == 0
     assert "scattered" in capsys.readouterr().out
+
+
+def test_evaluate_a_run_folder_on_its_held_out_frames(sample_paths, bottom_up_run, capsys):
+    assert main(["evaluate", str(sample_paths.project), str(bottom_up_run), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["held_out"] is True
+    assert metrics["n_frames"] == 2 and metrics["instances_gt"] == 6  # 10 % of 20 frames
+    assert 0 <= metrics["oks_map"] <= 1 and "identity" in metrics
+    assert main(["evaluate", str(sample_paths.project), str(bottom_up_run)]) == 0
+    assert capsys.readouterr().out.startswith("Measured on the 2 labelled frames the run held")

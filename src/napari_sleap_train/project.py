@@ -237,6 +237,13 @@ class Project:
         return target
 
 
+def video_name(video: sio.Video) -> str:
+    """A short display name for a video: its file name, or the folder of its images."""
+    if isinstance(video.filename, list):
+        return Path(video.filename[0]).parent.name if video.filename else "images"
+    return Path(video.filename).name
+
+
 def save_labels_atomic(
     labels: sio.Labels,
     target: Path,

@@ -67,3 +67,22 @@ def test_a_track_with_few_labels_is_a_warning(project):
     names, notes = identity_classes(load_labelled_data(project))
     assert names == ["animal_0", "animal_1", "animal_2"]
     assert any("animal_2 has fewer than 5 labelled instances" in n for n in notes)
+
+
+def test_validation_reports_both_losses_that_make_the_loss(project):
+    data = load_labelled_data(project)
+    names, _ = identity_classes(data)
+    cfg = TrainingConfig().for_pipeline(PipelineKind.TOP_DOWN_ID).models
+    section = next(s for k, s in cfg.items() if k.crops)
+    ds = InstanceIdData(data, list(range(data.n_frames)), section, 112, names)
+    _, y = ds.batch(torch.arange(6), torch.Generator().manual_seed(0), augment=False)
+    pred = y.clone()
+    pred[:, : ds.n_maps] += 0.1  # maps off by 0.1 everywhere
+    pred[:, ds.n_maps :] = -5.0 * y[:, ds.n_maps :]  # every animal named wrong
+    pred[0, ds.n_maps :] = 5.0 * y[0, ds.n_maps :]  # but the first
+    m = ds.metrics(pred, y)
+    assert m["val_confmap_loss"] == pytest.approx(0.01)
+    assert m["val_identity_accuracy"] == pytest.approx(1 / 6)
+    assert m["val_identity_loss"] > torch.log(torch.tensor(3.0))  # mostly confidently wrong
+    expected = ds.loss(pred, y)
+    assert expected == pytest.approx(m["val_confmap_loss"] + 0.01 * m["val_identity_loss"])

@@ -4,11 +4,14 @@ that predicts named animals into the layers."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from napari_sleap_train.choices import CameraView, FrameTarget, ModelKind, PipelineKind
 from napari_sleap_train.gui.layers import LOW_IDENTITY, LOW_NODE, doubt_outlines
+from napari_sleap_train.gui.runs_panel import FOLDER_ROLE
 
 from .test_pipelines_gui import open_dock, shown_tabs
 
@@ -79,6 +82,7 @@ def test_top_down_id_inputs_run_and_named_predictions(id_dock, qtbot):
     qtbot.waitUntil(lambda: not dock.runner.busy, timeout=120000)
     assert (dock.runner.run_dir / "centered_instance_id" / "best.pt").exists()
     assert "identities right" in dock.monitor.title.text()
+    assert "val losses: maps" in dock.monitor.title.text()
     predicted = viewer.layers["sample.avi predictions"]
     names = predicted.features["track"].to_numpy(object)
     assert len(names) and set(names) <= TRACKS
@@ -86,6 +90,20 @@ def test_top_down_id_inputs_run_and_named_predictions(id_dock, qtbot):
     assert instances.is_unique  # no two animals of a frame share a name
     scores = predicted.features["tracking_score"].to_numpy(float)
     assert np.all((scores >= 0) & (scores <= 1))
+
+    # Evaluate: the run measured on the labelled frames it held out, identities included
+    runs = dock.runs
+    rows = [runs.runs.item(i) for i in range(runs.runs.count())]
+    runs.runs.setCurrentItem(
+        next(r for r in rows if Path(r.data(FOLDER_ROLE)) == dock.runner.run_dir)
+    )
+    with qtbot.waitSignal(runs.evaluated, timeout=120000) as evaluated:
+        runs.evaluate_button.click()
+    assert evaluated.args[0].held_out
+    text = runs.report.toPlainText()
+    assert text.startswith("Measured on the 2 labelled frames the run held out")
+    assert "OKS mAP" in text and "Identity:" in text
+    qtbot.waitUntil(lambda: runs.evaluate_button.isEnabled(), timeout=5000)
 
 
 def test_doubtful_identities_and_nodes_are_outlined():

@@ -37,7 +37,11 @@ def add_parsers(sub) -> None:
 
     p = sub.add_parser("evaluate", help="compare predictions with ground truth")
     p.add_argument("ground_truth", help="project with user-labelled ground truth (.slp)")
-    p.add_argument("predictions", help="project with predicted instances (.slp)")
+    p.add_argument(
+        "predictions",
+        help="project with predicted instances (.slp), or a run folder written by train: its "
+        "models then predict the labelled frames they held out for validation",
+    )
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument(
         "--truth-from-predictions",
@@ -168,6 +172,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate_labels, format_report
     from ..project import load_labels
 
+    if Path(args.predictions).is_dir():
+        from ..evaluation import to_jsonable
+        from ..inference.evaluate_run import evaluate_run
+        from ..project import load_project
+
+        result = evaluate_run(load_project(args.ground_truth), args.predictions)
+        said = {"held_out": result.held_out, "n_frames": result.n_frames}
+        metrics = {**to_jsonable(result.metrics), **said}
+        print(json.dumps(metrics, indent=2) if args.json else result.report())
+        return 0
     truth = load_labels(args.ground_truth)
     predictions = load_labels(args.predictions)
     metrics = evaluate_labels(truth, predictions, user_only_gt=not args.truth_from_predictions)

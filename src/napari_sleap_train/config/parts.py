@@ -305,16 +305,16 @@ class CenteredInstanceConfig(ModelConfig):
 class CenteredInstanceIdConfig(CenteredInstanceConfig):
     """Top-down-ID's instance model: the centered-instance model with a second head that
     names the animal at the crop's centre, one class per track of the labels (SLEAP's class
-    vectors: a global max pool of the deepest features, fully connected layers, one logit
-    per track, trained with cross-entropy next to the confidence maps)."""
+    vectors, trained with cross-entropy next to the confidence maps; here on the U-Net's
+    output features, with its own convolutions and no gradient back into the U-Net)."""
 
     kind: ClassVar[ModelKind] = ModelKind.CENTERED_INSTANCE_ID
     class_loss_weight: float = Setting(
         "Class loss weight",
-        "Weight of the identity (cross-entropy) loss, next to the confidence maps' 1. The "
-        "confidence maps' loss is tiny (about 1e-3), so a weight near 1 lets the identity "
-        "loss drive what the shared network learns and the body parts stop improving; "
-        "0.01 learned both on the sample.",
+        "Weight of the identity (cross-entropy) loss in the loss that picks the best "
+        "checkpoint and stops early, next to the confidence maps' 1 (whose loss is about "
+        "1e-3). The identity head learns from its own loss alone, so the weight does not "
+        "change what the body-part maps learn.",
         lo=0,
         hi=100,
         lo_open=True,
@@ -322,7 +322,7 @@ class CenteredInstanceIdConfig(CenteredInstanceConfig):
     ).field(0.01)
     class_units: int = Setting(
         "Class units",
-        "Units of each fully connected layer of the identity head.",
+        "Channels of the identity head's two convolutions and units of its fully connected layers.",
         lo=1,
         hi=4096,
     ).field(64)

@@ -27,7 +27,7 @@ from ..config import (
 )
 from ..errors import DataError
 from ..models.receptive_field import receptive_field_px
-from ..project import Project
+from ..project import Project, video_name
 from ..video import LazyVideo
 from .augment import (
     fixed_affines,
@@ -66,6 +66,7 @@ class LabelledData:
     edges: list[tuple[int, int]] = dataclasses.field(default_factory=list)
     tracks: torch.Tensor | None = None
     track_names: list[str] = dataclasses.field(default_factory=list)
+    video_names: list[str] = dataclasses.field(default_factory=list)  # file name per video
 
     @property
     def n_frames(self) -> int:
@@ -165,6 +166,7 @@ def load_labelled_data(project: Project, anchor_part: str | None = None) -> Labe
         edges=project.edge_inds,
         tracks=tracks,
         track_names=track_names,
+        video_names=[video_name(v) for v in project.videos],
     )
 
 

@@ -11,7 +11,6 @@ builds in milliseconds where a Shapes layer of ~50,000 lines takes ~10 s.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,19 +19,12 @@ import sleap_io as sio
 
 from ..errors import ProjectError
 from ..lazy_labels import VideoInstances, with_lists
-from ..project import Project
+from ..project import Project, video_name
 from ..video import LazyVideo
 from .points_table import PointsTable, node_order
 
 META_KEY = "napari_sleap_train"
 LayerData = tuple[Any, dict, str]
-
-
-def video_name(video: sio.Video) -> str:
-    """A short display name for a video: its file name, or the folder of its images."""
-    if isinstance(video.filename, list):
-        return Path(video.filename[0]).parent.name if video.filename else "images"
-    return Path(video.filename).name
 
 
 def instances_to_table(instances: VideoInstances, node_names: Sequence[str]) -> PointsTable:

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..errors import ProjectError
-from ..project import Project
+from ..project import Project, video_name
 from ..video import LazyVideo
 from . import frame_view
-from .convert import META_KEY, instances_to_table, point_size, points_layer_data, video_name
+from .convert import META_KEY, instances_to_table, point_size, points_layer_data
 from .points_table import Counts, PointsTable, node_order
 from .track_layers import identity_colors, show_tracks, skeleton_vectors
 

@@ -295,7 +295,7 @@ class TrainingMonitor(QWidget):
         metrics: dict[str, float] | None = None,
     ) -> None:
         """One epoch ended with its validation (``metrics``: an ID model's identity
-        accuracy, shown in the title)."""
+        accuracy and its two losses, shown in the title)."""
         self.n_epoch_events += 1
         self._metrics = dict(metrics or {})
         self.plot.train.append((epoch + 1, train_loss))
@@ -330,9 +330,18 @@ class TrainingMonitor(QWidget):
         )
 
     def _identity(self) -> str:
-        """An ID model's latest validation identity accuracy, for the title."""
-        accuracy = self._metrics.get("val_identity_accuracy")
-        return "" if accuracy is None else f" · identities right {100 * accuracy:.1f} % (val)"
+        """An ID model's latest validation figures, for the title: the share of animals
+        named right and its two losses apart."""
+        m = self._metrics
+        if "val_identity_accuracy" not in m:
+            return ""
+        said = f" · identities right {100 * m['val_identity_accuracy']:.1f} % (val)"
+        if "val_confmap_loss" in m and "val_identity_loss" in m:
+            said += (
+                f" · val losses: maps {m['val_confmap_loss']:.3g}, "
+                f"identity {m['val_identity_loss']:.3g}"
+            )
+        return said
 
 
 def _hms(seconds: float) -> str:

@@ -39,7 +39,7 @@ def read_project(path: str | list[str]) -> list[LayerData]:
     if project.missing:
         from napari.utils.notifications import show_warning
 
-        from .convert import video_name
+        from ..project import video_name
 
         names = ", ".join(video_name(v) for v in project.missing)
         show_warning(

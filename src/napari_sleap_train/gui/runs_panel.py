@@ -1,16 +1,19 @@
-"""Earlier runs: the run folders beside the project, and model folders added by hand."""
+"""Earlier runs: the run folders beside the project, and model folders added by hand;
+predicting with one, or measuring it on the labelled frames it held out."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from napari.utils.notifications import show_error, show_warning
+from napari.qt.threading import thread_worker
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
     QFileDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -24,9 +27,12 @@ FOLDER_ROLE = Qt.ItemDataRole.UserRole
 
 
 class RunsPanel(QWidget):
-    """The runs list; ``predict_requested`` carries the selected :class:`RunFolder`."""
+    """The runs list; ``predict_requested`` carries the selected :class:`RunFolder`.
+    Evaluate measures the selected run on the labelled frames it held out (in a worker)
+    and shows the report below the list; ``evaluated`` carries it."""
 
     predict_requested = Signal(object)
+    evaluated = Signal(object)
 
     def __init__(self, layers: ProjectLayers, parent: QWidget | None = None):
         super().__init__(parent)
@@ -36,16 +42,30 @@ class RunsPanel(QWidget):
         self.runs.setToolTip("Earlier runs; select one and press Predict to use it.")
         self.predict_button = QPushButton("Predict with selected run")
         self.predict_button.clicked.connect(self._predict_clicked)
+        self.evaluate_button = QPushButton("Evaluate selected run")
+        self.evaluate_button.setToolTip(
+            "Predict the labelled frames the run held out for validation and compare them "
+            "with the labels: node errors, OKS mAP, animals found and, for tracked labels, "
+            "identities named right."
+        )
+        self.evaluate_button.clicked.connect(self._evaluate_clicked)
         self.add_button = QPushButton("Add model folder…")
         self.add_button.clicked.connect(self._add_dialog)
+        self.report = QPlainTextEdit()
+        self.report.setReadOnly(True)
+        self.report.setVisible(False)
+        self.worker = None
+        self._busy = False
         buttons = QVBoxLayout()
         buttons.addWidget(self.predict_button)
+        buttons.addWidget(self.evaluate_button)
         buttons.addWidget(self.add_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(QLabel("Runs:"))
         layout.addWidget(self.runs)
         layout.addLayout(buttons)
+        layout.addWidget(self.report)
 
     def refresh(self) -> None:
         """List the runs beside the project and those added by hand."""
@@ -71,16 +91,71 @@ class RunsPanel(QWidget):
         self.refresh()
 
     def set_busy(self, busy: bool) -> None:
-        self.predict_button.setEnabled(not busy)
+        """Training or predicting: no prediction or evaluation starts meanwhile."""
+        self._busy = busy
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        free = not self._busy and self.worker is None
+        self.predict_button.setEnabled(free)
+        self.evaluate_button.setEnabled(free)
 
     def _add_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Models folder")
         if folder:
             self.add_run(folder)
 
-    def _predict_clicked(self) -> None:
+    def _selected(self) -> RunFolder | None:
         item = self.runs.currentItem()
         if item is None:
             show_warning("Select a run first.")
-            return
-        self.predict_requested.emit(RunFolder(Path(item.data(FOLDER_ROLE))))
+            return None
+        return RunFolder(Path(item.data(FOLDER_ROLE)))
+
+    def _predict_clicked(self) -> None:
+        run = self._selected()
+        if run is not None:
+            self.predict_requested.emit(run)
+
+    def _evaluate_clicked(self) -> None:
+        run = self._selected()
+        if run is not None:
+            self.evaluate(run)
+
+    def evaluate(self, run: RunFolder) -> bool:
+        """Measure ``run`` on the project's held-out labelled frames in a worker; False
+        (with a message) when it cannot start."""
+        from ..inference.evaluate_run import evaluate_run
+
+        try:
+            project = self.layers.rebuild()
+        except SleapTrainError as exc:
+            show_error(str(exc))
+            return False
+        self.report.setPlainText(f"Evaluating {run.path.name} …")
+        self.report.setVisible(True)
+        self.worker = thread_worker(evaluate_run, start_thread=False)(project, run.path)
+        self.worker.returned.connect(self._show_report)
+        self.worker.errored.connect(self._failed)
+        self.worker.finished.connect(self._finished)
+        self._update_buttons()
+        self.worker.start()
+        return True
+
+    def _show_report(self, result) -> None:
+        self.report.setPlainText(result.report())
+        m = result.metrics
+        show_info(
+            f"Evaluated on {result.n_frames} frames: OKS mAP {m.get('oks_map', float('nan')):.3f}, "
+            f"median error {m.get('dist_p50', float('nan')):.2f} px."
+        )
+        self.evaluated.emit(result)
+
+    def _failed(self, exc: Exception) -> None:
+        text = str(exc) if isinstance(exc, SleapTrainError) else f"Evaluation failed: {exc}"
+        self.report.setPlainText(text)
+        show_error(text)
+
+    def _finished(self) -> None:
+        self.worker = None
+        self._update_buttons()

@@ -9,8 +9,8 @@ import numpy as np
 import sleap_io as sio
 
 from ..errors import ProjectError
-from ..project import Project
-from .convert import META_KEY, point_size, points_layer_data, video_name
+from ..project import Project, video_name
+from .convert import META_KEY, point_size, points_layer_data
 from .layers import ProjectLayers, show_predictions
 from .points_table import PointsTable, normalise_features
 

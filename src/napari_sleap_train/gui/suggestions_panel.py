@@ -53,6 +53,7 @@ class SuggestionsPanel(QGroupBox):
             self.method.addItem(MODEL_LABELS[name], name)
         self.method.setCurrentText("image-features")
         self.reasons: dict[tuple[int, int], str] = {}  # (video, frame) -> why suggested
+        self._reasons_of: object = None  # the project file the reasons belong to
         self.method.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
@@ -122,12 +123,20 @@ class SuggestionsPanel(QGroupBox):
             (f, f in labelled, int(counts.get(f, 0)), float(scores.get(f, np.nan))) for f in frames
         ]
 
+    def _forget_other_projects(self) -> None:
+        """Drop the reasons of suggestions made in another project than the open one."""
+        path = getattr(self.layers.project, "path", None)
+        if path != self._reasons_of:
+            self.reasons.clear()
+            self._reasons_of = path
+
     def fill(self) -> None:
         """Show the suggestions in the table."""
         rows = self.rows()
         self.table.blockSignals(True)
         self.table.setRowCount(len(rows))
         video = self.layers.video_index
+        self._forget_other_projects()
         for r, (frame, labelled, n_pred, score) in enumerate(rows):
             cells = [str(frame), "yes" if labelled else "no", str(n_pred)]
             cells.append(f"{score:.2f}" if np.isfinite(score) else "–")
@@ -210,6 +219,7 @@ class SuggestionsPanel(QGroupBox):
             return res
 
         def done(res) -> None:
+            self._forget_other_projects()
             for d in res.result.chosen:
                 self.reasons[(index, d.frame)] = d.reason
             with self.layers.quiet():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
-from .convert import video_name
+from ..project import video_name
 from .layers import current_video_index, show_video, source_project, video_layers
 
 

@@ -53,6 +53,8 @@ class ModelInfo:
     class_units: int = 64
     class_layers: int = 1
     pipeline: PipelineKind = PipelineKind.TOP_DOWN
+    # the labelled frames held out for validation: (video index, video file name, frame)
+    validation_frames: list[tuple[int, str, int]] = field(default_factory=list)
     best_epoch: int | None = None
     best_val_loss: float | None = None
     versions: dict[str, str] = field(default_factory=dict)
@@ -97,6 +99,9 @@ class ModelInfo:
                 class_units=int(data.get("class_units", 64)),
                 class_layers=int(data.get("class_layers", 1)),
                 pipeline=PipelineKind(data.get("pipeline", PipelineKind.TOP_DOWN.value)),
+                validation_frames=[
+                    (int(v), str(name), int(f)) for v, name, f in data.get("validation_frames", [])
+                ],
                 best_epoch=data.get("best_epoch"),
                 best_val_loss=data.get("best_val_loss"),
                 versions=dict(data.get("versions", {})),

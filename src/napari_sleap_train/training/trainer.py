@@ -157,6 +157,12 @@ def datasets_for(
             val = InstanceData(data, split.val, section, crop)
     if len(train) == 0:
         raise DataError("No labelled instance has a visible node to train on.")
+    if set(split.val) != set(split.train):
+        names = data.video_names
+        extra["validation_frames"] = [
+            (v, names[v] if v < len(names) else "", f)
+            for v, f in (data.frame_ids[r] for r in split.val)
+        ]
     return train, val, notes, extra
 
 
@@ -185,6 +191,7 @@ def model_info(
         crop_size=extra.get("crop_size"),
         edges=[tuple(e) for e in data.edges] if kind is ModelKind.BOTTOM_UP else [],
         class_names=extra.get("class_names", []),
+        validation_frames=extra.get("validation_frames", []),
         class_units=getattr(section, "class_units", 64),
         class_layers=getattr(section, "class_layers", 1),
         backbone=spec,
