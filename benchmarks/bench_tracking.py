@@ -111,6 +111,7 @@ class Run:
     seconds: float
     untracked: int
     events: list[Switch] = field(default_factory=list)
+    named_right: float = float("nan")  # matched animals whose name is their true track's
 
 
 @dataclass
@@ -276,6 +277,7 @@ def score(
         seconds=seconds,
         untracked=untracked,
         events=events,
+        named_right=float(ident["named_right_fraction"]),
     )
 
 
@@ -320,6 +322,14 @@ def print_table(title: str, rows: list[Row], every_runs: str, strided_runs: str)
     print(f"{'':<34} | {head:<42} | {head}")
     for row in rows:
         print(f"{row.label:<34} | {_cell(row.every)} | {_cell(row.strided)}", flush=True)
+
+
+def first_switches(run: Run, limit: int = 6) -> str:
+    """``"; f12 animal_0 a->b, ..."``: the run's first switches, empty without any."""
+    if not run.events:
+        return ""
+    shown = ", ".join(f"f{e.frame} {e.gt_track} {e.before}->{e.after}" for e in run.events[:limit])
+    return f"; {shown}" + (" ..." if len(run.events) > limit else "")
 
 
 def print_switches(rows: list[Row], limit: int = 6) -> None:
@@ -493,12 +503,10 @@ def part_b(
         labelled = Project(labels).labelled_frame_indices(video)
         near = sum(e.frame in labelled or e.frame - 1 in labelled for e in run.events)
         shown = ", ".join(names) if len(names) <= 6 else f"{', '.join(names[:6])}, ..."
-        where = ", ".join(f"f{e.frame} {e.gt_track} {e.before}->{e.after}" for e in run.events[:6])
         print(
             f"  max tracks {config.max_tracks}: {run.switches} switches ({near} on a labelled "
             f"frame or the one after), IDF1 {run.idf1:.3f}, {len(names)} tracks ({shown}), "
-            f"{run.untracked} untracked, {summary.fps:.0f} frames/s"
-            + (f"; {where}" + (" ..." if len(run.events) > 6 else "") if run.events else "")
+            f"{run.untracked} untracked, {summary.fps:.0f} frames/s" + first_switches(run)
         )
     if args.id:
         id_model(sample, truth, paths, args, out)
@@ -523,17 +531,14 @@ def id_model(sample: SampleData, truth: sio.Labels, paths, args, out: Path) -> N
     lazy = LazyVideo(truth.videos[0])
     preds = list(predictor.predict_video(lazy, range(sample.n_frames), stats=stats))
     lazy.close()
-    labels = load_project(paths.project).labels
-    video = labels.videos[0]
-    add_predictions(Project(labels), video, preds)
+    labels = project.labels
+    add_predictions(project, labels.videos[0], preds)
     untracked = sum(p.identities is None for p in preds)
     run = score(truth, labels, range(sample.n_frames), stats.fps, 0.0, untracked, sample)
-    named = evaluate_labels(truth, labels)["identity"]["named_right_fraction"]
-    where = ", ".join(f"f{e.frame} {e.gt_track} {e.before}->{e.after}" for e in run.events[:6])
     print(
-        f"  {run.switches} switches, IDF1 {run.idf1:.3f}, named right {named:.2%}, "
+        f"  {run.switches} switches, IDF1 {run.idf1:.3f}, named right {run.named_right:.2%}, "
         f"{run.tracks} tracks, {stats.fps:.1f} frames/s predicted (identities included)"
-        + (f"; {where}" + (" ..." if len(run.events) > 6 else "") if run.events else "")
+        + first_switches(run)
     )
 
 

@@ -178,8 +178,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         from ..project import load_project
 
         result = evaluate_run(load_project(args.ground_truth), args.predictions)
-        said = {"held_out": result.held_out, "n_frames": result.n_frames}
-        metrics = {**to_jsonable(result.metrics), **said}
+        metrics = {**to_jsonable(result.metrics), "held_out": result.held_out}
         print(json.dumps(metrics, indent=2) if args.json else result.report())
         return 0
     truth = load_labels(args.ground_truth)

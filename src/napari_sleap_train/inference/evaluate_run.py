@@ -5,7 +5,6 @@ with the user's instances (pose metrics, and identities where the labels have tr
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,11 +54,11 @@ class RunEvaluation:
 def labelled_frames(project: Project) -> dict[int, list[int]]:
     """The frames of each video (by index) that hold user-labelled instances."""
     index = {id(v): i for i, v in enumerate(project.videos)}
-    found: dict[int, set[int]] = {}
-    for lf in project.labels.labeled_frames:
-        if lf.user_instances and id(lf.video) in index:
-            found.setdefault(index[id(lf.video)], set()).add(int(lf.frame_idx))
-    return {v: sorted(frames) for v, frames in sorted(found.items())}
+    found: dict[int, list[int]] = {}
+    for lf in project.user_frames():
+        if id(lf.video) in index:
+            found.setdefault(index[id(lf.video)], []).append(int(lf.frame_idx))
+    return dict(sorted(found.items()))
 
 
 def held_out_frames(project: Project, held: list[list[tuple[int, str, int]]]) -> dict:
@@ -83,7 +82,6 @@ def evaluate_run(
     models_dir: str | os.PathLike,
     *,
     peak_threshold: float | None = None,
-    progress: Callable[[int, int], None] | None = None,
 ) -> RunEvaluation:
     """Predict the project's held-out labelled frames with the run in ``models_dir`` and
     compare the predictions with the labels.
@@ -109,29 +107,21 @@ def evaluate_run(
             "The project has no labelled frame to measure the run on: label some frames "
             "(frames the run did not train on measure it best)."
         )
-    total = sum(len(frames) for frames in todo.values())
-    triples, id_frames, done = [], [], 0
+    truth = {(id(lf.video), int(lf.frame_idx)): lf.user_instances for lf in project.user_frames()}
+    triples, id_frames = [], []
     tracked = False
     for v, frames in todo.items():
         video = project.videos[v]
-        truth = {
-            int(lf.frame_idx): lf.user_instances
-            for lf in project.labels.labeled_frames
-            if lf.video is video and lf.user_instances
-        }
         lazy = LazyVideo(video)
         try:
             for pred in predictor.predict_video(lazy, frames):
-                instances = truth[pred.frame_idx]
+                instances = truth[id(video), pred.frame_idx]
                 gt = np.stack([np.asarray(i.numpy(), dtype=np.float64)[:, :2] for i in instances])
                 gt_tracks = [i.track.name if i.track is not None else None for i in instances]
                 tracked = tracked or any(t is not None for t in gt_tracks)
                 said = pred.identities or [None] * pred.n_instances
                 triples.append((gt, pred.points, pred.scores))
                 id_frames.append(identity_frame(gt, pred.points, pred.scores, gt_tracks, said))
-                done += 1
-                if progress is not None:
-                    progress(done, total)
         finally:
             lazy.close()
     metrics = evaluate_frames(triples, predictor.node_names)
