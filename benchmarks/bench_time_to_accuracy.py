@@ -263,7 +263,7 @@ def main() -> None:
         "--pipeline",
         default="top-down",
         nargs="+",
-        choices=["top-down", "single-instance", "bottom-up", "top-down-id", "auto"],
+        choices=["top-down", "single-instance", "bottom-up", "top-down-id", "bottom-up-id", "auto"],
         help="one or more, compared in one run (top-down-id: the sample datasets only)",
     )
     parser.add_argument(

@@ -63,11 +63,22 @@ class ModelKind(Choice):
     CENTERED_INSTANCE_ID = "centered_instance_id"
     SINGLE_INSTANCE = "single_instance"
     BOTTOM_UP = "bottom_up"
+    BOTTOM_UP_ID = "bottom_up_id"
 
     @property
     def crops(self) -> bool:
         """Whether the model sees crops centred on each animal (top-down's second model)."""
         return self in (ModelKind.CENTERED_INSTANCE, ModelKind.CENTERED_INSTANCE_ID)
+
+    @property
+    def full_frame(self) -> bool:
+        """Whether the model is a pipeline's only model, on whole (scaled) frames."""
+        return self in (ModelKind.SINGLE_INSTANCE, ModelKind.BOTTOM_UP, ModelKind.BOTTOM_UP_ID)
+
+    @property
+    def identities(self) -> bool:
+        """Whether the model names each animal as one of the labelled tracks."""
+        return self in (ModelKind.CENTERED_INSTANCE_ID, ModelKind.BOTTOM_UP_ID)
 
 
 class Schedule(Choice):
@@ -196,6 +207,7 @@ _LABELS: dict[Choice, str] = {
     ModelKind.CENTERED_INSTANCE_ID: "Centered Instance ID Model",
     ModelKind.SINGLE_INSTANCE: "Single Instance Model",
     ModelKind.BOTTOM_UP: "Bottom-Up Model",
+    ModelKind.BOTTOM_UP_ID: "Bottom-Up ID Model",
     Preset.FAST_CPU: "fast CPU",
     Preset.SLEAP: "SLEAP defaults (GPU)",
     StartFrom.SCRATCH: "train from scratch",

@@ -12,6 +12,7 @@ from napari_sleap_train.choices import ModelKind, PipelineKind, Schedule
 from napari_sleap_train.config import (
     FORMAT_VERSION,
     MODEL_CONFIGS,
+    PIPELINE_MODELS,
     ConfigError,
     TrainingConfig,
     preset,
@@ -118,13 +119,11 @@ def test_ranges_choices_and_rules_come_from_the_declarations():
         config.validate()
 
 
-def test_pipelines_not_built_yet_are_refused_with_the_supported_one():
-    config = TrainingConfig()
-    config.pipeline.kind = PipelineKind.BOTTOM_UP_ID
-    problem = config.problems()["pipeline.kind"]
-    assert "'bottom-up-id' is not supported yet; use 'top-down' or" in problem
+def test_every_pipeline_is_built_and_needs_its_own_models():
+    assert set(PIPELINE_MODELS) == set(PipelineKind)
     with pytest.raises(ConfigError, match="no bottom_up model"):
         TrainingConfig().model("bottom_up")
+    config = TrainingConfig()
     config.pipeline.kind = PipelineKind.BOTTOM_UP
     assert "a bottom-up pipeline trains bottom_up" in config.problems()["models"]
 

@@ -28,12 +28,13 @@ def training_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--pipeline",
-        choices=["auto", "single-instance", "top-down", "bottom-up", "top-down-id"],
+        choices=["auto", "single-instance", "top-down", "bottom-up", "top-down-id", "bottom-up-id"],
         help="the models to train (default: the configuration's, top-down); auto: "
         "single-instance when no labelled frame holds more than one animal, else top-down; "
         "bottom-up: one network that groups body parts along the skeleton's edges; "
         "top-down-id: top-down whose instance model also names each animal (one of the "
-        "labelled tracks)",
+        "labelled tracks); bottom-up-id: bottom-up that groups body parts by the labelled "
+        "track they belong to",
     )
     p.add_argument(
         "--auto-settings",
@@ -84,6 +85,7 @@ def add_parsers(sub) -> None:
             "centered-instance-id",
             "single-instance",
             "bottom-up",
+            "bottom-up-id",
         ],
         help="train only these models (the others: --centroid / --centered-instance)",
     )

@@ -26,6 +26,7 @@ from .parts import (
     AugmentationConfig,
     BackboneConfig,
     BottomUpConfig,
+    BottomUpIdConfig,
     CenteredInstanceConfig,
     CenteredInstanceIdConfig,
     CentroidConfig,
@@ -48,6 +49,7 @@ __all__ = [
     "AugmentationConfig",
     "BackboneConfig",
     "BottomUpConfig",
+    "BottomUpIdConfig",
     "CenteredInstanceConfig",
     "CenteredInstanceIdConfig",
     "CentroidConfig",
@@ -70,6 +72,8 @@ __all__ = [
 _TWINS = {
     ModelKind.CENTERED_INSTANCE: ModelKind.CENTERED_INSTANCE_ID,
     ModelKind.CENTERED_INSTANCE_ID: ModelKind.CENTERED_INSTANCE,
+    ModelKind.BOTTOM_UP: ModelKind.BOTTOM_UP_ID,
+    ModelKind.BOTTOM_UP_ID: ModelKind.BOTTOM_UP,
 }
 """Models that differ only by a head: switching pipelines carries their shared settings."""
 

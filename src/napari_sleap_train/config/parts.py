@@ -427,6 +427,36 @@ class BottomUpConfig(FullFrameModelConfig):
     ).field(0)
 
 
+@dataclass
+class BottomUpIdConfig(FullFrameModelConfig):
+    """The bottom-up-ID model: every node of every animal on the (scaled) frame, and a class
+    map per track (SLEAP's: a Gaussian at every node of that track's animals); the nodes are
+    grouped into animals by the track whose map is strongest at them, one node of each type
+    per track (matched per node, as SLEAP's ``group_class_peaks``). Needs no edges.
+
+    The backbone and sigma are the bottom-up model's; the class maps share the confidence
+    maps' output stride and sigma."""
+
+    kind: ClassVar[ModelKind] = ModelKind.BOTTOM_UP_ID
+    input_scaling: float = INPUT_SCALING.field(1.0)
+    sigma: float = SIGMA.field(5.0)
+    backbone: BackboneConfig = part(lambda: BackboneConfig(max_stride=32, output_stride=4))
+    class_loss_weight: float = Setting(
+        "Class loss weight",
+        "Weight of the class maps (one per track) in the loss, next to the confidence maps' 1.",
+        lo=0,
+        hi=100,
+        lo_open=True,
+        step=0.1,
+    ).field(1.0)
+    min_instance_peaks: int = Setting(
+        "Min instance peaks",
+        "Animals assembled from fewer body parts than this are dropped (0 keeps all).",
+        lo=0,
+        hi=1000,
+    ).field(0)
+
+
 MODEL_CONFIGS: dict[ModelKind, type[ModelConfig]] = {
     cls.kind: cls
     for cls in (
@@ -435,6 +465,7 @@ MODEL_CONFIGS: dict[ModelKind, type[ModelConfig]] = {
         CenteredInstanceIdConfig,
         SingleInstanceConfig,
         BottomUpConfig,
+        BottomUpIdConfig,
     )
 }
 PIPELINE_MODELS: dict[PipelineKind, tuple[ModelKind, ...]] = {
@@ -442,6 +473,7 @@ PIPELINE_MODELS: dict[PipelineKind, tuple[ModelKind, ...]] = {
     PipelineKind.SINGLE_INSTANCE: (ModelKind.SINGLE_INSTANCE,),
     PipelineKind.BOTTOM_UP: (ModelKind.BOTTOM_UP,),
     PipelineKind.TOP_DOWN_ID: (ModelKind.CENTROID, ModelKind.CENTERED_INSTANCE_ID),
+    PipelineKind.BOTTOM_UP_ID: (ModelKind.BOTTOM_UP_ID,),
 }
 
 
@@ -459,7 +491,8 @@ class PipelineConfig:
         "skeleton's edges (for animals in close contact; the skeleton needs edges). "
         "top-down-id: top-down whose instance model also names each animal as one of the "
         "labelled tracks (animals that can be told apart; every labelled instance needs its "
-        "track).",
+        "track). bottom-up-id: one model finds every body part and a map per track, and "
+        "groups the body parts by the track they belong to (no edges needed).",
     ).field(PipelineKind.TOP_DOWN)
     camera_view: CameraView = Setting(
         "Camera view",
@@ -507,12 +540,6 @@ class PipelineConfig:
         lo_open=True,
         hi_open=True,
     ).field(0.35)
-
-    def rules(self) -> Rule:
-        kind = PipelineKind(self.kind)
-        if kind not in PIPELINE_MODELS:
-            supported = " or ".join(f"'{k.value}'" for k in PIPELINE_MODELS)
-            yield "kind", f"'{kind.value}' is not supported yet; use {supported}."
 
 
 # ----- tracking ----------------------------------------------------------------------------

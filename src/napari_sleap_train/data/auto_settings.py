@@ -42,7 +42,7 @@ MIN_CROP_PX = 128
 CPU_PIXELS = 384 * 384
 CPU_CROP = 256
 STRIDES = (16, 32, 64)
-FULL_FRAME = (ModelKind.SINGLE_INSTANCE, ModelKind.BOTTOM_UP)
+FULL_FRAME = (ModelKind.SINGLE_INSTANCE, ModelKind.BOTTOM_UP, ModelKind.BOTTOM_UP_ID)
 
 
 def _round(value: float) -> float:
@@ -70,8 +70,9 @@ def settings_from_data(
     for kind in FULL_FRAME:
         if kind in out.models:
             notes += _full_frame(out, kind, largest, typical, (h, w), cpu)
-    if ModelKind.BOTTOM_UP in out.models:
-        notes.append(_min_instance_peaks(out, instances))
+    for kind in (ModelKind.BOTTOM_UP, ModelKind.BOTTOM_UP_ID):
+        if kind in out.models:
+            notes.append(_min_instance_peaks(out, kind, instances))
     if out.crop_model is not None:
         notes += _instance(out, instances, cpu)
     return out, notes
@@ -136,13 +137,13 @@ def _training_crop(
     )
 
 
-def _min_instance_peaks(config: TrainingConfig, instances: np.ndarray) -> str:
-    section = config.model(ModelKind.BOTTOM_UP)
+def _min_instance_peaks(config: TrainingConfig, kind: ModelKind, instances: np.ndarray) -> str:
+    section = config.model(kind)
     visible = np.isfinite(instances).all(-1).sum(-1)
     fewest = int(visible[visible > 0].min())
     section.min_instance_peaks = fewest // 2
     return (
-        f"{ModelKind.BOTTOM_UP.label}: min instance peaks {fewest // 2} (half the fewest body "
+        f"{kind.label}: min instance peaks {fewest // 2} (half the fewest body "
         f"parts of a labelled animal, {fewest}): smaller groups are fragments, dropped."
     )
 

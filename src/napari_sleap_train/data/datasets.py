@@ -19,6 +19,7 @@ from ..choices import ModelKind
 from ..config import (
     AugmentationConfig,
     BottomUpConfig,
+    BottomUpIdConfig,
     CenteredInstanceConfig,
     CenteredInstanceIdConfig,
     CentroidConfig,
@@ -354,6 +355,16 @@ class InstanceData(ModelData):
         return x, y
 
 
+def class_index(data: LabelledData, class_names: list[str]) -> torch.Tensor:
+    """``(F, M)`` long: each labelled instance's class among ``class_names`` (-1: none)."""
+    to_class = torch.full((len(data.track_names) + 1,), -1, dtype=torch.long)
+    for k, name in enumerate(class_names):
+        to_class[data.track_names.index(name)] = k
+    if data.tracks is None:
+        return torch.full(data.points.shape[:2], -1, dtype=torch.long)
+    return to_class[data.tracks]  # -1 (no track) maps to the last entry
+
+
 class InstanceIdData(InstanceData):
     """The crops of :class:`InstanceData`; after the node maps, the one-hot identity of the
     animal at the centre as constant channels (its track among ``class_names``)."""
@@ -372,10 +383,7 @@ class InstanceIdData(InstanceData):
         self.class_names = class_names
         self.n_classes = len(class_names)
         self.class_weight = cfg.class_loss_weight
-        to_class = torch.full((len(data.track_names) + 1,), -1, dtype=torch.long)
-        for k, name in enumerate(class_names):
-            to_class[data.track_names.index(name)] = k
-        self.classes = to_class[data.tracks]  # (F, M); -1 (no track) maps to the last entry
+        self.classes = class_index(data, class_names)
 
     def batch(self, idx, generator, augment=True):
         x, maps = super().batch(idx, generator, augment)
@@ -505,6 +513,59 @@ class BottomUpData(FullFrameData):
         return cms + self.paf_weight * F.mse_loss(pred[:, n:], target[:, n:])
 
 
+class BottomUpIdData(FullFrameData):
+    """Scaled full frames; a map per node holding every animal's node, then a class map per
+    track among ``class_names`` (a Gaussian at every node of that track's animals)."""
+
+    kind = ModelKind.BOTTOM_UP_ID
+
+    def __init__(
+        self, data: LabelledData, rows: list[int], cfg: BottomUpIdConfig, class_names: list[str]
+    ):
+        super().__init__(data, rows, cfg)
+        self.n_nodes = len(data.node_names)
+        self.class_names = class_names
+        self.n_classes = len(class_names)
+        self.n_maps = self.n_nodes + self.n_classes
+        self.class_weight = cfg.class_loss_weight
+        self.classes = class_index(data, class_names)
+        self.flip_index = torch.as_tensor(data.flip_index)
+
+    def batch(self, idx, generator, augment=True):
+        rows, x, A, flipped = self._frames(idx, generator, augment)
+        pts = warp_points(self.data.points[rows], A)  # (B, M, N, 2)
+        if augment and self.augment.hflip:
+            pts = swap_symmetric(pts, flipped, self.flip_index)
+        b, m, n, _ = pts.shape
+        each = node_confmaps(
+            pts.reshape(b * m, n, 2), *self.input_hw, self.sigma, self.output_stride
+        )
+        each = each.reshape(b, m, n, *each.shape[-2:])
+        cms = each.amax(1)
+        animal = each.amax(2)  # (B, M, h, w): every node of one animal
+        owner = F.one_hot(self.classes[rows] + 1, self.n_classes + 1)[..., 1:].float()
+        class_maps = (animal[:, :, None] * owner[..., None, None]).amax(1)  # (B, K, h, w)
+        return x, torch.cat([cms, class_maps], dim=1)
+
+    def loss(self, pred, target):
+        n = self.n_nodes
+        cms = F.mse_loss(pred[:, :n], target[:, :n])
+        return cms + self.class_weight * F.mse_loss(pred[:, n:], target[:, n:])
+
+    def metrics(self, pred, target):
+        """The share of labelled body parts (target map peaks above 0.5) whose strongest
+        class map is their animal's, and the two losses apart."""
+        n = self.n_nodes
+        classes, truth = pred[:, n:], target[:, n:]
+        near = truth.amax(1) > 0.5
+        right = (classes.argmax(1) == truth.argmax(1))[near]
+        return {
+            "val_identity_accuracy": float(right.float().mean()) if len(right) else 0.0,
+            "val_confmap_loss": float(F.mse_loss(pred[:, :n], target[:, :n])),
+            "val_identity_loss": float(F.mse_loss(classes, truth)),
+        }
+
+
 def check_edges(data: LabelledData) -> None:
     """Refuse a skeleton without edges for a bottom-up model."""
     if not data.edges:
@@ -600,6 +661,8 @@ def with_batch_size(dataset_len: int, batch_size: int) -> tuple[int, str]:
 
 __all__ = [
     "BottomUpData",
+    "BottomUpIdData",
+    "class_index",
     "CentroidData",
     "check_edges",
     "DataError",

@@ -125,13 +125,16 @@ class DockSettings:
         "and groups them along the skeleton's edges (animals in close contact; the "
         "skeleton needs edges). top-down-ID: top-down whose instance network also names "
         "each animal as one of the labelled tracks (animals that look different; every "
-        "labelled instance needs its track).",
+        "labelled instance needs its track). bottom-up-ID: one network finds every body "
+        "part and a map per track, and groups the body parts by track (animals that look "
+        "different and touch; no edges needed).",
         none="auto (from the labels)",
         options=(
             PipelineKind.SINGLE_INSTANCE,
             PipelineKind.TOP_DOWN,
             PipelineKind.BOTTOM_UP,
             PipelineKind.TOP_DOWN_ID,
+            PipelineKind.BOTTOM_UP_ID,
         ),
     ).field(None)
     config: TrainingConfig = field(default_factory=TrainingConfig)

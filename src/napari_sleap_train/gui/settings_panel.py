@@ -100,6 +100,7 @@ BOTTOM_UP_FIELDS = (
     "min_instance_peaks",
 )
 ID_FIELDS = ("class_loss_weight", "class_units", "class_layers")
+BOTTOM_UP_ID_FIELDS = ("class_loss_weight", "min_instance_peaks")
 MODELS = tuple(MODEL_CONFIGS)  # a tab each; the pipeline's models are shown
 
 
@@ -113,6 +114,8 @@ def model_fields(kind: ModelKind) -> list[FieldSpec]:
         fields += BOTTOM_UP_FIELDS
     if kind is ModelKind.CENTERED_INSTANCE_ID:
         fields += ID_FIELDS
+    if kind is ModelKind.BOTTOM_UP_ID:
+        fields += BOTTOM_UP_ID_FIELDS
     return [
         FieldSpec(f"{k}.start", f"starts.{k}.start"),
         FieldSpec(f"{k}.previous", f"starts.{k}.folder"),

@@ -1,6 +1,7 @@
 """View Training Image Inputs: augmented samples of each model and their targets as layers
-(for a bottom-up model also its part affinity fields; for an ID model the identities of
-the samples, said in a message and kept in the inputs layer's metadata)."""
+(for a bottom-up model also its part affinity fields, for a bottom-up-ID model its class
+map per track; for a top-down-ID model the identities of the samples, said in a message
+and kept in the inputs layer's metadata)."""
 
 from __future__ import annotations
 
@@ -30,10 +31,13 @@ def show_training_inputs(viewer, project: Project, config: TrainingConfig, n: in
         title = ds.kind.label
         n_nodes = getattr(ds, "n_nodes", ds.n_maps)
         maps = {f"{title} targets": y[:, :n_nodes].max(1).values}
-        names = getattr(ds, "class_names", None)
+        names = getattr(ds, "class_names", None) if kind.crops else None
         if names:  # an ID model: the animal at each crop's centre
             said = [names[k] for k in y[:, n_nodes:, 0, 0].argmax(1).tolist()]
             show_info(f"{title}: the samples show " + ", ".join(said) + ".")
+        elif kind.identities:  # class maps: one per track
+            for k, name in enumerate(ds.class_names):
+                maps[f"{title} class map {name}"] = y[:, n_nodes + k]
         elif y.shape[1] > n_nodes:  # part affinity fields: the length of each edge's vector
             pafs = y[:, n_nodes:].reshape(len(y), -1, 2, *y.shape[-2:])
             maps[f"{title} part affinity fields"] = pafs.norm(dim=2).max(1).values

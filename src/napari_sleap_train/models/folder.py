@@ -250,9 +250,8 @@ def build_model(info: ModelInfo) -> ConfmapModel:
     """An untrained model of the architecture ``info`` describes."""
     from .unet import ConfmapModel
 
-    return ConfmapModel(
-        info.backbone, info.n_maps, len(info.class_names), info.class_units, info.class_layers
-    )
+    head = len(info.class_names) if ModelKind(info.kind).crops else 0  # bottom-up-ID: maps
+    return ConfmapModel(info.backbone, info.n_maps, head, info.class_units, info.class_layers)
 
 
 FINISHED = ("completed", "early stopped", "time limit")
@@ -315,10 +314,10 @@ class RunFolder:
         return {k: self.model(k) for k in kinds}
 
     def pipeline_models(self) -> tuple[ModelKind, ...]:
-        """The models this run's pipeline needs: its one full-frame model (single-instance
-        or bottom-up) when it holds one, else top-down's two (top-down-ID's when its
+        """The models this run's pipeline needs: its one full-frame model (single-instance,
+        bottom-up or bottom-up-ID) when it holds one, else top-down's two (top-down-ID's when its
         instance model names identities)."""
-        for kind in (ModelKind.SINGLE_INSTANCE, ModelKind.BOTTOM_UP):
+        for kind in (ModelKind.SINGLE_INSTANCE, ModelKind.BOTTOM_UP, ModelKind.BOTTOM_UP_ID):
             if self.model(kind).path.is_dir():
                 return (kind,)
         if self.model(ModelKind.CENTERED_INSTANCE_ID).path.is_dir():

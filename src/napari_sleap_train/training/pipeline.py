@@ -78,7 +78,7 @@ def pipeline_events(
     crops = next((kind for kind in models if kind.crops), None)
     if crops is not None:
         resolve_crop_size(data, config.model(crops))  # refused now
-    if ModelKind.CENTERED_INSTANCE_ID in models:
+    if any(kind.identities for kind in models):
         identity_classes(data)
     if ModelKind.SINGLE_INSTANCE in models:
         check_single_animal(data)

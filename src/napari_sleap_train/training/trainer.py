@@ -22,6 +22,7 @@ from ..config import TrainingConfig
 from ..data.camera_view import resolve_camera_view
 from ..data.datasets import (
     BottomUpData,
+    BottomUpIdData,
     CentroidData,
     InstanceData,
     InstanceIdData,
@@ -130,6 +131,15 @@ def datasets_for(
             CentroidData(data, split.train, section),
             CentroidData(data, split.val, section),
         )
+    elif kind is ModelKind.BOTTOM_UP_ID:
+        names, more = identity_classes(data)
+        notes.extend(more)
+        extra["class_names"] = names
+        train = BottomUpIdData(data, split.train, section, names)
+        val = BottomUpIdData(data, split.val, section, names)
+        note = receptive_field_note(data, section)
+        if note:
+            notes.append(note)
     elif kind in (ModelKind.SINGLE_INSTANCE, ModelKind.BOTTOM_UP):
         if kind is ModelKind.SINGLE_INSTANCE:
             check_single_animal(data)
