@@ -137,7 +137,8 @@ def main() -> None:
             PipelineKind.SINGLE_INSTANCE: write_sample(tmp / "one", n_animals=1),
             PipelineKind.TOP_DOWN: write_sample(tmp / "three"),
         }
-        samples[PipelineKind.BOTTOM_UP] = samples[PipelineKind.TOP_DOWN]
+        for kind in (PipelineKind.BOTTOM_UP, PipelineKind.TOP_DOWN_ID, PipelineKind.BOTTOM_UP_ID):
+            samples[kind] = samples[PipelineKind.TOP_DOWN]  # its animals carry their tracks
         print(f"{'pipeline':<16} {'train samples/s (amp) per model':<48} {'predict':>9} "
               f"{'forward':>9}")  # fmt: skip
         for kind, paths in samples.items():

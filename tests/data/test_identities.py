@@ -8,6 +8,7 @@ import torch
 from napari_sleap_train.choices import PipelineKind
 from napari_sleap_train.config import TrainingConfig
 from napari_sleap_train.data.datasets import (
+    BottomUpIdData,
     InstanceIdData,
     identity_classes,
     load_labelled_data,
@@ -86,3 +87,36 @@ def test_validation_reports_both_losses_that_make_the_loss(project):
     assert m["val_identity_loss"] > torch.log(torch.tensor(3.0))  # mostly confidently wrong
     expected = ds.loss(pred, y)
     assert expected == pytest.approx(m["val_confmap_loss"] + 0.01 * m["val_identity_loss"])
+
+
+def test_bottom_up_id_targets_mark_each_track_at_its_own_animals_nodes(project):
+    data = load_labelled_data(project)
+    names, _ = identity_classes(data)
+    section = TrainingConfig().for_pipeline(PipelineKind.BOTTOM_UP_ID).models
+    section = next(iter(section.values()))
+    section.input_scaling = 0.5
+    rows = list(range(4))
+    ds = BottomUpIdData(data, rows, section, names)
+    _, y = ds.batch(torch.arange(4), torch.Generator().manual_seed(0), augment=False)
+    n = len(project.node_names)
+    assert y.shape[1] == n + 3 and ds.n_maps == n + 3
+    stride, scale = section.backbone.output_stride, section.input_scaling
+    checked = 0
+    for b, row in enumerate(rows):
+        for j, track in enumerate(data.tracks[row].tolist()):
+            if track < 0:
+                continue
+            for x, yy in data.points[row, j]:
+                if not torch.isfinite(x):
+                    continue
+                c, r = round(float(x) * scale / stride), round(float(yy) * scale / stride)
+                at = y[b, n:, r, c]
+                assert at[track] > 0.5 and at.argmax() == track
+                checked += 1
+    assert checked >= 4 * 3 * n * 0.8
+    pred = y.clone()
+    pred[:, n:] = y[:, n:].flip(1)  # classes 0 and 2 swapped, 1 kept
+    m = ds.metrics(pred, y)
+    assert 0.2 < m["val_identity_accuracy"] < 0.5
+    assert m["val_confmap_loss"] == 0 and m["val_identity_loss"] > 0
+    assert ds.loss(pred, y) == pytest.approx(m["val_identity_loss"])

@@ -1,6 +1,7 @@
-"""Top-down-ID in the training dock, with a real viewer: its tabs and class settings, the
-labelled instances per track before Run, training inputs with their identities, and a run
-that predicts named animals into the layers."""
+"""Top-down-ID and bottom-up-ID in the training dock, with a real viewer: their tabs and
+class settings, the labelled instances per track before Run, training inputs with their
+identities (class maps for bottom-up-ID), and runs that predict named animals into the
+layers and evaluate."""
 
 from __future__ import annotations
 
@@ -102,6 +103,54 @@ def test_top_down_id_inputs_run_and_named_predictions(id_dock, qtbot):
     assert evaluated.args[0].held_out
     text = runs.report.toPlainText()
     assert text.startswith("Measured on the 2 labelled frames the run held out")
+    assert "OKS mAP" in text and "Identity:" in text
+    qtbot.waitUntil(lambda: runs.evaluate_button.isEnabled(), timeout=5000)
+
+
+def test_bottom_up_id_class_maps_run_named_predictions_and_evaluate(id_dock, qtbot):
+    viewer, dock = id_dock
+    w = dock.settings.form.widgets
+    w["pipeline"].value = PipelineKind.BOTTOM_UP_ID
+    assert shown_tabs(dock) == ["Training Pipeline", "Bottom-Up ID Model"]
+    assert "Classes: 3 tracks" in dock.settings.pipeline_label.text()
+    for name, value in (
+        ("input_scaling", 0.5),
+        ("filters", 8),
+        ("max_stride", 8),
+        ("epochs", 3),
+        ("batches_per_epoch", 10),
+        ("learning_rate", 1e-3),
+        ("class_loss_weight", 2.0),
+    ):
+        w[f"bottom_up_id.{name}"].value = value
+    assert dock.settings.config().model(ModelKind.BOTTOM_UP_ID).class_loss_weight == 2.0
+    w["camera_view"].value = CameraView.SIDE
+    dock.view_training_inputs(n=3)
+    assert viewer.layers["Bottom-Up ID Model inputs"].data.shape == (3, 192, 192)
+    for track in sorted(TRACKS):
+        class_map = viewer.layers[f"Bottom-Up ID Model class map {track}"].data
+        assert class_map.shape == (3, 48, 48) and 0.9 < class_map.max() <= 1.0 + 1e-6
+
+    w["predict_on"].value = FrameTarget.CURRENT
+    w["peak_threshold"].value = 0.01  # a few steps of training give weak peaks
+    dock.runner.run_button.click()
+    qtbot.waitUntil(lambda: dock.runner.busy, timeout=5000)
+    qtbot.waitUntil(lambda: not dock.runner.busy, timeout=120000)
+    assert (dock.runner.run_dir / "bottom_up_id" / "best.pt").exists()
+    assert "identities right" in dock.monitor.title.text()
+    predicted = viewer.layers["sample.avi predictions"]
+    names = predicted.features["track"].to_numpy(object)
+    assert len(names) and set(names) <= TRACKS
+    assert predicted.features.groupby("instance")["track"].first().is_unique
+
+    runs = dock.runs
+    rows = [runs.runs.item(i) for i in range(runs.runs.count())]
+    runs.runs.setCurrentItem(
+        next(r for r in rows if Path(r.data(FOLDER_ROLE)) == dock.runner.run_dir)
+    )
+    with qtbot.waitSignal(runs.evaluated, timeout=120000):
+        runs.evaluate_button.click()
+    text = runs.report.toPlainText()
     assert "OKS mAP" in text and "Identity:" in text
     qtbot.waitUntil(lambda: runs.evaluate_button.isEnabled(), timeout=5000)
 

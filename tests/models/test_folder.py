@@ -60,6 +60,21 @@ def test_an_id_model_folder_names_its_tracks_and_rebuilds_its_head(tmp_path):
     assert loaded(torch.rand(1, 1, 96, 96)).shape == (1, 2 + 2, 24, 24)
 
 
+def test_a_bottom_up_id_model_has_class_maps_and_no_identity_head(tmp_path):
+    import dataclasses
+
+    import torch
+
+    from napari_sleap_train.models.folder import build_model
+
+    info = dataclasses.replace(
+        INFO, kind=ModelKind.BOTTOM_UP_ID, n_maps=2 + 3, class_names=["a", "b", "c"]
+    )
+    model = build_model(info)
+    assert model.classes is None
+    assert model(torch.rand(1, 1, 96, 96)).shape == (1, 5, 24, 24)
+
+
 @pytest.mark.parametrize(
     ("content", "words"),
     [("{}", "lacks 'kind'"), ("[]", "does not describe a model"), ("{not json", "corrupt")],

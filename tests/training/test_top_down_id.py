@@ -1,8 +1,9 @@
-"""Top-down-ID from the command line: the instance model learns the labelled tracks and
-every predicted animal gets one of them, never two animals the same in one frame."""
+"""Top-down-ID and bottom-up-ID from the command line: the model learns the labelled tracks
+and every predicted animal gets one of them, never two animals the same in one frame."""
 
 from __future__ import annotations
 
+import pytest
 import sleap_io as sio
 
 from napari_sleap_train.cli import main
@@ -12,15 +13,23 @@ from napari_sleap_train.models.folder import ModelFolder
 from ..conftest import tiny_config
 
 
-def test_train_and_predict_named_animals(sample_paths, tmp_path, capsys):
-    tiny_config(epochs=3, batches=2).save(tmp_path / "config.json")
+@pytest.mark.parametrize(
+    ("pipeline", "model"),
+    [("top-down-id", "centered_instance_id"), ("bottom-up-id", "bottom_up_id")],
+)
+def test_train_and_predict_named_animals(sample_paths, tmp_path, capsys, pipeline, model):
+    config = tiny_config(epochs=3, batches=2).for_pipeline(pipeline)
+    if model == "bottom_up_id":  # whole frames: half size, and enough steps for some peaks
+        config.model(model).input_scaling = 0.5
+        config.model(model).optimization.batches_per_epoch = 10
+    config.save(tmp_path / "config.json")
     models = tmp_path / "models"
     args = ["train", str(sample_paths.project), "--out", str(models)]
-    args += ["--config", str(tmp_path / "config.json"), "--pipeline", "top-down-id"]
+    args += ["--config", str(tmp_path / "config.json"), "--pipeline", pipeline]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "Identities: animal_0 (20), animal_1 (20), animal_2 (20) labelled instances." in out
-    info = ModelFolder(models / "centered_instance_id").read_info()
+    info = ModelFolder(models / model).read_info()
     assert info.class_names == ["animal_0", "animal_1", "animal_2"]
     assert predictor_from_run(models, device="cpu").class_names == info.class_names
 
