@@ -17,7 +17,7 @@ sets the camera view (how far training rotates images); ``--jitter scale|intensi
 turns on scale jitter (0.9-1.1) and brightness/contrast jitter (SLEAP's ranges) for every model.
 
 For each preset and total budget it trains the pipeline's models from scratch (``--pipeline``:
-top-down, single-instance, bottom-up, top-down-id, or auto from the labels; several are
+top-down, single-instance, bottom-up, top-down-id, bottom-up-id, or auto from the labels; several are
 compared in one run; the budget split as the preset does),
 predicts the test frames and prints median and 90th-percentile node error, OKS mAP, animals
 found, extra instances (share of the true count), prediction frames/s end to end (decoding
@@ -294,8 +294,8 @@ def main() -> None:
                 kind, why = auto_pipeline(project)
                 pipeline = kind.value
                 print(f"pipeline auto: {pipeline} ({why})")
-            if pipeline == "top-down-id" and NAMES is None:
-                raise SystemExit(f"{args.dataset} has no identities: top-down-id needs sample")
+            if pipeline.endswith("-id") and NAMES is None:
+                raise SystemExit(f"{args.dataset} has no identities: {pipeline} needs sample")
             pipelines.append(pipeline)
         h, w = video.shape[1:3]
         print(

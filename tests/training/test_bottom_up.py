@@ -31,6 +31,7 @@ def test_bottom_up_finds_every_animal_on_held_out_frames(trained, sample_paths):
     project, out = trained
     predictor = predictor_from_run(out, device="cpu")
     assert isinstance(predictor, BottomUpPredictor)
+    assert predictor.class_names == []  # names no animal (no ID model)
     video = project.videos[0]
     labelled = project.labelled_frame_indices(video)
     frames = [f for f in range(0, 300, 3) if f not in labelled][:60]

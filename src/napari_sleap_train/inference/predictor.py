@@ -89,13 +89,15 @@ class Predictor:
     """A pipeline's models on one device; subclasses define :meth:`predict_batch`.
 
     ``precision``: ``auto`` (bfloat16 on a CPU that computes it natively, else float32),
-    ``fp32`` or ``bf16``; peaks are always refined in float32.
+    ``fp32`` or ``bf16``; peaks are always refined in float32. ``class_names``: the tracks
+    an ID model names (empty for the others).
     """
 
     node_names: list[str]
     in_channels: int
 
     def __init__(self, device: str = "auto", precision: str = "auto"):
+        self.class_names: list[str] = []
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         self.channels_last = use_channels_last(self.device)
