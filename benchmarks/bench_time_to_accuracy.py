@@ -17,8 +17,8 @@ sets the camera view (how far training rotates images); ``--jitter scale|intensi
 turns on scale jitter (0.9-1.1) and brightness/contrast jitter (SLEAP's ranges) for every model.
 
 For each preset and total budget it trains the pipeline's models from scratch (``--pipeline``:
-top-down, single-instance, bottom-up, top-down-id, bottom-up-id, or auto from the labels; several are
-compared in one run; the budget split as the preset does),
+top-down, single-instance, bottom-up, top-down-id, bottom-up-id, or auto from the labels;
+several are compared in one run; the budget split as the preset does),
 predicts the test frames and prints median and 90th-percentile node error, OKS mAP, animals
 found, extra instances (share of the true count), prediction frames/s end to end (decoding
 included), each model's training samples/s next to a pure forward+backward+step of the same

@@ -129,3 +129,28 @@ def test_dock_exports_a_job(make_napari_viewer, sample_paths, tmp_path, qtbot):
     project, config = open_job(tmp_path / "from_dock.zip", tmp_path / "x")
     assert config.model("centroid").optimization.epochs == 7
     assert len(project.user_frames()) == 20
+
+
+def test_id_jobs_keep_the_tracks_and_torchrun_trains_bottom_up_id(sample_paths, tmp_path):
+    from napari_sleap_train.data.datasets import identity_classes, load_labelled_data
+    from napari_sleap_train.models.folder import ModelFolder
+
+    config = tiny_config(epochs=2, batches=2).for_pipeline("bottom-up-id")
+    config.model("bottom_up_id").input_scaling = 0.5
+    job = tmp_path / "id_job.zip"
+    export_job(load_project(sample_paths.project), config, job)
+    project, unpacked = open_job(job, tmp_path / "unpacked")
+    assert unpacked == config
+    names, _ = identity_classes(load_labelled_data(project))
+    assert names == ["animal_0", "animal_1", "animal_2"]
+
+    out = tmp_path / "models"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd += ["-m", "napari_sleap_train", "train", str(job), "--out", str(out)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Data-parallel training: 2 processes" in res.stdout
+    rows = _log(out / "bottom_up_id")
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert all(0 <= float(r["val_identity_accuracy"]) <= 1 for r in rows)
+    assert ModelFolder(out / "bottom_up_id").read_info().class_names == names
