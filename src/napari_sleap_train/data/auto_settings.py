@@ -42,7 +42,7 @@ MIN_CROP_PX = 128
 CPU_PIXELS = 384 * 384
 CPU_CROP = 256
 STRIDES = (16, 32, 64)
-FULL_FRAME = (ModelKind.SINGLE_INSTANCE, ModelKind.BOTTOM_UP, ModelKind.BOTTOM_UP_ID)
+FULL_FRAME = tuple(kind for kind in ModelKind if kind.full_frame)
 
 
 def _round(value: float) -> float:

@@ -357,11 +357,11 @@ class InstanceData(ModelData):
 
 def class_index(data: LabelledData, class_names: list[str]) -> torch.Tensor:
     """``(F, M)`` long: each labelled instance's class among ``class_names`` (-1: none)."""
+    if data.tracks is None:
+        return torch.full(data.points.shape[:2], -1, dtype=torch.long)
     to_class = torch.full((len(data.track_names) + 1,), -1, dtype=torch.long)
     for k, name in enumerate(class_names):
         to_class[data.track_names.index(name)] = k
-    if data.tracks is None:
-        return torch.full(data.points.shape[:2], -1, dtype=torch.long)
     return to_class[data.tracks]  # -1 (no track) maps to the last entry
 
 
@@ -475,7 +475,29 @@ class SingleInstanceData(FullFrameData):
         return x, y
 
 
-class BottomUpData(FullFrameData):
+class EveryAnimalData(FullFrameData):
+    """Scaled full frames with every animal's nodes (the bottom-up models' samples)."""
+
+    def __init__(self, data: LabelledData, rows: list[int], cfg: FullFrameModelConfig):
+        super().__init__(data, rows, cfg)
+        self.n_nodes = len(data.node_names)
+        self.flip_index = torch.as_tensor(data.flip_index)
+
+    def _animals(self, idx, generator, augment):
+        """Frame rows, inputs, every animal's points ``(B, M, N, 2)`` on the input and a
+        map per animal and node ``(B, M, N, h, w)``."""
+        rows, x, A, flipped = self._frames(idx, generator, augment)
+        pts = warp_points(self.data.points[rows], A)
+        if augment and self.augment.hflip:
+            pts = swap_symmetric(pts, flipped, self.flip_index)
+        b, m, n, _ = pts.shape
+        maps = node_confmaps(
+            pts.reshape(b * m, n, 2), *self.input_hw, self.sigma, self.output_stride
+        )
+        return rows, x, pts, maps.reshape(b, m, n, *maps.shape[-2:])
+
+
+class BottomUpData(EveryAnimalData):
     """Scaled full frames; a map per node holding every animal's node, then the part
     affinity fields of the skeleton's edges (x and y per edge)."""
 
@@ -483,27 +505,17 @@ class BottomUpData(FullFrameData):
 
     def __init__(self, data: LabelledData, rows: list[int], cfg: BottomUpConfig):
         super().__init__(data, rows, cfg)
-        self.n_nodes = len(data.node_names)
         self.edges = torch.as_tensor(data.edges, dtype=torch.long).reshape(-1, 2)
         self.n_maps = self.n_nodes + 2 * len(self.edges)
         self.paf_sigma = cfg.paf_sigma
         self.paf_weight = cfg.paf_loss_weight
-        self.flip_index = torch.as_tensor(data.flip_index)
 
     def batch(self, idx, generator, augment=True):
-        rows, x, A, flipped = self._frames(idx, generator, augment)
-        pts = warp_points(self.data.points[rows], A)  # (B, M, N, 2)
-        if augment and self.augment.hflip:
-            pts = swap_symmetric(pts, flipped, self.flip_index)
-        b, m, n, _ = pts.shape
-        cms = node_confmaps(
-            pts.reshape(b * m, n, 2), *self.input_hw, self.sigma, self.output_stride
-        )
-        cms = cms.reshape(b, m, n, *cms.shape[-2:]).amax(1)
+        _, x, pts, maps = self._animals(idx, generator, augment)
         pafs = part_affinity_fields(
             pts, self.edges, *self.input_hw, self.paf_sigma, self.output_stride
         )
-        return x, torch.cat([cms, pafs], dim=1)
+        return x, torch.cat([maps.amax(1), pafs], dim=1)
 
     def loss(self, pred, target):
         n = self.n_nodes
@@ -513,7 +525,7 @@ class BottomUpData(FullFrameData):
         return cms + self.paf_weight * F.mse_loss(pred[:, n:], target[:, n:])
 
 
-class BottomUpIdData(FullFrameData):
+class BottomUpIdData(EveryAnimalData):
     """Scaled full frames; a map per node holding every animal's node, then a class map per
     track among ``class_names`` (a Gaussian at every node of that track's animals)."""
 
@@ -523,29 +535,18 @@ class BottomUpIdData(FullFrameData):
         self, data: LabelledData, rows: list[int], cfg: BottomUpIdConfig, class_names: list[str]
     ):
         super().__init__(data, rows, cfg)
-        self.n_nodes = len(data.node_names)
         self.class_names = class_names
         self.n_classes = len(class_names)
         self.n_maps = self.n_nodes + self.n_classes
         self.class_weight = cfg.class_loss_weight
         self.classes = class_index(data, class_names)
-        self.flip_index = torch.as_tensor(data.flip_index)
 
     def batch(self, idx, generator, augment=True):
-        rows, x, A, flipped = self._frames(idx, generator, augment)
-        pts = warp_points(self.data.points[rows], A)  # (B, M, N, 2)
-        if augment and self.augment.hflip:
-            pts = swap_symmetric(pts, flipped, self.flip_index)
-        b, m, n, _ = pts.shape
-        each = node_confmaps(
-            pts.reshape(b * m, n, 2), *self.input_hw, self.sigma, self.output_stride
-        )
-        each = each.reshape(b, m, n, *each.shape[-2:])
-        cms = each.amax(1)
-        animal = each.amax(2)  # (B, M, h, w): every node of one animal
+        rows, x, _, maps = self._animals(idx, generator, augment)
+        animal = maps.amax(2)  # (B, M, h, w): every node of one animal
         owner = F.one_hot(self.classes[rows] + 1, self.n_classes + 1)[..., 1:].float()
         class_maps = (animal[:, :, None] * owner[..., None, None]).amax(1)  # (B, K, h, w)
-        return x, torch.cat([cms, class_maps], dim=1)
+        return x, torch.cat([maps.amax(1), class_maps], dim=1)
 
     def loss(self, pred, target):
         n = self.n_nodes

@@ -317,7 +317,7 @@ class RunFolder:
         """The models this run's pipeline needs: its one full-frame model (single-instance,
         bottom-up or bottom-up-ID) when it holds one, else top-down's two (top-down-ID's when its
         instance model names identities)."""
-        for kind in (ModelKind.SINGLE_INSTANCE, ModelKind.BOTTOM_UP, ModelKind.BOTTOM_UP_ID):
+        for kind in (k for k in ModelKind if k.full_frame):
             if self.model(kind).path.is_dir():
                 return (kind,)
         if self.model(ModelKind.CENTERED_INSTANCE_ID).path.is_dir():
