@@ -12,6 +12,7 @@ from napari_sleap_train.model_suggestions import (
     frame_novelty,
     pick_spread,
     pose_novelty,
+    rank_doubts,
     rotate_frames,
     suggest_with_model,
     tta_doubt,
@@ -54,7 +55,8 @@ def test_animals_no_prediction_finds_are_full_doubt():
         FrameDoubt(0, 0.1, 0.1, 2),
         FrameDoubt(5, tta_doubt(nothing, [empty, empty], 2), frame_novelty(empty, 2), 0, missing=2),
     ]
-    assert pick_spread(doubts, 1, 1, "mix")[0].frame == 5
+    rank_doubts(doubts, "mix", 15.0)
+    assert pick_spread(doubts, 1, 1)[0].frame == 5
     assert doubts[1].reason == "unsure: 2 animals fewer than labelled frames hold"
 
 
@@ -82,29 +84,12 @@ def test_the_mix_ranks_both_kinds_of_doubt_and_keeps_picks_apart():
         FrameDoubt(f, u, v, 1)
         for f, u, v in [(0, 0.9, 0.0), (5, 0.8, 0.0), (40, 0.0, 0.9), (80, 0.1, 0.1)]
     ]
-    picked = pick_spread(doubts, 3, min_gap=10, method="mix")
+    rank_doubts(doubts, "mix", 15)
+    picked = pick_spread(doubts, 3, min_gap=10)
     assert [d.frame for d in picked] == [0, 40, 80]  # frame 5 is too close to frame 0
     assert picked[0].reason.startswith("unsure") and picked[1].reason.startswith("new pose")
-    assert pick_spread(doubts, 1, 10, "novelty")[0].frame == 40
-
-
-def test_each_pick_counts_as_labelled_so_picks_cover_different_new_poses():
-    labelled = POSE[None]
-    turned = POSE[:, ::-1].copy()  # a new pose, on frames 0 and 50
-    other = POSE.copy()
-    other[0] += 15.0  # another new pose, a little less new, on frame 100
-    poses = {0: turned, 50: turned * 1.1 + 5, 100: other}
-    doubts = []
-    for f, pose in poses.items():
-        animals = pose_novelty(pose[None], labelled)
-        pred = _pred([pose])
-        doubts.append(
-            FrameDoubt(f, 0.0, frame_novelty(animals, 0), 1, pred, animal_novelty=animals)
-        )
-    assert doubts[1].novelty > doubts[2].novelty
-    picked = pick_spread(doubts, 2, min_gap=10, method="novelty")
-    assert [d.frame for d in picked] == [0, 100]  # not frame 50: the pose of frame 0 again
-    assert doubts[1].novelty == pytest.approx(0.0, abs=1e-9)
+    rank_doubts(doubts, "novelty", 15)
+    assert pick_spread(doubts, 1, 10)[0].frame == 40
 
 
 def test_a_trained_model_suggests_spread_frames_with_reasons_and_predictions(
@@ -132,8 +117,8 @@ def test_a_trained_model_suggests_spread_frames_with_reasons_and_predictions(
     frames = result.frames
     assert all(f in candidates for f in frames) and min(np.diff(frames)) >= 20
     assert all(d.reason and d.prediction.frame_idx == d.frame for d in result.chosen)
-    # mix scores are percentiles among the frames left when each was picked
-    assert all(0 <= d.score <= 1 for d in result.chosen)
+    scores = [d.score for d in result.chosen]
+    assert scores == sorted(scores, reverse=True)
     assert max(d.uncertainty for d in result.sampled) > 0
 
 

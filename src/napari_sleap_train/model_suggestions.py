@@ -21,11 +21,8 @@ predicts each frame as it is and rotated by ±the angle the pose model was train
     The mean of the two ranks (each frame's percentile among the sampled frames).
 
 Frames are then taken best first, at least ``min_gap`` frames apart, so a burst of odd
-frames gives one suggestion, not ten neighbours; for novelty and mix each frame taken
-counts as labelled for the next (its predicted poses join the labelled ones), so the
-suggestions cover different new poses rather than one pose twenty times. Each suggestion
-says why it was made, and keeps the predictions made of its frame, ready to correct. No
-napari or Qt here.
+frames gives one suggestion, not ten neighbours. Each suggestion says why it was made, and
+keeps the predictions made of its frame, ready to correct. No napari or Qt here.
 """
 
 from __future__ import annotations
@@ -79,7 +76,6 @@ class FrameDoubt:
     missing: int = 0  # animals fewer than labelled frames usually hold
     score: float = 0.0
     reason: str = ""
-    animal_novelty: np.ndarray | None = None  # each predicted animal's novelty
 
 
 @dataclass
@@ -236,16 +232,14 @@ def frame_doubts(
             pred.frame_idx = f
             others = [t[i] for t in turned]
             missing = missing_animals(pred, others, expected)
-            animals = pose_novelty(pred.points, labelled)
             out.append(
                 FrameDoubt(
                     frame=f,
                     uncertainty=tta_doubt(pred, others, expected),
-                    novelty=frame_novelty(animals, missing),
+                    novelty=frame_novelty(pose_novelty(pred.points, labelled), missing),
                     n_instances=pred.n_instances,
                     prediction=pred,
                     missing=missing,
-                    animal_novelty=animals,
                 )
             )
         if progress is not None:
@@ -291,42 +285,16 @@ def rank_doubts(doubts: list[FrameDoubt], method: str, angle: float) -> None:
             d.reason = new
 
 
-def pick_spread(
-    doubts: list[FrameDoubt], n: int, min_gap: int, method: str, angle: float = 15.0
-) -> list[FrameDoubt]:
-    """The ``n`` best frames under ``method``, no two closer than ``min_gap`` frames (fewer
-    when the gap leaves no more room), best first.
-
-    Frames are picked one at a time, and each pick counts as labelled for the picks after
-    it: for novelty and mix, the novelty of the frames left is measured again against the
-    poses predicted on the frame just picked (as if the user had labelled them), and the
-    frames are ranked again. So ten frames of one new pose give one suggestion, and the
-    next goes to another pose the labels lack (a core set in pose space). The frames left
-    keep their updated novelty."""
-    left = list(doubts)
+def pick_spread(doubts: list[FrameDoubt], n: int, min_gap: int) -> list[FrameDoubt]:
+    """The ``n`` best-scored frames, no two closer than ``min_gap`` frames (fewer when the
+    gap leaves no more room), best first."""
     chosen: list[FrameDoubt] = []
-    while left and len(chosen) < n:
-        rank_doubts(left, method, angle)
-        allowed = [d for d in left if all(abs(d.frame - c.frame) >= min_gap for c in chosen)]
-        if not allowed:
+    for d in sorted(doubts, key=lambda d: (-d.score, d.frame)):
+        if len(chosen) == n:
             break
-        best = min(allowed, key=lambda d: (-d.score, d.frame))
-        chosen.append(best)
-        left.remove(best)
-        if method != "uncertainty" and best.prediction is not None:
-            _count_as_labelled(best.prediction.points, left)
+        if all(abs(d.frame - c.frame) >= min_gap for c in chosen):
+            chosen.append(d)
     return chosen
-
-
-def _count_as_labelled(poses: np.ndarray, doubts: list[FrameDoubt]) -> None:
-    """Lower the novelty of ``doubts`` to their distance from ``poses`` where nearer."""
-    if not len(poses):
-        return
-    for d in doubts:
-        if d.prediction is None or d.animal_novelty is None or not len(d.animal_novelty):
-            continue
-        d.animal_novelty = np.minimum(d.animal_novelty, pose_novelty(d.prediction.points, poses))
-        d.novelty = frame_novelty(d.animal_novelty, d.missing)
 
 
 def suggest_with_model(
@@ -362,7 +330,8 @@ def suggest_with_model(
     t0 = time.perf_counter()
     doubts = frame_doubts(predictor, video, sample, labelled, angle, batch_size, progress, expected)
     seconds = time.perf_counter() - t0
-    return ModelSuggestions(pick_spread(doubts, n, min_gap, method, angle), doubts, seconds)
+    rank_doubts(doubts, method, angle)
+    return ModelSuggestions(pick_spread(doubts, n, min_gap), doubts, seconds)
 
 
 def training_rotation(run_dir) -> float:
