@@ -334,6 +334,13 @@ class CenteredInstanceIdConfig(CenteredInstanceConfig):
     ).field(1)
 
 
+MIN_INSTANCE_PEAKS = Setting(
+    "Min instance peaks",
+    "Animals assembled from fewer body parts than this are dropped (0 keeps all).",
+    lo=0,
+    hi=1000,
+)
+
 TRAINING_CROP = Setting(
     "Training crop",
     "Train on squares of this side (on the original frame) cut around a labelled animal, "
@@ -419,12 +426,7 @@ class BottomUpConfig(FullFrameModelConfig):
         hi=1,
         step=0.05,
     ).field(0.25)
-    min_instance_peaks: int = Setting(
-        "Min instance peaks",
-        "Animals assembled from fewer body parts than this are dropped (0 keeps all).",
-        lo=0,
-        hi=1000,
-    ).field(0)
+    min_instance_peaks: int = MIN_INSTANCE_PEAKS.field(0)
 
 
 @dataclass
@@ -449,12 +451,7 @@ class BottomUpIdConfig(FullFrameModelConfig):
         lo_open=True,
         step=0.1,
     ).field(1.0)
-    min_instance_peaks: int = Setting(
-        "Min instance peaks",
-        "Animals assembled from fewer body parts than this are dropped (0 keeps all).",
-        lo=0,
-        hi=1000,
-    ).field(0)
+    min_instance_peaks: int = MIN_INSTANCE_PEAKS.field(0)
 
 
 MODEL_CONFIGS: dict[ModelKind, type[ModelConfig]] = {

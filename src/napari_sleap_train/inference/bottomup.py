@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..choices import ModelKind
-from ..config import BottomUpConfig, BottomUpIdConfig, TrainingConfig
+from ..config import MODEL_CONFIGS, ModelConfig, TrainingConfig
 from ..errors import ConfigError
 from ..models.folder import ModelFolder
 from .class_grouping import group_by_class
@@ -19,13 +19,19 @@ from .peaks import local_peaks
 from .predictor import FramePrediction, Predictor, model_folder, output_to_input
 
 
+def trained_section(folder: ModelFolder, kind: ModelKind) -> ModelConfig:
+    """The settings model ``kind`` was trained with (the defaults when its folder keeps no
+    configuration)."""
+    try:
+        return TrainingConfig.load(folder.config_file).model(kind)
+    except ConfigError:
+        return MODEL_CONFIGS[kind]()
+
+
 def grouping_settings(folder: ModelFolder) -> GroupingSettings:
     """The grouping settings the model was trained with (SLEAP's defaults when its folder
     keeps no configuration)."""
-    try:
-        cfg = TrainingConfig.load(folder.config_file).model(ModelKind.BOTTOM_UP)
-    except ConfigError:
-        cfg = BottomUpConfig()
+    cfg = trained_section(folder, ModelKind.BOTTOM_UP)
     return GroupingSettings(
         max_edge_length_ratio=cfg.max_edge_length_ratio,
         dist_penalty_weight=cfg.dist_penalty_weight,
@@ -34,9 +40,12 @@ def grouping_settings(folder: ModelFolder) -> GroupingSettings:
     )
 
 
-class BottomUpPredictor(Predictor):
-    """A bottom-up model: node peaks above ``peak_threshold`` (default 0.2) grouped into
-    animals; at most ``max_instances`` per frame (the highest grouping scores)."""
+class _EveryAnimalPredictor(Predictor):
+    """A model of every animal's nodes on the (scaled) frame: node peaks above
+    ``peak_threshold`` (default 0.2) grouped into animals; at most ``max_instances`` per
+    frame (the highest scores)."""
+
+    kind: ModelKind
 
     def __init__(
         self,
@@ -47,86 +56,83 @@ class BottomUpPredictor(Predictor):
         precision: str = "auto",
     ):
         super().__init__(device, precision)
-        folder = model_folder(folder)
-        self.model, self.info = self._load(folder, ModelKind.BOTTOM_UP)
+        self.folder = model_folder(folder)
+        self.model, self.info = self._load(self.folder, self.kind)
         self.node_names: list[str] = list(self.info.node_names)
-        self.edges = [tuple(e) for e in self.info.edges]
         self.threshold = 0.2 if peak_threshold is None else peak_threshold
         self.max_instances = max_instances
         self.in_channels = self.info.in_channels
-        self.settings = grouping_settings(folder)
+        self._read_settings()
+
+    def _read_settings(self) -> None:
+        """Read what the subclass needs from the model folder beyond the model."""
+
+    def _peaks(self, frames: np.ndarray):
+        """The maps of a batch of frames, the affines to their input, and the node peaks
+        (:func:`~.peaks.local_peaks`: sample, channel, points, values)."""
+        x = self._to_tensor(frames).to(self.device)
+        maps, A = self._full_frames(self.model, self.info, x)
+        n, stride = len(self.node_names), self.info.output_stride
+        return maps, A, local_peaks(maps[:, :n], self.threshold, stride=stride)
+
+    def _frame(
+        self, i: int, A: np.ndarray, pts, vals, scores
+    ) -> tuple[FramePrediction, np.ndarray]:
+        """Frame ``i``'s prediction, its animals best first (at most ``max_instances``)
+        and on the frame; and the order taken of the animals given."""
+        order = np.argsort(-scores, kind="stable")[: self.max_instances]
+        pts, vals, scores = pts[order], vals[order], scores[order]
+        if len(pts):
+            pts = output_to_input(torch.from_numpy(A[i : i + 1]), torch.from_numpy(pts)[None])
+            pts = pts[0].numpy()
+        return FramePrediction(i, pts, vals, scores), order
+
+
+class BottomUpPredictor(_EveryAnimalPredictor):
+    """A bottom-up model: node peaks grouped into animals by the part affinity fields."""
+
+    kind = ModelKind.BOTTOM_UP
+
+    def _read_settings(self) -> None:
+        self.edges = [tuple(e) for e in self.info.edges]
+        self.settings = grouping_settings(self.folder)
 
     @torch.inference_mode()
     def predict_batch(self, frames: np.ndarray) -> list[FramePrediction]:
         """Predict the animals on a batch of frames ``(B, H, W[, C])`` uint8."""
-        x = self._to_tensor(frames).to(self.device)
-        maps, A = self._full_frames(self.model, self.info, x)
+        maps, A, (sample, channel, points, values) = self._peaks(frames)
         n, stride = len(self.node_names), self.info.output_stride
-        cms = maps[:, :n]
         pafs = maps[:, n:].reshape(len(maps), len(self.edges), 2, *maps.shape[-2:])
-        sample, channel, points, values = local_peaks(cms, self.threshold, stride=stride)
         groups = group_instances(
             pafs, sample, channel, points, values, self.edges, n, stride, self.settings
         )
         A = A.cpu().double().numpy()
-        out = []
-        for i, (pts, vals, scores) in enumerate(groups):
-            order = np.argsort(-scores, kind="stable")[: self.max_instances]
-            pts, vals, scores = pts[order], vals[order], scores[order]
-            if len(pts):
-                pts = output_to_input(torch.from_numpy(A[i : i + 1]), torch.from_numpy(pts)[None])
-                pts = pts[0].numpy()
-            out.append(FramePrediction(i, pts, vals, scores))
-        return out
+        return [self._frame(i, A, *group)[0] for i, group in enumerate(groups)]
 
 
-class BottomUpIdPredictor(Predictor):
-    """A bottom-up-ID model: node peaks above ``peak_threshold`` (default 0.2) grouped into
-    one animal per track by the class maps; at most ``max_instances`` per frame (the
-    highest identity scores). Each animal is named by its track."""
+class BottomUpIdPredictor(_EveryAnimalPredictor):
+    """A bottom-up-ID model: node peaks grouped into one animal per track by the class
+    maps, each named by its track (the highest identity scores first)."""
 
-    def __init__(
-        self,
-        folder: str | os.PathLike | ModelFolder,
-        device: str = "auto",
-        peak_threshold: float | None = None,
-        max_instances: int | None = None,
-        precision: str = "auto",
-    ):
-        super().__init__(device, precision)
-        folder = model_folder(folder)
-        self.model, self.info = self._load(folder, ModelKind.BOTTOM_UP_ID)
-        self.node_names: list[str] = list(self.info.node_names)
-        self.class_names: list[str] = list(self.info.class_names)
-        self.threshold = 0.2 if peak_threshold is None else peak_threshold
-        self.max_instances = max_instances
-        self.in_channels = self.info.in_channels
-        try:
-            cfg = TrainingConfig.load(folder.config_file).model(ModelKind.BOTTOM_UP_ID)
-        except ConfigError:
-            cfg = BottomUpIdConfig()
-        self.min_instance_peaks = cfg.min_instance_peaks
+    kind = ModelKind.BOTTOM_UP_ID
+
+    def _read_settings(self) -> None:
+        self.class_names = list(self.info.class_names)
+        self.min_instance_peaks = trained_section(self.folder, self.kind).min_instance_peaks
 
     @torch.inference_mode()
     def predict_batch(self, frames: np.ndarray) -> list[FramePrediction]:
         """Predict the named animals on a batch of frames ``(B, H, W[, C])`` uint8."""
-        x = self._to_tensor(frames).to(self.device)
-        maps, A = self._full_frames(self.model, self.info, x)
+        maps, A, (sample, channel, points, values) = self._peaks(frames)
         n, stride = len(self.node_names), self.info.output_stride
-        sample, channel, points, values = local_peaks(maps[:, :n], self.threshold, stride=stride)
         groups = group_by_class(
             maps[:, n:], sample, channel, points, values, n, stride, self.min_instance_peaks
         )
         A = A.cpu().double().numpy()
         out = []
-        for i, (classes, pts, vals, scores) in enumerate(groups):
-            order = np.argsort(-scores, kind="stable")[: self.max_instances]
-            classes, pts, vals, scores = classes[order], pts[order], vals[order], scores[order]
-            if len(pts):
-                pts = output_to_input(torch.from_numpy(A[i : i + 1]), torch.from_numpy(pts)[None])
-                pts = pts[0].numpy()
-            pred = FramePrediction(i, pts, vals, scores)
-            pred.identities = [self.class_names[c] for c in classes]
-            pred.identity_scores = scores.copy()
+        for i, (classes, *group) in enumerate(groups):
+            pred, order = self._frame(i, A, *group)
+            pred.identities = [self.class_names[c] for c in classes[order]]
+            pred.identity_scores = pred.scores.copy()
             out.append(pred)
         return out
