@@ -4,10 +4,10 @@ prediction frames/s next to the forward-only rate, on the built-in sample.
 For each pipeline (single-instance on a one-animal sample, top-down and bottom-up on the
 three-animal sample) it trains from scratch for ``--steps`` batches per model with mixed
 precision on ``cuda`` and prints training samples/s per model; then it predicts the
-sample's 300 frames and prints end-to-end frames/s (decoding included) next to the
-models' forward passes alone on the same batches. Last, NCCL: one all-reduce through a
-one-process NCCL group, and ``torchrun --nproc_per_node=N`` (N = the GPUs there are)
-training the top-down pipeline through the command line.
+sample's 300 frames and prints end-to-end frames/s (decoding included) next to the rate
+the models' forward passes alone would allow (their time in that run, timed by hooks).
+Last, NCCL: one all-reduce through a one-process NCCL group, and ``torchrun
+--nproc_per_node=N`` (N = the GPUs there are) training top-down through the command line.
 
 Without a CUDA GPU it says so and exits 0.
 
@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from napari_sleap_train.choices import PipelineKind
@@ -61,32 +60,33 @@ def train(project, kind: PipelineKind, out: Path, steps: int, batch: int) -> dic
 
 
 def predict(project, run: Path, batch: int) -> tuple[float, float]:
-    """End-to-end prediction frames/s on the sample video, and the forward-only rate."""
+    """End-to-end prediction frames/s on the sample video, and the rate its models' forward
+    passes alone would allow (time inside the networks, timed by hooks during that run)."""
     predictor = predictor_from_run(run, device="cuda", precision="bf16")
     video = LazyVideo(project.videos[0])
-    frames = list(range(video.n_frames))
+    frames = list(range(len(video)))
+    models = [m for m in vars(predictor).values() if isinstance(m, torch.nn.Module)]
+    inside = [0.0]
+
+    def started(*_):
+        torch.cuda.synchronize()
+        inside.append(time.perf_counter())
+
+    def ended(*_):
+        torch.cuda.synchronize()
+        inside[0] += time.perf_counter() - inside.pop()
+
+    hooks = [h for m in models for h in (m.register_forward_pre_hook(started),
+                                         m.register_forward_hook(ended))]  # fmt: skip
+    for _ in predictor.predict_video(video, frames[:batch], batch_size=batch):
+        pass  # warm-up: cuDNN picks its kernels
+    inside[0] = 0.0
     stats = PredictionStats()
     for _ in predictor.predict_video(video, frames, batch_size=batch, stats=stats):
         pass
-    x = predictor._to_tensor(np.stack([video.frame(f) for f in frames[:batch]]))
-    models = [m for m in vars(predictor).values() if isinstance(m, torch.nn.Module)]
-    x = x.cuda() / 255.0
-    torch.cuda.synchronize()
-    t0, n = time.perf_counter(), 0
-    with torch.inference_mode():
-        while time.perf_counter() - t0 < 3.0:
-            for model in models:
-                predictor._run(model, _fit(x, model))
-            n += len(x)
-    torch.cuda.synchronize()
-    return stats.fps, n / (time.perf_counter() - t0)
-
-
-def _fit(x: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
-    """Frames cropped to a multiple of the model's max stride (the forward pass alone)."""
-    stride = model.spec.max_stride
-    h, w = x.shape[-2] // stride * stride, x.shape[-1] // stride * stride
-    return x[..., :h, :w]
+    for hook in hooks:
+        hook.remove()
+    return stats.fps, len(frames) / max(inside[0], 1e-9)
 
 
 def nccl_all_reduce() -> str:
