@@ -25,7 +25,8 @@ included), each model's training samples/s next to a pure forward+backward+step 
 network and batch, and the seconds one epoch of every model costs together. For an ID model
 (the sample datasets, whose animals carry marks and their identity as their track) it also
 prints the share of matched test instances named with their own track and the identity
-switches over all of the video's frames.
+switches over all of the video's frames, and for top-down-ID what its identity head adds
+to prediction time (the same model timed with and without the head).
 
 Run: ``.venv/bin/python benchmarks/bench_time_to_accuracy.py [--dataset pair]
 [--minutes 2 5 10] [--presets fast-cpu sleap] [--pipeline top-down] [--auto-settings]
@@ -188,7 +189,32 @@ def identity_figures(predictor, lazy, truth: dict, test: list[int], names: list[
     preds = list(predictor.predict_video(lazy, every))
     on_test = identity_metrics(frames_of(p for p in preds if p.frame_idx in test_set))
     over_all = identity_metrics(frames_of(preds))
-    return {"named_right": on_test["named_right_fraction"], "switches": over_all["id_switches"]}
+    return {
+        "named_right": on_test["named_right_fraction"],
+        "switches": over_all["id_switches"],
+        "id_cost": identity_cost(predictor, lazy, test),
+    }
+
+
+def identity_cost(predictor, lazy, frames: list[int], repeats: int = 3) -> float | None:
+    """Extra prediction time a top-down-ID model's identity head costs: the same predictor
+    timed on the same frames with the head and without it (alternating, best of
+    ``repeats``). None for models whose identities are not a separate head."""
+    model = getattr(predictor, "instance", None)
+    if getattr(model, "classes", None) is None:
+        return None
+    head, names = model.classes, predictor.class_names
+    best = {True: float("inf"), False: float("inf")}
+    try:
+        for _ in range(repeats):
+            for on in (True, False):
+                model.classes, predictor.class_names = (head, names) if on else (None, [])
+                t0 = time.perf_counter()
+                list(predictor.predict_video(lazy, frames))
+                best[on] = min(best[on], time.perf_counter() - t0)
+    finally:
+        model.classes, predictor.class_names = head, names
+    return best[True] / best[False] - 1
 
 
 def run(project: Project, config: TrainingConfig, minutes: float, video, truth, test, work):
@@ -215,7 +241,7 @@ def run(project: Project, config: TrainingConfig, minutes: float, video, truth, 
         [(truth[p.frame_idx], p.points, p.scores) for p in preds], predictor.node_names
     )
     rates = {k: batches[k] * bs.get(k, 0) / max(elapsed[k], 1e-9) for k in kinds}
-    ids = {"named_right": None, "switches": None}
+    ids = {"named_right": None, "switches": None, "id_cost": None}
     if predictor.class_names and NAMES:
         ids = identity_figures(predictor, lazy, truth, test, NAMES)
     return {"train_min": train_min, "rates": rates, "fps": stats.fps, **m, **ids}
@@ -346,6 +372,11 @@ def main() -> None:
                         f"  {per_model}  epoch {epoch_seconds(config, r['rates']):.1f} s",
                         flush=True,
                     )
+                    if r["id_cost"] is not None:
+                        print(
+                            f"  {pipeline}: the identity head adds {100 * r['id_cost']:.1f} % "
+                            "to prediction time (same model and frames, with and without it)"
+                        )
 
 
 if __name__ == "__main__":
