@@ -66,27 +66,29 @@ def predict(project, run: Path, batch: int) -> tuple[float, float]:
     video = LazyVideo(project.videos[0])
     frames = list(range(len(video)))
     models = [m for m in vars(predictor).values() if isinstance(m, torch.nn.Module)]
-    inside = [0.0]
+    inside, t0 = 0.0, 0.0
 
     def started(*_):
+        nonlocal t0
         torch.cuda.synchronize()
-        inside.append(time.perf_counter())
+        t0 = time.perf_counter()
 
     def ended(*_):
+        nonlocal inside
         torch.cuda.synchronize()
-        inside[0] += time.perf_counter() - inside.pop()
+        inside += time.perf_counter() - t0
 
     hooks = [h for m in models for h in (m.register_forward_pre_hook(started),
                                          m.register_forward_hook(ended))]  # fmt: skip
     for _ in predictor.predict_video(video, frames[:batch], batch_size=batch):
         pass  # warm-up: cuDNN picks its kernels
-    inside[0] = 0.0
+    inside = 0.0
     stats = PredictionStats()
     for _ in predictor.predict_video(video, frames, batch_size=batch, stats=stats):
         pass
     for hook in hooks:
         hook.remove()
-    return stats.fps, len(frames) / max(inside[0], 1e-9)
+    return stats.fps, len(frames) / max(inside, 1e-9)
 
 
 def nccl_all_reduce() -> str:
