@@ -137,7 +137,7 @@ def _load(name: str, work: Path):
     raise SystemExit(f"unknown dataset {name}")
 
 
-OVERRIDES: dict[str, float] = {}  # --set model.input_scaling=0.3 model.max_stride=32
+OVERRIDES: dict[str, float] = {}  # --set model.input_scaling=0.3 model.learning_rate=3e-4
 AUTO = False  # --auto-settings
 AUTO_SAID: list[str] = []
 CAMERA: str | None = None  # --camera
@@ -168,6 +168,9 @@ def configured(name: str, pipeline: str, project: Project) -> TrainingConfig:
         section = config.model(model)
         if setting in ("max_stride", "filters", "output_stride"):
             setattr(section.backbone, setting, int(value))
+        elif setting in ("learning_rate", "batch_size", "batches_per_epoch"):
+            opt = section.optimization
+            setattr(opt, setting, value if setting == "learning_rate" else int(value))
         else:
             setattr(section, setting, int(value) if setting == "training_crop" else value)
     return config.validate()
@@ -297,7 +300,8 @@ def main() -> None:
         nargs="*",
         default=[],
         metavar="MODEL.SETTING=VALUE",
-        help="e.g. single_instance.input_scaling=0.3 single_instance.max_stride=32",
+        help="e.g. single_instance.input_scaling=0.3 single_instance.max_stride=32 "
+        "bottom_up.learning_rate=3e-4 (a peak rate under fast-cpu)",
     )
     parser.add_argument(
         "--auto-settings", action="store_true", help="settings chosen from the data first"

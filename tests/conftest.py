@@ -38,17 +38,18 @@ def bottom_up_run(sample_paths, tmp_path_factory) -> Path:
     from napari_sleap_train.project import load_project
     from napari_sleap_train.training.pipeline import pipeline_events
 
-    # float32, seed 0: whether 320 steps leave the empty-map plateau depends on the seed
-    # and the precision (bfloat16, "auto" on CPUs that have it, stayed at validation MSE
-    # 0.018 where float32 reached 0.004), and the tests need a model that finds animals
-    config = TrainingConfig(device="cpu", precision="fp32").for_pipeline(PipelineKind.BOTTOM_UP)
+    # learning rate 3e-4: at 1e-3 (constant, no warm-up) whether 320 steps leave the
+    # empty-map plateau was luck of the seed and the precision (seeds 0-3 in bfloat16:
+    # loss on the labelled frames 0.011-0.0195 against 0.0212 for empty maps, the ReLUs
+    # dying); at 3e-4 seeds 0-3 reached 0.003-0.005 in bfloat16, seeds 0-1 in float32 too
+    config = TrainingConfig(device="cpu").for_pipeline(PipelineKind.BOTTOM_UP)
     # ±15° rotation: the sample's animals face every way, so auto would rotate ±180°,
     # which 320 steps do not learn well enough for the tests' checks of the dock's wiring
     config.pipeline.camera_view = CameraView.SIDE
     section = config.model(ModelKind.BOTTOM_UP)
     section.input_scaling = 0.5
     opt = section.optimization
-    opt.learning_rate, opt.batches_per_epoch, opt.epochs = 1e-3, 40, 8
+    opt.learning_rate, opt.batches_per_epoch, opt.epochs = 3e-4, 40, 8
     out = tmp_path_factory.mktemp("bottom_up") / "models"
     list(pipeline_events(load_project(sample_paths.project), config, out))
     return out
