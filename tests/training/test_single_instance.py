@@ -55,7 +55,9 @@ def test_single_instance_finds_the_animal_on_held_out_frames(one_animal, tmp_pat
     project = load_project(one_animal.project)
     config = TrainingConfig(device="cpu").for_pipeline(PipelineKind.SINGLE_INSTANCE)
     opt = config.model(ModelKind.SINGLE_INSTANCE).optimization
-    opt.learning_rate, opt.batches_per_epoch, opt.epochs = 1e-3, 40, 10  # fixed steps
+    # fixed steps at 3e-4: at 1e-3 without warm-up seeds 1 and 3 stayed on the empty-map
+    # plateau (27 % and 0 % found); at 3e-4 seeds 0, 1 and 3 found every animal
+    opt.learning_rate, opt.batches_per_epoch, opt.epochs = 3e-4, 40, 10
     finished = [
         e
         for e in pipeline_events(project, config, tmp_path / "models")
