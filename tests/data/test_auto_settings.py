@@ -72,13 +72,16 @@ def test_small_animals_on_large_frames_train_on_crops_on_the_cpu():
     cpu.validate()
 
 
-def test_bottom_up_drops_fragments_smaller_than_half_the_fewest_labelled_nodes():
+def test_bottom_up_drops_fragments_under_a_quarter_of_the_skeleton_or_half_the_fewest():
     config = TrainingConfig().for_pipeline(PipelineKind.BOTTOM_UP)
     many = np.tile(animals(40), (2, 4, 1))  # two animals of 12 nodes
-    many[1, 8:] = np.nan  # one with 8 visible
     out, notes = settings_from_data(config, many, (384, 384), cpu=True)
-    assert out.model(ModelKind.BOTTOM_UP).min_instance_peaks == 4
-    assert "min instance peaks 4" in notes[-1]
+    assert out.model(ModelKind.BOTTOM_UP).min_instance_peaks == 3
+    assert "min instance peaks 3 (a quarter of the skeleton's 12" in notes[-1]
+    many[1, 4:] = np.nan  # one shows 4 body parts: animals that show few must stay
+    out, notes = settings_from_data(config, many, (384, 384), cpu=True)
+    assert out.model(ModelKind.BOTTOM_UP).min_instance_peaks == 2
+    assert "half the fewest body parts of a labelled animal, 4" in notes[-1]
     few, _ = settings_from_data(config, animals(40)[:, :2], (384, 384), cpu=True)
     assert few.model(ModelKind.BOTTOM_UP).min_instance_peaks == 1  # two-node animals stay
 

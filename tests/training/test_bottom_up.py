@@ -4,6 +4,7 @@ ground truth."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -59,6 +60,20 @@ def test_max_instances_keeps_the_best_grouped_animals(trained):
     frame = LazyVideo(project.videos[0]).frame(40)
     (pred,) = predictor.predict_batch(frame[None])
     assert pred.n_instances == 1
+
+
+def test_groups_of_under_a_quarter_of_the_body_parts_are_not_animals(trained):
+    project, out = trained
+    predictor = predictor_from_run(out, device="cpu")
+    quarter = len(project.node_names) // 4
+    assert predictor.settings.min_instance_peaks == quarter == 2  # trained with the default 0
+    keep_all = predictor_from_run(out, device="cpu")
+    keep_all.settings = dataclasses.replace(keep_all.settings, min_instance_peaks=1)
+    frames = np.stack([LazyVideo(project.videos[0]).frame(f) for f in range(0, 300, 30)])
+    for pred, every in zip(predictor.predict_batch(frames), keep_all.predict_batch(frames)):
+        sizes = np.isfinite(every.points[..., 0]).sum(1)
+        assert np.isfinite(pred.points[..., 0]).sum(1).min(initial=quarter) >= quarter
+        assert pred.n_instances == (sizes >= quarter).sum()
 
 
 def test_the_command_line_trains_and_predicts_bottom_up(sample_paths, tmp_path):

@@ -36,6 +36,7 @@ from .parts import (
     PipelineConfig,
     SingleInstanceConfig,
     TrackingConfig,
+    min_instance_peaks,
 )
 from .settings import Setting, build, count_unset, part, problems, to_jsonable
 
@@ -60,6 +61,7 @@ __all__ = [
     "PipelineConfig",
     "SingleInstanceConfig",
     "TrackingConfig",
+    "min_instance_peaks",
     "TrainingConfig",
     "default_config",
     "default_models",

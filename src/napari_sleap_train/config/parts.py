@@ -336,10 +336,19 @@ class CenteredInstanceIdConfig(CenteredInstanceConfig):
 
 MIN_INSTANCE_PEAKS = Setting(
     "Min instance peaks",
-    "Animals assembled from fewer body parts than this are dropped (0 keeps all).",
+    "Animals assembled from fewer body parts than this are dropped. 0 (the default): a "
+    "quarter of the skeleton's body parts, so a few body parts that failed to join their "
+    "animal are not taken for another animal; 1 keeps every group (SLEAP's 0).",
     lo=0,
     hi=1000,
 )
+
+
+def min_instance_peaks(value: int, n_nodes: int) -> int:
+    """The min instance peaks a setting of ``value`` means for a skeleton of ``n_nodes``
+    (0: a quarter of them)."""
+    return int(value) if value else n_nodes // 4
+
 
 TRAINING_CROP = Setting(
     "Training crop",

@@ -13,8 +13,10 @@ and bottom-up):
 - on the CPU, training crops twice the largest animal's side (at least
   :data:`MIN_CROP_PX` px) when they hold at most half the scaled frame's pixels: each step
   then costs a fraction of a whole frame's, and predictions still see whole frames;
-- bottom-up: min instance peaks half the fewest body parts of any labelled animal, so
-  fragments (two or three body parts that failed to connect to their animal) are dropped.
+- bottom-up: min instance peaks a quarter of the skeleton's body parts (the default), or
+  half the fewest body parts of any labelled animal where that is fewer (animals that show
+  few body parts stay), so fragments (two or three body parts that failed to connect to
+  their animal) are dropped.
 
 For the top-down centered-instance model the crop is the auto crop; on the CPU a crop
 larger than :data:`CPU_CROP` px is taken at full resolution and resized to it (instance
@@ -140,11 +142,16 @@ def _training_crop(
 def _min_instance_peaks(config: TrainingConfig, kind: ModelKind, instances: np.ndarray) -> str:
     section = config.model(kind)
     visible = np.isfinite(instances).all(-1).sum(-1)
-    fewest = int(visible[visible > 0].min())
-    section.min_instance_peaks = fewest // 2
+    fewest, quarter = int(visible[visible > 0].min()), instances.shape[1] // 4
+    section.min_instance_peaks = max(1, min(quarter, fewest // 2))
+    why = (
+        f"a quarter of the skeleton's {instances.shape[1]} body parts"
+        if quarter <= fewest // 2
+        else f"half the fewest body parts of a labelled animal, {fewest}"
+    )
     return (
-        f"{kind.label}: min instance peaks {fewest // 2} (half the fewest body "
-        f"parts of a labelled animal, {fewest}): smaller groups are fragments, dropped."
+        f"{kind.label}: min instance peaks {section.min_instance_peaks} ({why}): smaller "
+        "groups are fragments, dropped."
     )
 
 

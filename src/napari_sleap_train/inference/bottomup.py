@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..choices import ModelKind
-from ..config import MODEL_CONFIGS, ModelConfig, TrainingConfig
+from ..config import MODEL_CONFIGS, ModelConfig, TrainingConfig, min_instance_peaks
 from ..errors import ConfigError
 from ..models.folder import ModelFolder
 from .class_grouping import group_by_class
@@ -28,15 +28,15 @@ def trained_section(folder: ModelFolder, kind: ModelKind) -> ModelConfig:
         return MODEL_CONFIGS[kind]()
 
 
-def grouping_settings(folder: ModelFolder) -> GroupingSettings:
-    """The grouping settings the model was trained with (SLEAP's defaults when its folder
-    keeps no configuration)."""
+def grouping_settings(folder: ModelFolder, n_nodes: int) -> GroupingSettings:
+    """The grouping settings the model of ``n_nodes`` body parts was trained with (the
+    defaults when its folder keeps no configuration)."""
     cfg = trained_section(folder, ModelKind.BOTTOM_UP)
     return GroupingSettings(
         max_edge_length_ratio=cfg.max_edge_length_ratio,
         dist_penalty_weight=cfg.dist_penalty_weight,
         min_line_score=cfg.min_line_score,
-        min_instance_peaks=cfg.min_instance_peaks,
+        min_instance_peaks=min_instance_peaks(cfg.min_instance_peaks, n_nodes),
     )
 
 
@@ -95,7 +95,7 @@ class BottomUpPredictor(_EveryAnimalPredictor):
 
     def _read_settings(self) -> None:
         self.edges = [tuple(e) for e in self.info.edges]
-        self.settings = grouping_settings(self.folder)
+        self.settings = grouping_settings(self.folder, len(self.node_names))
 
     @torch.inference_mode()
     def predict_batch(self, frames: np.ndarray) -> list[FramePrediction]:
@@ -118,7 +118,8 @@ class BottomUpIdPredictor(_EveryAnimalPredictor):
 
     def _read_settings(self) -> None:
         self.class_names = list(self.info.class_names)
-        self.min_instance_peaks = trained_section(self.folder, self.kind).min_instance_peaks
+        setting = trained_section(self.folder, self.kind).min_instance_peaks
+        self.min_instance_peaks = min_instance_peaks(setting, len(self.node_names))
 
     @torch.inference_mode()
     def predict_batch(self, frames: np.ndarray) -> list[FramePrediction]:
