@@ -72,12 +72,12 @@ def test_small_animals_on_large_frames_train_on_crops_on_the_cpu():
     cpu.validate()
 
 
-def test_bottom_up_drops_fragments_under_a_quarter_of_the_skeleton_or_half_the_fewest():
+def test_bottom_up_drops_fragments_as_the_default_does_or_under_half_the_fewest_nodes():
     config = TrainingConfig().for_pipeline(PipelineKind.BOTTOM_UP)
     many = np.tile(animals(40), (2, 4, 1))  # two animals of 12 nodes
     out, notes = settings_from_data(config, many, (384, 384), cpu=True)
     assert out.model(ModelKind.BOTTOM_UP).min_instance_peaks == 3
-    assert "min instance peaks 3 (a quarter of the skeleton's 12" in notes[-1]
+    assert "min instance peaks 3 (the default for a skeleton of 12" in notes[-1]
     many[1, 4:] = np.nan  # one shows 4 body parts: animals that show few must stay
     out, notes = settings_from_data(config, many, (384, 384), cpu=True)
     assert out.model(ModelKind.BOTTOM_UP).min_instance_peaks == 2

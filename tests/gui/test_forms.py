@@ -23,6 +23,7 @@ def test_widgets_take_label_help_and_range_from_the_declarations(qtbot):
                 FieldSpec("batch", "config.models.*.optimization.batch_size"),
                 FieldSpec("start", "starts.centroid.start"),
                 FieldSpec("predict", "after.predict_on"),
+                FieldSpec("peaks", "config.models.bottom_up.min_instance_peaks"),
             ]
         }
     )
@@ -31,6 +32,7 @@ def test_widgets_take_label_help_and_range_from_the_declarations(qtbot):
     decl = OptimizationConfig.__dataclass_fields__["validation_fraction"].metadata["setting"]
     assert w["vf"].tooltip == decl.help and w["vf"].label == decl.label
     assert w["limit"].label == "Time limit (min, 0 = no limit)"  # 0 stands for None
+    assert w["peaks"].label == "Min instance peaks (0 = a quarter of the body parts, at most 4)"
     assert w["predict"].choices[0] is None and FrameTarget.LIST not in w["predict"].choices
     assert set(w["schedule"].choices) == set(Schedule)
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from napari_sleap_train.config import min_instance_peaks
 from napari_sleap_train.data.confmaps import part_affinity_fields
 from napari_sleap_train.inference.grouping import GroupingSettings, edge_order, group_instances
 
@@ -109,3 +110,9 @@ def test_fragments_joined_by_a_later_edge_become_one_animal():
     )[0]
     assert _same_animals(found, animal)
     assert scores[0] > 2.5  # the three connections' scores together
+
+
+def test_min_instance_peaks_0_means_a_quarter_of_the_skeleton_at_most_4():
+    assert [min_instance_peaks(0, n) for n in (2, 5, 8, 13, 24, 60)] == [0, 1, 2, 3, 4, 4]
+    assert min_instance_peaks(1, 24) == 1  # 1 keeps every group, as SLEAP's 0
+    assert min_instance_peaks(7, 24) == 7

@@ -65,7 +65,7 @@ def test_max_instances_keeps_the_best_grouped_animals(trained):
 def test_groups_of_under_a_quarter_of_the_body_parts_are_not_animals(trained):
     project, out = trained
     predictor = predictor_from_run(out, device="cpu")
-    quarter = len(project.node_names) // 4
+    quarter = min(4, len(project.node_names) // 4)
     assert predictor.settings.min_instance_peaks == quarter == 2  # trained with the default 0
     keep_all = predictor_from_run(out, device="cpu")
     keep_all.settings = dataclasses.replace(keep_all.settings, min_instance_peaks=1)

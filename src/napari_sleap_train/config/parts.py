@@ -337,17 +337,23 @@ class CenteredInstanceIdConfig(CenteredInstanceConfig):
 MIN_INSTANCE_PEAKS = Setting(
     "Min instance peaks",
     "Animals assembled from fewer body parts than this are dropped. 0 (the default): a "
-    "quarter of the skeleton's body parts, so a few body parts that failed to join their "
-    "animal are not taken for another animal; 1 keeps every group (SLEAP's 0).",
+    "quarter of the skeleton's body parts, at most 4, so two or three body parts that "
+    "failed to join their animal are not taken for another animal; 1 keeps every group "
+    "(SLEAP's 0).",
     lo=0,
     hi=1000,
+    zero="a quarter of the body parts, at most 4",
 )
+
+FRAGMENT_PEAKS = 4
+"""Groups this large or larger can be animals on any skeleton: failed connections leave
+groups of two or three body parts, an animal grouped only in part leaves more."""
 
 
 def min_instance_peaks(value: int, n_nodes: int) -> int:
     """The min instance peaks a setting of ``value`` means for a skeleton of ``n_nodes``
-    (0: a quarter of them)."""
-    return int(value) if value else n_nodes // 4
+    (0: a quarter of them, at most :data:`FRAGMENT_PEAKS`)."""
+    return int(value) if value else min(FRAGMENT_PEAKS, n_nodes // 4)
 
 
 TRAINING_CROP = Setting(

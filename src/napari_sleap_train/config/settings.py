@@ -32,7 +32,8 @@ class Setting:
 
     ``lo``/``hi`` bound the value (``lo_open``/``hi_open``: the bound itself is not
     allowed); ``none`` says what ``None`` means (empty: ``None`` is not allowed);
-    ``options`` are the values a form offers in a list; ``step`` is a form's step.
+    ``options`` are the values a form offers in a list; ``step`` is a form's step;
+    ``zero`` says what the value 0 means, where it means more than nothing.
     """
 
     label: str
@@ -46,6 +47,7 @@ class Setting:
     none: str = ""
     options: tuple = ()
     step: float | None = None
+    zero: str = ""
 
     def field(self, default: Any) -> Any:
         """A dataclass field with this declaration and ``default``."""

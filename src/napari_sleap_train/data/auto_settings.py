@@ -13,10 +13,10 @@ and bottom-up):
 - on the CPU, training crops twice the largest animal's side (at least
   :data:`MIN_CROP_PX` px) when they hold at most half the scaled frame's pixels: each step
   then costs a fraction of a whole frame's, and predictions still see whole frames;
-- bottom-up: min instance peaks a quarter of the skeleton's body parts (the default), or
-  half the fewest body parts of any labelled animal where that is fewer (animals that show
-  few body parts stay), so fragments (two or three body parts that failed to connect to
-  their animal) are dropped.
+- bottom-up: min instance peaks as the default (a quarter of the skeleton's body parts,
+  at most 4), or half the fewest body parts of any labelled animal where that is fewer
+  (animals that show few body parts stay), so fragments (two or three body parts that
+  failed to connect to their animal) are dropped.
 
 For the top-down centered-instance model the crop is the auto crop; on the CPU a crop
 larger than :data:`CPU_CROP` px is taken at full resolution and resized to it (instance
@@ -32,7 +32,7 @@ import math
 import numpy as np
 
 from ..choices import ModelKind
-from ..config import FullFrameModelConfig, TrainingConfig
+from ..config import FullFrameModelConfig, TrainingConfig, min_instance_peaks
 from ..models.receptive_field import receptive_field_px
 from .camera_view import resolve_camera_view
 from .datasets import round_up
@@ -142,11 +142,11 @@ def _training_crop(
 def _min_instance_peaks(config: TrainingConfig, kind: ModelKind, instances: np.ndarray) -> str:
     section = config.model(kind)
     visible = np.isfinite(instances).all(-1).sum(-1)
-    fewest, quarter = int(visible[visible > 0].min()), instances.shape[1] // 4
-    section.min_instance_peaks = max(1, min(quarter, fewest // 2))
+    fewest, default = int(visible[visible > 0].min()), min_instance_peaks(0, instances.shape[1])
+    section.min_instance_peaks = max(1, min(default, fewest // 2))
     why = (
-        f"a quarter of the skeleton's {instances.shape[1]} body parts"
-        if quarter <= fewest // 2
+        f"the default for a skeleton of {instances.shape[1]} body parts"
+        if default <= fewest // 2
         else f"half the fewest body parts of a labelled animal, {fewest}"
     )
     return (

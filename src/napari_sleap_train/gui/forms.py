@@ -204,8 +204,8 @@ def declaration(template: Any, path: str) -> tuple[Setting, type, bool]:
 def _label(decl: Setting, override: str, none_is_zero: bool) -> str:
     """The label, with its unit and what 0 means where 0 stands for None."""
     notes = [decl.unit] if decl.unit in ("px", "min") else []
-    if none_is_zero:
-        notes.append(f"0 = {decl.none}")
+    if none_is_zero or decl.zero:
+        notes.append(f"0 = {decl.zero or decl.none}")
     text = override or decl.label
     return f"{text} ({', '.join(notes)})" if notes else text
 
