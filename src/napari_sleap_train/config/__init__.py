@@ -61,11 +61,11 @@ __all__ = [
     "PipelineConfig",
     "SingleInstanceConfig",
     "TrackingConfig",
-    "min_instance_peaks",
     "TrainingConfig",
     "default_config",
     "default_models",
     "default_preset",
+    "min_instance_peaks",
     "pipeline_for_counts",
     "preset",
 ]

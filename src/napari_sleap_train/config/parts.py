@@ -346,8 +346,8 @@ MIN_INSTANCE_PEAKS = Setting(
 )
 
 FRAGMENT_PEAKS = 4
-"""Groups this large or larger can be animals on any skeleton: failed connections leave
-groups of two or three body parts, an animal grouped only in part leaves more."""
+"""The most body parts the default asks of an animal, whatever the skeleton: connections
+that fail leave groups of two or three body parts, an animal grouped only in part more."""
 
 
 def min_instance_peaks(value: int, n_nodes: int) -> int:
