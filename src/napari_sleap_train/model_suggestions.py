@@ -21,7 +21,10 @@ predicts each frame as it is and rotated by ±the angle the pose model was train
     The mean of the two ranks (each frame's percentile among the sampled frames).
 
 Frames are then taken best first, at least ``min_gap`` frames apart, so a burst of odd
-frames gives one suggestion, not ten neighbours. Each suggestion says why it was made, and
+frames gives one suggestion, not ten neighbours. For novelty and the mix each frame taken
+counts as labelled from then on: the novelty of the frames left is measured again against
+its predicted poses too, so twenty suggestions show twenty different new poses, not one
+new pose twenty times. Each suggestion says why it was made, and
 keeps the predictions made of its frame, ready to correct. No napari or Qt here.
 """
 
@@ -74,6 +77,7 @@ class FrameDoubt:
     n_instances: int
     prediction: FramePrediction | None = None  # the frame as it is
     missing: int = 0  # animals fewer than labelled frames usually hold
+    animal_novelty: np.ndarray | None = None  # per predicted animal, as `pose_novelty`
     score: float = 0.0
     reason: str = ""
 
@@ -232,14 +236,16 @@ def frame_doubts(
             pred.frame_idx = f
             others = [t[i] for t in turned]
             missing = missing_animals(pred, others, expected)
+            novelties = pose_novelty(pred.points, labelled)
             out.append(
                 FrameDoubt(
                     frame=f,
                     uncertainty=tta_doubt(pred, others, expected),
-                    novelty=frame_novelty(pose_novelty(pred.points, labelled), missing),
+                    novelty=frame_novelty(novelties, missing),
                     n_instances=pred.n_instances,
                     prediction=pred,
                     missing=missing,
+                    animal_novelty=novelties,
                 )
             )
         if progress is not None:
@@ -265,11 +271,15 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     return ranks / (len(values) - 1)
 
 
-def rank_doubts(doubts: list[FrameDoubt], method: str, angle: float) -> None:
-    """Give every frame its score under ``method`` and the reason to show with it."""
+def rank_doubts(
+    doubts: list[FrameDoubt], method: str, angle: float, fixed: Sequence[FrameDoubt] = ()
+) -> None:
+    """Give every frame of ``doubts`` its score under ``method`` and the reason to show
+    with it, ranked among ``doubts`` and ``fixed`` (frames already taken, left as they are)."""
     _check_model_method(method)
-    unc = _ranks(np.array([d.uncertainty for d in doubts]))
-    nov = _ranks(np.array([d.novelty for d in doubts]))
+    every = [*doubts, *fixed]
+    unc = _ranks(np.array([d.uncertainty for d in every]))
+    nov = _ranks(np.array([d.novelty for d in every]))
     for d, u, v in zip(doubts, unc, nov):
         d.score = {"uncertainty": d.uncertainty, "novelty": d.novelty, "mix": (u + v) / 2}[method]
         unsure = (
@@ -278,22 +288,53 @@ def rank_doubts(doubts: list[FrameDoubt], method: str, angle: float) -> None:
         if d.missing:
             animals = f"{d.missing} animal{'s' if d.missing > 1 else ''}"
             unsure = f"unsure: {animals} fewer than labelled frames hold"
-        new = f"new pose: {d.novelty:.2f} of its size from every labelled pose"
+        new = f"new pose: {d.novelty:.2f} of its size from every labelled or suggested pose"
         if method == "uncertainty" or (method == "mix" and u >= v):
             d.reason = unsure
         else:
             d.reason = new
 
 
-def pick_spread(doubts: list[FrameDoubt], n: int, min_gap: int) -> list[FrameDoubt]:
+def _count_as_labelled(taken: FrameDoubt, left: Sequence[FrameDoubt]) -> None:
+    """Measure the novelty of the frames ``left`` against the poses predicted on ``taken``
+    too, as if it were labelled."""
+    if taken.prediction is None or not taken.prediction.n_instances:
+        return
+    for d in left:
+        if d.prediction is None or d.animal_novelty is None or not d.prediction.n_instances:
+            continue
+        d.animal_novelty = np.minimum(
+            d.animal_novelty, pose_novelty(d.prediction.points, taken.prediction.points)
+        )
+        d.novelty = frame_novelty(d.animal_novelty, d.missing)
+
+
+def pick_spread(
+    doubts: list[FrameDoubt],
+    n: int,
+    min_gap: int,
+    method: str | None = None,
+    angle: float = 15.0,
+) -> list[FrameDoubt]:
     """The ``n`` best-scored frames, no two closer than ``min_gap`` frames (fewer when the
-    gap leaves no more room), best first."""
+    gap leaves no more room), best first.
+
+    With ``method`` novelty or mix, each frame taken counts as labelled: the frames left
+    are measured and ranked again (:func:`rank_doubts`) before the next is taken, so the
+    picks show different new poses.
+    """
     chosen: list[FrameDoubt] = []
-    for d in sorted(doubts, key=lambda d: (-d.score, d.frame)):
-        if len(chosen) == n:
+    left = sorted(doubts, key=lambda d: d.frame)
+    while len(chosen) < n:
+        room = [d for d in left if all(abs(d.frame - c.frame) >= min_gap for c in chosen)]
+        if not room:
             break
-        if all(abs(d.frame - c.frame) >= min_gap for c in chosen):
-            chosen.append(d)
+        best = min(room, key=lambda d: (-d.score, d.frame))
+        chosen.append(best)
+        left.remove(best)
+        if method in ("novelty", "mix"):
+            _count_as_labelled(best, left)
+            rank_doubts(left, method, angle, fixed=chosen)
     return chosen
 
 
@@ -331,7 +372,7 @@ def suggest_with_model(
     doubts = frame_doubts(predictor, video, sample, labelled, angle, batch_size, progress, expected)
     seconds = time.perf_counter() - t0
     rank_doubts(doubts, method, angle)
-    return ModelSuggestions(pick_spread(doubts, n, min_gap), doubts, seconds)
+    return ModelSuggestions(pick_spread(doubts, n, min_gap, method, angle), doubts, seconds)
 
 
 def training_rotation(run_dir) -> float:
