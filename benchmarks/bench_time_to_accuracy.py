@@ -142,6 +142,7 @@ AUTO = False  # --auto-settings
 AUTO_SAID: list[str] = []
 CAMERA: str | None = None  # --camera
 JITTER: str = "none"  # --jitter
+FLIP = False  # --flip
 NAMES: list[str] | None = None  # the dataset's identities (tracks), where it has them
 
 
@@ -163,6 +164,7 @@ def configured(name: str, pipeline: str, project: Project) -> TrainingConfig:
         aug = section.augmentation
         aug.scale = JITTER in ("scale", "both")
         aug.contrast = aug.brightness = JITTER in ("intensity", "both")
+        aug.hflip = aug.hflip or FLIP
     for key, value in OVERRIDES.items():
         model, _, setting = key.partition(".")
         section = config.model(model)
@@ -329,6 +331,12 @@ def main() -> None:
         help="turn on scale jitter (0.9-1.1) and/or brightness and contrast jitter "
         "(SLEAP's ranges) for every model",
     )
+    parser.add_argument(
+        "--flip",
+        action="store_true",
+        help="mirror half the training samples left-right for every model, exchanging the "
+        "skeleton's left/right pairs (found by name where it declares none)",
+    )
     parser.add_argument("--minutes", type=float, nargs="*", default=[2, 5, 10])
     parser.add_argument("--presets", nargs="+", default=["fast-cpu", "sleap"])
     parser.add_argument("--steps", type=int, default=40, help="steps of the pure measurement")
@@ -352,14 +360,23 @@ def main() -> None:
     )
     parser.add_argument("--keep", help="keep the trained model folders under this folder")
     args = parser.parse_args()
-    global AUTO, CAMERA, JITTER, NAMES
-    AUTO, CAMERA, JITTER = args.auto_settings, args.camera, args.jitter
+    global AUTO, CAMERA, JITTER, FLIP, NAMES
+    AUTO, CAMERA, JITTER, FLIP = args.auto_settings, args.camera, args.jitter, args.flip
     for item in args.set:
         key, _, value = item.partition("=")
         OVERRIDES[key] = float(value)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         video, skeleton, truth, train, test = load_dataset(args.dataset, tmp, args.later)
+        if FLIP and not skeleton.symmetries:
+            names = skeleton.node_names
+            pairs = [(names[a], names[b]) for a, b in side_pairs(names)]
+            print(f"flip: left/right pairs by name: {len(pairs)}")
+            skeleton = sio.Skeleton(
+                nodes=names,
+                edges=[(e.source.name, e.destination.name) for e in skeleton.edges],
+                symmetries=pairs,
+            )
         NAMES = identities_of(args.dataset, truth)
         project = training_project(video, skeleton, truth, train, NAMES)
         pipelines = []
