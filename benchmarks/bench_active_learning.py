@@ -9,7 +9,10 @@ video (never suggested). Every method starts from the same first model and train
 number of steps a round, so the methods are compared in one run on equal terms.
 
 Methods: ``random``, ``image-features`` (SLEAP's), ``low-score`` (prediction score),
-``uncertainty``, ``novelty`` and ``mix`` (the model-based ones of ``model_suggestions``).
+``uncertainty``, ``novelty`` and ``mix`` (the model-based ones of ``model_suggestions``),
+and ``oracle``: the frames where the model is furthest from the ground truth, spread as
+the model-based methods spread theirs. No user has the oracle; it is the best that
+suggestions which find what the model gets wrong could do.
 
 It also measures the loop's speed claim: on the last round of the first model-based method,
 the same labels are trained from scratch too, and the time each run needed to reach the
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 import sys
 import tempfile
 import time
@@ -43,6 +47,8 @@ from napari_sleap_train.evaluation import evaluate_frames  # noqa: E402
 from napari_sleap_train.inference.pipelines import predictor_from_run  # noqa: E402
 from napari_sleap_train.model_suggestions import (  # noqa: E402
     MODEL_METHODS,
+    FrameDoubt,
+    pick_spread,
     suggest_with_model,
     training_rotation,
 )
@@ -51,7 +57,7 @@ from napari_sleap_train.suggestions import image_feature_frames, random_frames  
 from napari_sleap_train.training.pipeline import pipeline_events  # noqa: E402
 from napari_sleap_train.video import LazyVideo  # noqa: E402
 
-METHODS = ("random", "image-features", "low-score", "uncertainty", "novelty", "mix")
+METHODS = ("random", "image-features", "low-score", "uncertainty", "novelty", "mix", "oracle")
 
 
 def load(name: str, work: Path):
@@ -117,12 +123,33 @@ def evaluate(run: Path, video, truth, frames) -> dict:
     )
 
 
-def suggest(method, run, video, labelled_poses, candidates, n, seed):
+def worst_frames(run, video, truth, candidates, n: int, sample_size: int = 200) -> list[int]:
+    """The oracle: ``n`` of ``sample_size`` evenly spaced ``candidates`` where the run's
+    predictions are furthest from the ground truth (frames with an animal missed first,
+    then by median node error), no two closer than the model-based methods' gap."""
+    predictor = predictor_from_run(run, device="cpu")
+    pool = np.asarray(candidates)
+    take = min(len(pool), sample_size)
+    sample = np.unique(pool[np.linspace(0, len(pool) - 1, take).round().astype(int)])
+    doubts = []
+    for p in predictor.predict_video(LazyVideo(video), sample.tolist()):
+        gt = truth[p.frame_idx]
+        m = evaluate_frames([(gt, p.points, p.scores)], predictor.node_names)
+        missed = m["instances_gt"] - m["instances_matched"]
+        error = m["dist_p50"] if m["dist_p50"] is not None else 0.0
+        doubts.append(FrameDoubt(p.frame_idx, 0.0, 0.0, p.n_instances, score=1e6 * missed + error))
+    min_gap = max(10, math.ceil((pool[-1] - pool[0] + 1) / (2 * n)))
+    return sorted(d.frame for d in pick_spread(doubts, n, min_gap))
+
+
+def suggest(method, run, video, labelled_poses, candidates, n, seed, truth=None):
     """``n`` frames of ``candidates`` by ``method`` (and the seconds it took)."""
     t0 = time.perf_counter()
     lazy = LazyVideo(video)
     if method == "random":
         frames = random_frames(candidates, n, seed)
+    elif method == "oracle":
+        frames = worst_frames(run, video, truth, candidates, n)
     elif method == "image-features":
         frames = image_feature_frames(lazy, candidates, n, seed)
     elif method == "low-score":
@@ -179,7 +206,13 @@ def time_to(folder: Path, target: float) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="pair", choices=["pair", "sample"])
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=[m for m in METHODS if m != "oracle"],
+        choices=METHODS,
+        help="suggestion methods to compare (default: all but oracle)",
+    )
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--start", type=int, default=20)
     parser.add_argument("--per-round", type=int, default=20)
@@ -235,7 +268,7 @@ def main() -> None:
                 pool = [f for f in candidates if f not in labelled]
                 poses = np.concatenate([truth[f] for f in labelled])
                 frames, secs = suggest(
-                    method, run, video, poses, pool, args.per_round, args.seed + r
+                    method, run, video, poses, pool, args.per_round, args.seed + r, truth
                 )
                 labelled = sorted(set(labelled) | set(frames))
                 project = training_project(video, skeleton, truth, labelled)
