@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import math
 import sys
 import tempfile
 import time
@@ -49,6 +48,7 @@ from napari_sleap_train.model_suggestions import (  # noqa: E402
     MODEL_METHODS,
     FrameDoubt,
     pick_spread,
+    sample_candidates,
     suggest_with_model,
     training_rotation,
 )
@@ -128,9 +128,7 @@ def worst_frames(run, video, truth, candidates, n: int, sample_size: int = 200) 
     predictions are furthest from the ground truth (frames with an animal missed first,
     then by median node error), no two closer than the model-based methods' gap."""
     predictor = predictor_from_run(run, device="cpu")
-    pool = np.asarray(candidates)
-    take = min(len(pool), sample_size)
-    sample = np.unique(pool[np.linspace(0, len(pool) - 1, take).round().astype(int)])
+    sample, min_gap = sample_candidates(candidates, n, sample_size)
     doubts = []
     for p in predictor.predict_video(LazyVideo(video), sample.tolist()):
         gt = truth[p.frame_idx]
@@ -138,7 +136,6 @@ def worst_frames(run, video, truth, candidates, n: int, sample_size: int = 200) 
         missed = m["instances_gt"] - m["instances_matched"]
         error = m["dist_p50"] if m["dist_p50"] is not None else 0.0
         doubts.append(FrameDoubt(p.frame_idx, 0.0, 0.0, p.n_instances, score=1e6 * missed + error))
-    min_gap = max(10, math.ceil((pool[-1] - pool[0] + 1) / (2 * n)))
     return sorted(d.frame for d in pick_spread(doubts, n, min_gap))
 
 

@@ -340,7 +340,7 @@ def main() -> None:
         "skeleton's left/right pairs (found by name where it declares none)",
     )
     parser.add_argument(
-        "--chunk", type=int, default=10, help="frames per chunk of the dance split (default 10)"
+        "--chunk", type=int, default=CHUNK, help=f"frames per chunk of the dance split ({CHUNK})"
     )
     parser.add_argument("--minutes", type=float, nargs="*", default=[2, 5, 10])
     parser.add_argument("--presets", nargs="+", default=["fast-cpu", "sleap"])

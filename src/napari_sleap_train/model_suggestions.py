@@ -57,6 +57,7 @@ __all__ = [
     "pose_novelty",
     "rank_doubts",
     "rotate_frames",
+    "sample_candidates",
     "suggest_from_run",
     "suggest_with_model",
     "training_rotation",
@@ -338,6 +339,22 @@ def pick_spread(
     return chosen
 
 
+def sample_candidates(
+    candidates: Sequence[int], n: int, sample_size: int = 200, min_gap: int | None = None
+) -> tuple[np.ndarray, int]:
+    """The ``sample_size`` evenly spaced ``candidates`` (at least ``n``) a model-based method
+    looks at, and the gap its ``n`` picks keep: ``min_gap``, by default
+    ``max(10, candidates' span / (2 n))`` frames."""
+    pool = np.unique(np.asarray(candidates, dtype=np.int64))
+    if not len(pool):
+        return pool, 10 if min_gap is None else min_gap
+    take = min(len(pool), max(int(sample_size), n))
+    sample = np.unique(pool[np.linspace(0, len(pool) - 1, take).round().astype(np.int64)])
+    if min_gap is None:
+        min_gap = max(10, math.ceil((pool[-1] - pool[0] + 1) / (2 * n)))
+    return sample, min_gap
+
+
 def suggest_with_model(
     predictor,
     video,
@@ -361,13 +378,9 @@ def suggest_with_model(
     """
     _check_model_method(method)
     n = _check_n(n)
-    pool = np.unique(np.asarray(candidates, dtype=np.int64))
-    if not len(pool):
+    sample, min_gap = sample_candidates(candidates, n, sample_size, min_gap)
+    if not len(sample):
         return ModelSuggestions([])
-    take = min(len(pool), max(int(sample_size), n))
-    sample = np.unique(pool[np.linspace(0, len(pool) - 1, take).round().astype(np.int64)])
-    if min_gap is None:
-        min_gap = max(10, math.ceil((pool[-1] - pool[0] + 1) / (2 * n)))
     t0 = time.perf_counter()
     doubts = frame_doubts(predictor, video, sample, labelled, angle, batch_size, progress, expected)
     seconds = time.perf_counter() - t0
