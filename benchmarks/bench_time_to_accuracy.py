@@ -314,6 +314,7 @@ def _num(value, width: int, digits: int) -> str:
 
 
 def main() -> None:
+    global AUTO, CAMERA, JITTER, FLIP, CHUNK, NAMES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--dataset", default="pair", choices=["pair", "dance", "sample", "sample1024"]
@@ -365,7 +366,6 @@ def main() -> None:
     )
     parser.add_argument("--keep", help="keep the trained model folders under this folder")
     args = parser.parse_args()
-    global AUTO, CAMERA, JITTER, FLIP, CHUNK, NAMES
     AUTO, CAMERA, JITTER, FLIP = args.auto_settings, args.camera, args.jitter, args.flip
     CHUNK = args.chunk
     for item in args.set:
