@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_realdata import DATA, split, training_project  # noqa: E402
 from bench_train import pure_step_rate  # noqa: E402
+from napari_sleap_train.choices import ModelKind  # noqa: E402
 from napari_sleap_train.config import TrainingConfig, preset  # noqa: E402
 from napari_sleap_train.data.auto_settings import settings_from_data  # noqa: E402
 from napari_sleap_train.data.datasets import load_labelled_data  # noqa: E402
@@ -150,7 +151,7 @@ NAMES: list[str] | None = None  # the dataset's identities (tracks), where it ha
 
 def configured(name: str, pipeline: str, project: Project) -> TrainingConfig:
     """Preset ``name`` for ``pipeline``, on the CPU, with the settings from the data
-    (``--auto-settings``), then the ``--set`` overrides."""
+    (``--auto-settings``), then the ``--set`` overrides of the models it has."""
     config = preset(name).for_pipeline(pipeline)
     config.device = "cpu"
     if AUTO:
@@ -169,6 +170,8 @@ def configured(name: str, pipeline: str, project: Project) -> TrainingConfig:
         aug.hflip = aug.hflip or FLIP
     for key, value in OVERRIDES.items():
         model, _, setting = key.partition(".")
+        if model in {k.value for k in ModelKind} and model not in config.models:
+            continue  # e.g. centered_instance_id.* for top-down beside top-down-id
         section = config.model(model)
         if setting in ("max_stride", "filters", "output_stride"):
             setattr(section.backbone, setting, int(value))
