@@ -86,7 +86,8 @@ def test_validation_reports_both_losses_that_make_the_loss(project):
     assert m["val_identity_accuracy"] == pytest.approx(1 / 6)
     assert m["val_identity_loss"] > torch.log(torch.tensor(3.0))  # mostly confidently wrong
     expected = ds.loss(pred, y)
-    assert expected == pytest.approx(m["val_confmap_loss"] + 0.01 * m["val_identity_loss"])
+    weight = section.class_loss_weight
+    assert expected == pytest.approx(m["val_confmap_loss"] + weight * m["val_identity_loss"])
 
 
 def test_bottom_up_id_targets_mark_each_track_at_its_own_animals_nodes(project):

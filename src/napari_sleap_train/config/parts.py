@@ -313,13 +313,13 @@ class CenteredInstanceIdConfig(CenteredInstanceConfig):
         "Class loss weight",
         "Weight of the identity (cross-entropy) loss in the loss that picks the best "
         "checkpoint and stops early, next to the confidence maps' 1 (whose loss is about "
-        "1e-3). The identity head learns from its own loss alone, so the weight does not "
-        "change what the body-part maps learn.",
+        "1e-4 to 1e-3). The identity head learns from its own loss alone, so the weight "
+        "does not change what the body-part maps learn.",
         lo=0,
         hi=100,
         lo_open=True,
         step=0.01,
-    ).field(0.01)
+    ).field(0.1)
     class_units: int = Setting(
         "Class units",
         "Channels of the identity head's two convolutions and units of its fully connected layers.",
