@@ -319,7 +319,7 @@ class CenteredInstanceIdConfig(CenteredInstanceConfig):
         hi=100,
         lo_open=True,
         step=0.01,
-    ).field(0.1)
+    ).field(0.01)
     class_units: int = Setting(
         "Class units",
         "Channels of the identity head's two convolutions and units of its fully connected layers.",
