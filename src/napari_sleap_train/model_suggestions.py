@@ -346,12 +346,11 @@ def sample_candidates(
     looks at, and the gap its ``n`` picks keep: ``min_gap``, by default
     ``max(10, candidates' span / (2 n))`` frames."""
     pool = np.unique(np.asarray(candidates, dtype=np.int64))
-    if not len(pool):
-        return pool, 10 if min_gap is None else min_gap
+    if min_gap is None:
+        span = int(pool[-1] - pool[0] + 1) if len(pool) else 0
+        min_gap = max(10, math.ceil(span / (2 * n)))
     take = min(len(pool), max(int(sample_size), n))
     sample = np.unique(pool[np.linspace(0, len(pool) - 1, take).round().astype(np.int64)])
-    if min_gap is None:
-        min_gap = max(10, math.ceil((pool[-1] - pool[0] + 1) / (2 * n)))
     return sample, min_gap
 
 
