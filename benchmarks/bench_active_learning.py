@@ -44,7 +44,7 @@ from bench_realdata import DATA, training_project  # noqa: E402
 from napari_sleap_train.config import preset  # noqa: E402
 from napari_sleap_train.evaluation import evaluate_frames  # noqa: E402
 from napari_sleap_train.inference.pipelines import predictor_from_run  # noqa: E402
-from napari_sleap_train.model_suggestions import (  # noqa: E402
+from napari_sleap_train.model_suggestions import (
     MODEL_METHODS,
     FrameDoubt,
     pick_spread,

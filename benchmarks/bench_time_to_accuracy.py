@@ -53,7 +53,7 @@ from bench_train import pure_step_rate  # noqa: E402
 from napari_sleap_train.choices import ModelKind  # noqa: E402
 from napari_sleap_train.config import TrainingConfig, preset  # noqa: E402
 from napari_sleap_train.data.auto_settings import settings_from_data  # noqa: E402
-from napari_sleap_train.data.datasets import load_labelled_data  # noqa: E402
+from napari_sleap_train.data.labelled import load_labelled_data  # noqa: E402
 from napari_sleap_train.evaluation import evaluate_frames  # noqa: E402
 from napari_sleap_train.inference.pipelines import predictor_from_run  # noqa: E402
 from napari_sleap_train.inference.predictor import PredictionStats  # noqa: E402

@@ -58,16 +58,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_realdata import DATA, split, training_project  # noqa: E402
 from napari_sleap_train.choices import PipelineKind, Similarity, TrackerMethod  # noqa: E402
 from napari_sleap_train.config import PIPELINE_MODELS, default_preset, preset  # noqa: E402
-from napari_sleap_train.config.parts import TrackingConfig  # noqa: E402
+from napari_sleap_train.config.tracking import TrackingConfig  # noqa: E402
 from napari_sleap_train.evaluation.identity import identity_frame  # noqa: E402
 from napari_sleap_train.evaluation.labels import evaluate_labels  # noqa: E402
 from napari_sleap_train.inference.pipelines import predictor_from_run  # noqa: E402
 from napari_sleap_train.inference.results import add_predictions  # noqa: E402
-from napari_sleap_train.inference.topdown import (  # noqa: E402
-    FramePrediction,
-    PredictionStats,
-    TopDownPredictor,
-)
+from napari_sleap_train.inference.topdown import FramePrediction, PredictionStats, TopDownPredictor
 from napari_sleap_train.models.folder import RunFolder  # noqa: E402
 from napari_sleap_train.project import Project, load_project  # noqa: E402
 from napari_sleap_train.sample_data import SampleData, make_sample, sample_dir  # noqa: E402

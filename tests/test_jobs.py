@@ -132,7 +132,8 @@ def test_dock_exports_a_job(make_napari_viewer, sample_paths, tmp_path, qtbot):
 
 
 def test_id_jobs_keep_the_tracks_and_torchrun_trains_bottom_up_id(sample_paths, tmp_path):
-    from napari_sleap_train.data.datasets import identity_classes, load_labelled_data
+    from napari_sleap_train.data.checks import identity_classes
+    from napari_sleap_train.data.labelled import load_labelled_data
     from napari_sleap_train.models.folder import ModelFolder
 
     config = tiny_config(epochs=2, batches=2).for_pipeline("bottom-up-id")

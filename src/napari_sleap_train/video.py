@@ -30,11 +30,7 @@ import numpy as np
 import sleap_io as sio
 
 from .errors import VideoOpenError
-from .video_readers import (
-    MEDIA_SUFFIXES,
-    reader_from_path,
-    reader_from_video,
-)
+from .video_readers import MEDIA_SUFFIXES, reader_from_path, reader_from_video
 
 __all__ = ["LazyVideo", "VideoOpenError", "open_video", "MEDIA_SUFFIXES"]
 

@@ -7,7 +7,7 @@ import sleap_io as sio
 import torch
 
 from napari_sleap_train.data.augment import warp_points
-from napari_sleap_train.data.datasets import load_labelled_data
+from napari_sleap_train.data.labelled import load_labelled_data
 from napari_sleap_train.project import Project
 from napari_sleap_train.training import TrainingFinished
 from napari_sleap_train.training.pipeline import pipeline_events

@@ -7,11 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from napari_sleap_train.data.geometry import (
-    auto_crop_size,
-    instance_anchors,
-    instance_bbox_sides,
-)
+from napari_sleap_train.data.geometry import auto_crop_size, instance_anchors, instance_bbox_sides
 
 NAN = np.nan
 

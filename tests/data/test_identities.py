@@ -7,12 +7,9 @@ import torch
 
 from napari_sleap_train.choices import PipelineKind
 from napari_sleap_train.config import TrainingConfig
-from napari_sleap_train.data.datasets import (
-    BottomUpIdData,
-    InstanceIdData,
-    identity_classes,
-    load_labelled_data,
-)
+from napari_sleap_train.data.checks import identity_classes
+from napari_sleap_train.data.datasets import BottomUpIdData, InstanceIdData
+from napari_sleap_train.data.labelled import load_labelled_data
 from napari_sleap_train.errors import DataError
 from napari_sleap_train.project import load_project
 

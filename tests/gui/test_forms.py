@@ -7,7 +7,7 @@ from qtpy.QtCore import QPointF, Qt
 
 from napari_sleap_train.choices import FrameTarget, ModelKind, Schedule, StartFrom
 from napari_sleap_train.config import TrainingConfig
-from napari_sleap_train.config.parts import OptimizationConfig
+from napari_sleap_train.config.network import OptimizationConfig
 from napari_sleap_train.gui.forms import DockSettings, FieldSpec, SettingsForm
 from napari_sleap_train.gui.monitor import TrainingMonitor, log_ticks
 from napari_sleap_train.gui.size_histogram import SizeHistogram, size_bins

@@ -9,7 +9,7 @@ import pytest
 import sleap_io as sio
 
 from napari_sleap_train.choices import Similarity
-from napari_sleap_train.config.parts import TrackingConfig
+from napari_sleap_train.config.tracking import TrackingConfig
 from napari_sleap_train.errors import TrackingError
 from napari_sleap_train.evaluation import evaluate_labels
 from napari_sleap_train.tracking import clear_tracks, frame_gaps, track_video

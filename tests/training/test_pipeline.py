@@ -29,7 +29,7 @@ from napari_sleap_train.training import (
     TrainingStarted,
 )
 from napari_sleap_train.training.pipeline import pipeline_events
-from napari_sleap_train.training.trainer import cosine_lr
+from napari_sleap_train.training.schedule import cosine_lr
 
 from ..conftest import tiny_config
 

@@ -100,8 +100,9 @@ def test_a_receptive_field_smaller_than_the_animals_is_said_with_the_stride_that
     one_animal,
 ):
     from napari_sleap_train.config import SingleInstanceConfig
-    from napari_sleap_train.data.datasets import load_labelled_data, receptive_field_note
+    from napari_sleap_train.data.checks import receptive_field_note
     from napari_sleap_train.data.geometry import instance_bbox_sides
+    from napari_sleap_train.data.labelled import load_labelled_data
     from napari_sleap_train.models.receptive_field import receptive_field_px
 
     data = load_labelled_data(load_project(one_animal.project))

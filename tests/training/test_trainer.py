@@ -15,7 +15,7 @@ import pytest
 import sleap_io as sio
 import torch
 
-from napari_sleap_train.data.datasets import load_labelled_data
+from napari_sleap_train.data.labelled import load_labelled_data
 from napari_sleap_train.errors import DataError, ModelFolderError, TrainingError
 from napari_sleap_train.models.folder import ModelFolder, build_model
 from napari_sleap_train.project import Project, load_project

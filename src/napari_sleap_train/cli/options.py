@@ -1,8 +1,9 @@
-"""Argument types that refuse bad values with a message, before any work starts."""
+"""Argument types and checks that refuse bad values with a message, before any work starts."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def _number(text: str, kind: type, words: str) -> int | float:
@@ -55,3 +56,16 @@ def unit_floor(text: str) -> float:
 def video_dirs(p: argparse.ArgumentParser) -> None:
     """The ``--video-dir`` option."""
     p.add_argument("--video-dir", action="append", help="folder to look for moved videos in")
+
+
+def check_output(out: Path, source: Path) -> None:
+    """Refuse an output that is the input or cannot be written, before any work."""
+    from ..atomic import check_writable
+    from ..errors import ProjectError
+
+    if out.resolve() == source.resolve():
+        raise ProjectError(
+            f"-o {out} is the input file: predictions are saved to a new file so your "
+            "labels stay as they are. Choose another output name."
+        )
+    check_writable(out, ProjectError)

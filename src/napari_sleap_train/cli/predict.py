@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .options import fraction, positive_int, video_dirs
+from .options import check_output, fraction, positive_int, video_dirs
 from .track import tracking_options
 
 
@@ -51,19 +51,6 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_evaluate)
 
 
-def _check_output(out: Path, source: Path) -> None:
-    """Refuse an output that is the input or cannot be written, before any work."""
-    from ..atomic import check_writable
-    from ..errors import ProjectError
-
-    if out.resolve() == source.resolve():
-        raise ProjectError(
-            f"-o {out} is the input file: predictions are saved to a new file so your "
-            "labels stay as they are. Choose another output name."
-        )
-    check_writable(out, ProjectError)
-
-
 def _frames_choice(args: argparse.Namespace, project) -> tuple[object, str]:
     """The frame selection, and in words what it is."""
     from ..choices import FrameTarget
@@ -94,7 +81,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     source, out = Path(args.input), Path(args.out)
     tracking = tracking_config(args)
-    _check_output(out, source)
+    check_output(out, source)
     run = RunFolder(Path(args.models_dir))
     missing = run.missing_text(run.pipeline_models()) if run.path.is_dir() else None
     if missing is not None:

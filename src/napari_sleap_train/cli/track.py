@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..choices import Matching, Similarity, TrackerMethod
-from .options import positive_int, quantile, unit_floor, video_dirs
+from .options import check_output, positive_int, quantile, unit_floor, video_dirs
 
 if TYPE_CHECKING:
-    from ..config.parts import TrackingConfig
+    from ..config.tracking import TrackingConfig
     from ..project import Project
 
 
@@ -43,8 +43,8 @@ def tracking_options(p: argparse.ArgumentParser, tracker_default: str | None) ->
 
 def tracking_config(args: argparse.Namespace) -> TrackingConfig:
     """The :class:`TrackingConfig` the options ask for, checked."""
-    from ..config.parts import TrackingConfig
     from ..config.settings import problems
+    from ..config.tracking import TrackingConfig
     from ..errors import ConfigError
 
     config = TrackingConfig(method=TrackerMethod(args.tracker or "none"))
@@ -137,14 +137,13 @@ def track_project(
 def cmd_track(args: argparse.Namespace) -> int:
     from ..errors import TrackingError
     from ..project import load_project
-    from .predict import _check_output
 
     source, out = Path(args.input), Path(args.out)
     config = tracking_config(args)
     if not config.enabled:
         raise TrackingError("--tracker none tracks nothing; use simple or flow.")
     frame_range = _frame_range(args.frames)
-    _check_output(out, source)
+    check_output(out, source)
     project = load_project(source, search_dirs=args.video_dir or ())
     track_project(project, config, frame_range)
     saved = project.save(out, backup=True)

@@ -3,7 +3,8 @@
 A :class:`TrainingConfig` says which pipeline it is (``pipeline.kind``) and holds one part
 per model of that pipeline in ``models`` (for top-down: ``centroid``, then
 ``centered_instance``), plus the device and precision. Each setting is declared once with
-its default, range, unit and help text (:mod:`.parts`); validation and the docks' forms
+its default, range, unit and help text (:mod:`.network`, :mod:`.models`,
+:mod:`.pipeline`, :mod:`.tracking`); validation and the docks' forms
 are derived from those declarations (:mod:`.settings`).
 """
 
@@ -20,11 +21,9 @@ from typing import Any
 from ..atomic import write_text_atomic
 from ..choices import ModelKind, PipelineKind, Precision, Preset, Schedule
 from ..errors import ConfigError
-from .parts import (
+from .models import (
     MODEL_CONFIGS,
     PIPELINE_MODELS,
-    AugmentationConfig,
-    BackboneConfig,
     BottomUpConfig,
     BottomUpIdConfig,
     CenteredInstanceConfig,
@@ -32,13 +31,13 @@ from .parts import (
     CentroidConfig,
     FullFrameModelConfig,
     ModelConfig,
-    OptimizationConfig,
-    PipelineConfig,
     SingleInstanceConfig,
-    TrackingConfig,
     min_instance_peaks,
 )
+from .network import AugmentationConfig, BackboneConfig, OptimizationConfig
+from .pipeline import PipelineConfig
 from .settings import Setting, build, count_unset, part, problems, to_jsonable
+from .tracking import TrackingConfig
 
 FORMAT_VERSION = 2
 DEVICES = ("auto", "cpu", "cuda", "mps")

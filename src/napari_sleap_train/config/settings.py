@@ -22,6 +22,9 @@ from typing import Any
 
 from ..choices import Choice
 
+Rule = Iterator[tuple[str, str]]
+"""What a part's ``rules()`` yields: (setting name, the problem and its fix)."""
+
 SETTING = "setting"
 Problems = dict[str, str]
 

@@ -35,8 +35,7 @@ from ..choices import ModelKind
 from ..config import FullFrameModelConfig, TrainingConfig, min_instance_peaks
 from ..models.receptive_field import receptive_field_px
 from .camera_view import resolve_camera_view
-from .datasets import round_up
-from .geometry import auto_crop_size, instance_bbox_sides
+from .geometry import auto_crop_size, instance_bbox_sides, round_up
 
 ANIMAL_PX = 128
 MIN_ANIMAL_PX = 32

@@ -17,7 +17,13 @@ __all__ = [
     "auto_crop_size",
     "instance_anchors",
     "instance_bbox_sides",
+    "round_up",
 ]
+
+
+def round_up(value: float, multiple: int) -> int:
+    """Smallest multiple of ``multiple`` that is at least ``value``."""
+    return int(math.ceil(value / multiple - 1e-9) * multiple)
 
 
 def _visible(points: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import QProgressBar
 
 from ..choices import FrameTarget, ModelKind, PredictionMode, VideoScope
-from ..config.parts import TrackingConfig
+from ..config.tracking import TrackingConfig
 from ..errors import SleapTrainError
 from ..inference.frames import FrameSelection
 from ..models.folder import ModelFolder

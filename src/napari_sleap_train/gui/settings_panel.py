@@ -23,13 +23,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..choices import ModelKind, PipelineKind, Preset
-from ..config import (
-    MODEL_CONFIGS,
-    FullFrameModelConfig,
-    TrainingConfig,
-    default_preset,
-    preset,
-)
+from ..config import MODEL_CONFIGS, FullFrameModelConfig, TrainingConfig, default_preset, preset
 from ..errors import SleapTrainError
 from .forms import DockSettings, FieldSpec, SettingsForm
 
@@ -153,7 +147,7 @@ def save_last_config(config: TrainingConfig) -> None:
 def identity_note(counts: dict[str, int], missing: list[int]) -> str:
     """What an ID model would learn from the shown labels: instances per track, the frames
     lacking tracks."""
-    from ..data.datasets import MIN_TRACK_INSTANCES
+    from ..data.checks import MIN_TRACK_INSTANCES
 
     names = ", ".join(f"{name} ({n})" for name, n in counts.items()) or "none"
     lines = [f"Classes: {len(counts)} tracks; labelled instances per track: {names}."]

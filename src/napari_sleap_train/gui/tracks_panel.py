@@ -16,13 +16,7 @@ from .convert import META_KEY
 from .keys import bind_steps
 from .layers import ProjectLayers, show_identities, show_predictions
 from .points_table import PointsTable
-from .track_edits import (
-    assign_track,
-    delete_track,
-    instance_summary,
-    swap_tracks,
-    track_names,
-)
+from .track_edits import assign_track, delete_track, instance_summary, swap_tracks, track_names
 from .track_layers import TAIL_LENGTH
 
 NEXT_KEYS = ("Alt-Right", "]")
@@ -163,7 +157,7 @@ class TracksPanel(QGroupBox):
     # ----- actions -----------------------------------------------------------------------
     def track(self) -> bool:
         """Track the predictions of the video with the last saved Tracker settings."""
-        from ..config.parts import TrackingConfig
+        from ..config.tracking import TrackingConfig
         from ..tracking import track_video
         from .settings_panel import load_last_config
 

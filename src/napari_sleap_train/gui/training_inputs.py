@@ -17,8 +17,8 @@ def show_training_inputs(viewer, project: Project, config: TrainingConfig, n: in
     import torch
 
     from ..data.camera_view import resolve_camera_view
-    from ..data.datasets import load_labelled_data
-    from ..training.trainer import datasets_for
+    from ..data.labelled import load_labelled_data
+    from ..training.preparation import datasets_for
 
     data = load_labelled_data(project, config.pipeline.anchor_part)
     config, _ = resolve_camera_view(config, data.instances_array())  # rotated as in training

@@ -17,7 +17,7 @@ import torch
 
 from ..choices import ModelKind
 from ..data.augment import fixed_affines, warp_images
-from ..data.datasets import round_up
+from ..data.geometry import round_up
 from ..errors import InferenceError, ModelFolderError
 from ..models.device import (
     autocast,

@@ -15,13 +15,7 @@ from ..errors import ModelFolderError
 from ..models.folder import ModelFolder
 from .identity import assign_identities
 from .peaks import global_peaks, local_peaks
-from .predictor import (
-    FramePrediction,
-    PredictionStats,
-    Predictor,
-    existing_run,
-    output_to_input,
-)
+from .predictor import FramePrediction, PredictionStats, Predictor, existing_run, output_to_input
 
 __all__ = ["TOP_DOWN_MODELS", "FramePrediction", "PredictionStats", "TopDownPredictor"]
 

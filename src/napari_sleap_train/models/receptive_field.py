@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from .spec import is_power_of_two
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -34,10 +36,6 @@ def _rf_from_geometry(layers: Iterable[tuple[int, int]]) -> int:
         rf += (kernel - 1) * jump
         jump *= stride
     return rf
-
-
-def _is_power_of_two(value: int) -> bool:
-    return value >= 1 and value & (value - 1) == 0
 
 
 def receptive_field_px(max_stride: int, convs_per_block: int = 2, kernel_size: int = 3) -> int:
@@ -69,7 +67,7 @@ def receptive_field_px(max_stride: int, convs_per_block: int = 2, kernel_size: i
     --------
     unet_receptive_field : The same number read from a built model.
     """
-    if not _is_power_of_two(max_stride) or max_stride < 2:
+    if not is_power_of_two(max_stride) or max_stride < 2:
         raise ValueError(f"max_stride must be a power of two >= 2, got {max_stride}")
     if convs_per_block < 1:
         raise ValueError(f"convs_per_block must be >= 1, got {convs_per_block}")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .receptive_field import _is_power_of_two
+__all__ = ["UNetSpec", "is_power_of_two"]
 
-__all__ = ["UNetSpec"]
+
+def is_power_of_two(value: int) -> bool:
+    """Whether ``value`` is 1, 2, 4, 8, …"""
+    return value >= 1 and value & (value - 1) == 0
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,9 @@ class UNetSpec:
             raise ValueError(f"filters must be >= 1, got {self.filters}")
         if not self.filters_rate > 0:
             raise ValueError(f"filters_rate must be > 0, got {self.filters_rate}")
-        if not _is_power_of_two(self.max_stride) or self.max_stride < 2:
+        if not is_power_of_two(self.max_stride) or self.max_stride < 2:
             raise ValueError(f"max_stride must be a power of two >= 2, got {self.max_stride}")
-        if not _is_power_of_two(self.output_stride) or self.output_stride > self.max_stride:
+        if not is_power_of_two(self.output_stride) or self.output_stride > self.max_stride:
             raise ValueError(
                 "output_stride must be a power of two no larger than max_stride "
                 f"({self.max_stride}), got {self.output_stride}"

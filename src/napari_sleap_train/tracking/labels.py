@@ -15,7 +15,7 @@ import numpy as np
 import sleap_io as sio
 
 from ..choices import TrackerMethod
-from ..config.parts import TrackingConfig
+from ..config.tracking import TrackingConfig
 from ..errors import TrackingError
 from ..project import instances_overlap
 from .tracker import Tracker, cull, root

@@ -25,16 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..choices import TrackerMethod
-from ..config.parts import TrackingConfig
+from ..config.tracking import TrackingConfig
 from .flow import grey, shift_instances
 from .matching import match
-from .similarity import (
-    box_iou,
-    nan_median,
-    pair_distances,
-    similarity_matrix,
-    size_agreement,
-)
+from .similarity import box_iou, nan_median, pair_distances, similarity_matrix, size_agreement
 
 SIZE_HISTORY = 50  # instances a track's usual size is the median of
 

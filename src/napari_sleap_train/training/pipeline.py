@@ -11,18 +11,13 @@ from pathlib import Path
 
 from ..choices import ModelKind, PipelineKind, StartFrom
 from ..config import TrainingConfig, pipeline_for_counts
-from ..data.datasets import (
-    LabelledData,
-    check_edges,
-    check_single_animal,
-    identity_classes,
-    load_labelled_data,
-    resolve_crop_size,
-)
+from ..data.checks import check_edges, check_single_animal, identity_classes, resolve_crop_size
+from ..data.labelled import LabelledData, load_labelled_data
 from ..errors import ModelFolderError
 from ..models.folder import FINISHED, ModelFolder, ModelRecord, RunFolder
 from ..project import Project
 from . import distributed
+from .checkpoints import check_writable
 from .events import (
     AnyStop,
     Choice,
@@ -34,7 +29,7 @@ from .events import (
     TrainingFinished,
     TrainingStarted,
 )
-from .trainer import check_writable, train_events
+from .trainer import train_events
 
 
 def pipeline_events(

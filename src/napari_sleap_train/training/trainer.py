@@ -20,26 +20,15 @@ import torch
 from ..choices import ModelKind, Schedule
 from ..config import TrainingConfig
 from ..data.camera_view import resolve_camera_view
-from ..data.datasets import (
-    BottomUpData,
-    BottomUpIdData,
-    CentroidData,
-    InstanceData,
-    InstanceIdData,
-    LabelledData,
-    ModelData,
-    SingleInstanceData,
-    check_edges,
-    check_single_animal,
-    identity_classes,
-    load_labelled_data,
-    receptive_field_note,
-    resolve_crop_size,
-    split_frames,
+from ..data.checks import (
     with_batch_size,
 )
-from ..errors import DataError, TrainingError
-from ..models import ConfmapModel, UNetSpec
+from ..data.datasets import (
+    ModelData,
+)
+from ..data.labelled import LabelledData, load_labelled_data
+from ..errors import TrainingError
+from ..models import ConfmapModel
 from ..models.device import (
     autocast,
     resolve_device,
@@ -47,9 +36,10 @@ from ..models.device import (
     to_layout,
     use_channels_last,
 )
-from ..models.folder import ModelFolder, ModelInfo, build_model, versions
+from ..models.folder import ModelFolder, build_model
 from ..project import Project
 from . import distributed
+from .checkpoints import check_writable, load_matching_weights, resume_state
 from .events import (
     AnyStop,
     BatchEnded,
@@ -59,38 +49,8 @@ from .events import (
     TrainingFinished,
     TrainingStarted,
 )
-
-
-def unet_spec(backbone, in_channels: int) -> UNetSpec:
-    """The U-Net architecture of a model's backbone settings."""
-    return UNetSpec(
-        in_channels=in_channels,
-        filters=backbone.filters,
-        filters_rate=backbone.filters_rate,
-        max_stride=backbone.max_stride,
-        output_stride=backbone.output_stride,
-        convs_per_block=backbone.convs_per_block,
-    )
-
-
-def check_writable(folder: Path, create: bool = True) -> None:
-    """Prove that ``folder`` can be written (creating it, unless ``create`` is False: then
-    the nearest folder above it that exists must take files), before any training starts."""
-    target = Path(folder)
-    try:
-        if create:
-            target.mkdir(parents=True, exist_ok=True)
-        while not target.exists():
-            target = target.parent
-        probe = target / f".write_test.{os.getpid()}"  # one per process (torchrun)
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise TrainingError(
-            f"Cannot write to the output folder {folder} ({exc.strerror or exc}). "
-            "Choose a folder you can write to."
-        ) from exc
-
+from .preparation import datasets_for, model_info, unet_spec
+from .schedule import cosine_lr, plateau_scheduler
 
 OOM_WORDS = (
     "out of memory",
@@ -112,100 +72,6 @@ def _oom_error(kind: str, exc: BaseException) -> TrainingError:
     return TrainingError(
         f"Out of memory while training the {kind} model. Lower Batch Size or {what}, "
         f"or the number of filters, and run again. ({type(exc).__name__})"
-    )
-
-
-def datasets_for(
-    kind: ModelKind, data: LabelledData, config: TrainingConfig
-) -> tuple[ModelData, ModelData, list[str], dict]:
-    """The training and validation data of model ``kind``, notes for the user, and what the
-    model folder records beyond the configuration (the crop size)."""
-    section = config.model(kind)
-    split = split_frames(
-        data.n_frames, section.optimization.validation_fraction, section.optimization.seed
-    )
-    notes = [split.note] if split.note else []
-    extra: dict = {}
-    if kind is ModelKind.CENTROID:
-        train, val = (
-            CentroidData(data, split.train, section),
-            CentroidData(data, split.val, section),
-        )
-    elif kind is ModelKind.BOTTOM_UP_ID:
-        names, more = identity_classes(data)
-        notes.extend(more)
-        extra["class_names"] = names
-        train = BottomUpIdData(data, split.train, section, names)
-        val = BottomUpIdData(data, split.val, section, names)
-        note = receptive_field_note(data, section)
-        if note:
-            notes.append(note)
-    elif kind in (ModelKind.SINGLE_INSTANCE, ModelKind.BOTTOM_UP):
-        if kind is ModelKind.SINGLE_INSTANCE:
-            check_single_animal(data)
-            cls = SingleInstanceData
-        else:
-            check_edges(data)
-            cls = BottomUpData
-        train, val = cls(data, split.train, section), cls(data, split.val, section)
-        note = receptive_field_note(data, section)
-        if note:
-            notes.append(note)
-    else:
-        crop, report = resolve_crop_size(data, section)
-        if section.crop_size is None:
-            notes.append(report.message)
-        extra["crop_size"] = crop
-        if kind is ModelKind.CENTERED_INSTANCE_ID:
-            names, more = identity_classes(data)
-            notes.extend(more)
-            extra["class_names"] = names
-            train = InstanceIdData(data, split.train, section, crop, names)
-            val = InstanceIdData(data, split.val, section, crop, names)
-        else:
-            train = InstanceData(data, split.train, section, crop)
-            val = InstanceData(data, split.val, section, crop)
-    if len(train) == 0:
-        raise DataError("No labelled instance has a visible node to train on.")
-    if set(split.val) != set(split.train):
-        names = data.video_names
-        extra["validation_frames"] = [
-            (v, names[v] if v < len(names) else "", f)
-            for v, f in (data.frame_ids[r] for r in split.val)
-        ]
-    return train, val, notes, extra
-
-
-def model_info(
-    kind: ModelKind,
-    config: TrainingConfig,
-    data: LabelledData,
-    train: ModelData,
-    spec: UNetSpec,
-    extra: dict,
-) -> ModelInfo:
-    """What the model folder records of a ``kind`` model trained on ``train``."""
-    section = config.model(kind)
-    return ModelInfo(
-        kind=kind,
-        pipeline=config.pipeline.kind,
-        node_names=data.node_names,
-        flip_index=data.flip_index,
-        anchor_part=config.pipeline.anchor_part,
-        input_scaling=section.input_scaling,
-        sigma=section.sigma,
-        in_channels=data.channels,
-        n_maps=train.n_maps,
-        input_hw=train.input_hw,
-        frame_hw=data.frame_hw,
-        crop_size=extra.get("crop_size"),
-        edges=[tuple(e) for e in data.edges] if kind is ModelKind.BOTTOM_UP else [],
-        class_names=extra.get("class_names", []),
-        validation_frames=extra.get("validation_frames", []),
-        class_units=getattr(section, "class_units", 64),
-        class_layers=getattr(section, "class_layers", 1),
-        backbone=spec,
-        versions=versions(),
     )
 
 
@@ -277,7 +143,7 @@ def train_events(
     info = model_info(kind, config, data, train, spec, extra)
     model = build_model(info)
     if init_weights is not None:
-        _load_matching_weights(model, ModelFolder(Path(init_weights)), info)
+        load_matching_weights(model, ModelFolder(Path(init_weights)), info)
         notes.append(f"Starting from the weights of {init_weights}.")
     precision = resolve_precision(config.precision, device)
     channels_last = use_channels_last(device)
@@ -293,20 +159,11 @@ def train_events(
     net = group.wrap(model, device)
     scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
     optimizer = torch.optim.Adam(model.parameters(), lr=opt_cfg.learning_rate)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer,
-        mode="min",
-        factor=opt_cfg.plateau_factor,
-        patience=opt_cfg.plateau_patience,
-        cooldown=opt_cfg.plateau_cooldown,
-        min_lr=opt_cfg.plateau_min_lr,
-        threshold=opt_cfg.early_stopping_min_delta,
-        threshold_mode="abs",
-    )
+    scheduler = plateau_scheduler(optimizer, opt_cfg)
     start_epoch, best_loss, best_epoch, wait, log, spent = 0, math.inf, -1, 0, [], 0.0
     source = folder if resume else ModelFolder(Path(resume_from)) if resume_from else None
     if source is not None:
-        state = _resume_state(source, model, optimizer, scheduler)
+        state = resume_state(source, model, optimizer, scheduler)
         start_epoch, best_loss = int(state["epoch"]) + 1, float(state["best_val_loss"])
         best_epoch, wait = int(state["best_epoch"]), int(state["wait"])
         spent = float(state.get("elapsed", 0.0))
@@ -442,34 +299,6 @@ def train_events(
     )
 
 
-def _resume_state(source: ModelFolder, model, optimizer, scheduler) -> dict:
-    """Load the state to resume from into the model, optimiser and schedule."""
-    if not source.last.exists():
-        raise TrainingError(
-            f"Nothing to resume in {source.path}: {source.last.name} is missing (the run "
-            "stopped before its first epoch ended). Train this model from scratch."
-        )
-    state = source.load_state(source.last)
-    try:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-    except (KeyError, RuntimeError, ValueError) as exc:
-        raise TrainingError(
-            f"Cannot resume {source.path}: it was trained with other settings ({exc}). "
-            "Resume with the configuration it was started with, or train from scratch."
-        ) from exc
-    return state
-
-
-def cosine_lr(peak: float, progress: float, warmup: float = 0.03) -> float:
-    """Learning rate at ``progress`` in [0, 1]: linear warm-up, then cosine decay to 2 %."""
-    p = min(max(progress, 0.0), 1.0)
-    if p < warmup:
-        return peak * (0.1 + 0.9 * p / warmup)
-    return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * (p - warmup) / (1 - warmup))))
-
-
 def _fixed_batches(data: ModelData, batch_size: int, gen: torch.Generator) -> list[tuple]:
     """Validation batches built once, without augmentation."""
     idx = torch.arange(len(data))
@@ -505,24 +334,6 @@ def _evaluate(
     return total / count, {name: value / count for name, value in sums.items()}
 
 
-def _load_matching_weights(model: ConfmapModel, folder: ModelFolder, info: ModelInfo) -> None:
-    other = folder.read_info()
-    if (other.backbone, other.n_maps) != (info.backbone, info.n_maps):
-        raise TrainingError(
-            f"Cannot start from {folder.path}: it was trained with another architecture or "
-            f"skeleton (backbone={other.backbone}, n_maps={other.n_maps}). Use the same "
-            "settings, or train from scratch."
-        )
-    head = (other.class_names, other.class_units, other.class_layers)
-    if head != (info.class_names, info.class_units, info.class_layers):
-        raise TrainingError(
-            f"Cannot start from {folder.path}: it names the tracks {other.class_names or 'none'}"
-            f", these labels {info.class_names or 'none'}. Train from scratch when the tracks "
-            "change."
-        )
-    model.load_state_dict(folder.load_state(folder.best))
-
-
 def train_model(
     kind: ModelKind | str,
     project: Project | None,
@@ -542,11 +353,4 @@ def train_model(
     return finished
 
 
-__all__ = [
-    "check_writable",
-    "cosine_lr",
-    "datasets_for",
-    "train_events",
-    "train_model",
-    "unet_spec",
-]
+__all__ = ["train_events", "train_model"]
