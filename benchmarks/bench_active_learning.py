@@ -44,7 +44,10 @@ from bench_realdata import DATA, training_project  # noqa: E402
 from napari_sleap_train.config import preset  # noqa: E402
 from napari_sleap_train.evaluation import evaluate_frames  # noqa: E402
 from napari_sleap_train.inference.pipelines import predictor_from_run  # noqa: E402
-from napari_sleap_train.model_suggestions import (
+from napari_sleap_train.io.video import LazyVideo  # noqa: E402
+from napari_sleap_train.models.folder import ModelFolder  # noqa: E402
+from napari_sleap_train.suggestions.frames import image_feature_frames, random_frames  # noqa: E402
+from napari_sleap_train.suggestions.from_model import (
     MODEL_METHODS,
     FrameDoubt,
     pick_spread,
@@ -52,10 +55,7 @@ from napari_sleap_train.model_suggestions import (
     suggest_with_model,
     training_rotation,
 )
-from napari_sleap_train.models.folder import ModelFolder  # noqa: E402
-from napari_sleap_train.suggestions import image_feature_frames, random_frames  # noqa: E402
 from napari_sleap_train.training.pipeline import pipeline_events  # noqa: E402
-from napari_sleap_train.video import LazyVideo  # noqa: E402
 
 METHODS = ("random", "image-features", "low-score", "uncertainty", "novelty", "mix", "oracle")
 
@@ -71,7 +71,7 @@ def load(name: str, work: Path):
                 truth[lf.frame_idx] = np.stack([i.numpy() for i in insts])
         return labels.videos[0], labels.skeletons[0], truth
     if name == "sample":
-        from napari_sleap_train.sample_data import write_sample
+        from napari_sleap_train.sample.project import write_sample
 
         paths = write_sample(work / "sample")
         labels = sio.load_slp(str(paths.ground_truth))

@@ -31,11 +31,11 @@ from napari_sleap_train.choices import PipelineKind
 from napari_sleap_train.config import preset
 from napari_sleap_train.inference.pipelines import predictor_from_run
 from napari_sleap_train.inference.predictor import PredictionStats
-from napari_sleap_train.project import load_project
-from napari_sleap_train.sample_data import write_sample
+from napari_sleap_train.io.project import load_project
+from napari_sleap_train.io.video import LazyVideo
+from napari_sleap_train.sample.project import write_sample
 from napari_sleap_train.training import BatchEnded, TrainingStarted
 from napari_sleap_train.training.pipeline import pipeline_events
-from napari_sleap_train.video import LazyVideo
 
 
 def train(project, kind: PipelineKind, out: Path, steps: int, batch: int) -> dict[str, float]:

@@ -95,7 +95,7 @@ def main() -> None:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from napari_sleap_train.gui.layers import ProjectLayers, show_video
+    from napari_sleap_train.gui.layers.project_layers import ProjectLayers, show_video
 
     viewer = napari.Viewer(show=True)
     app = QApplication.instance()

@@ -24,10 +24,10 @@ import sleap_io as sio
 from napari_sleap_train.config import default_preset, preset
 from napari_sleap_train.evaluation import evaluate_frames, format_report
 from napari_sleap_train.inference.topdown import PredictionStats, TopDownPredictor
-from napari_sleap_train.project import Project
+from napari_sleap_train.io.project import Project
+from napari_sleap_train.io.video import LazyVideo
 from napari_sleap_train.training import TrainingFinished
 from napari_sleap_train.training.pipeline import pipeline_events
-from napari_sleap_train.video import LazyVideo
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

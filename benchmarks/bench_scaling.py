@@ -19,9 +19,9 @@ import tempfile
 from pathlib import Path
 
 from napari_sleap_train.config import preset
-from napari_sleap_train.jobs import export_job
-from napari_sleap_train.project import load_project
-from napari_sleap_train.sample_data import sample_dir
+from napari_sleap_train.io.jobs import export_job
+from napari_sleap_train.io.project import load_project
+from napari_sleap_train.sample.project import sample_dir
 
 KINDS = ("centroid", "centered_instance")
 EPOCHS, BATCHES, BATCH = 3, 30, 4

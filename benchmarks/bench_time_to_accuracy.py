@@ -57,10 +57,10 @@ from napari_sleap_train.data.labelled import load_labelled_data  # noqa: E402
 from napari_sleap_train.evaluation import evaluate_frames  # noqa: E402
 from napari_sleap_train.inference.pipelines import predictor_from_run  # noqa: E402
 from napari_sleap_train.inference.predictor import PredictionStats  # noqa: E402
-from napari_sleap_train.project import Project  # noqa: E402
+from napari_sleap_train.io.project import Project  # noqa: E402
+from napari_sleap_train.io.video import LazyVideo  # noqa: E402
 from napari_sleap_train.training import BatchEnded, TrainingStarted  # noqa: E402
 from napari_sleap_train.training.pipeline import auto_pipeline, pipeline_events  # noqa: E402
-from napari_sleap_train.video import LazyVideo  # noqa: E402
 
 
 def chunked_split(frames: list[int], chunk: int, n_train: int, n_test: int, seed: int = 0):
@@ -123,7 +123,7 @@ def _load(name: str, work: Path):
         train, test = chunked_split(list(truth), CHUNK, 100, 100)
         return source.videos[0], source.skeletons[0], truth, train, test
     if name in ("sample", "sample1024"):
-        from napari_sleap_train.sample_data import _labels, _write_video, make_sample
+        from napari_sleap_train.sample.project import _labels, _write_video, make_sample
 
         size = {"sample": 384, "sample1024": 1024}[name]
         sample = make_sample(seed=1, n_frames=300, size=size)

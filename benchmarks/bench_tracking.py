@@ -64,13 +64,13 @@ from napari_sleap_train.evaluation.labels import evaluate_labels  # noqa: E402
 from napari_sleap_train.inference.pipelines import predictor_from_run  # noqa: E402
 from napari_sleap_train.inference.results import add_predictions  # noqa: E402
 from napari_sleap_train.inference.topdown import FramePrediction, PredictionStats, TopDownPredictor
+from napari_sleap_train.io.project import Project, load_project  # noqa: E402
+from napari_sleap_train.io.video import LazyVideo  # noqa: E402
 from napari_sleap_train.models.folder import RunFolder  # noqa: E402
-from napari_sleap_train.project import Project, load_project  # noqa: E402
-from napari_sleap_train.sample_data import SampleData, make_sample, sample_dir  # noqa: E402
+from napari_sleap_train.sample.project import SampleData, make_sample, sample_dir  # noqa: E402
 from napari_sleap_train.tracking import clear_tracks, track_video  # noqa: E402
 from napari_sleap_train.training import TrainingFinished  # noqa: E402
 from napari_sleap_train.training.pipeline import pipeline_events  # noqa: E402
-from napari_sleap_train.video import LazyVideo  # noqa: E402
 
 SIGMA_PX = 1.5
 DROP_FRACTION = 0.1

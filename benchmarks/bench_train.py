@@ -21,10 +21,10 @@ from napari_sleap_train.choices import ModelKind
 from napari_sleap_train.config import TrainingConfig
 from napari_sleap_train.data.checks import resolve_crop_size
 from napari_sleap_train.data.labelled import load_labelled_data
+from napari_sleap_train.io.project import load_project
 from napari_sleap_train.models.device import autocast, resolve_precision, to_layout
 from napari_sleap_train.models.folder import build_model
-from napari_sleap_train.project import load_project
-from napari_sleap_train.sample_data import sample_dir
+from napari_sleap_train.sample.project import sample_dir
 from napari_sleap_train.training import BatchEnded, TrainingFinished, train_events
 from napari_sleap_train.training.pipeline import pipeline_events
 from napari_sleap_train.training.preparation import datasets_for, model_info, unet_spec

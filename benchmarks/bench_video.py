@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from napari_sleap_train.video import LazyVideo
+from napari_sleap_train.io.video import LazyVideo
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DEFAULT_VIDEO = DEFAULT_VIDEO / "centered_pair_low_quality.mp4"

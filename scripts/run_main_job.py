@@ -19,8 +19,8 @@ import napari
 from qtpy.QtWidgets import QApplication
 
 from napari_sleap_train.choices import FrameTarget
-from napari_sleap_train.gui.dock import TrainingDock
-from napari_sleap_train.sample_data import sample_dir
+from napari_sleap_train.gui.training.dock import TrainingDock
+from napari_sleap_train.sample.project import sample_dir
 
 
 def open_sample(out_dir: Path, show: bool):

@@ -26,7 +26,7 @@ def require_data(name: str = "") -> Path:
 @pytest.fixture(scope="session")
 def sample_paths(tmp_path_factory):
     """The built-in sample project written once per test session."""
-    from napari_sleap_train.sample_data import write_sample
+    from napari_sleap_train.sample.project import write_sample
 
     return write_sample(tmp_path_factory.mktemp("sample"))
 
@@ -35,7 +35,7 @@ def sample_paths(tmp_path_factory):
 def bottom_up_run(sample_paths, tmp_path_factory) -> Path:
     """A bottom-up run trained once on the sample: 320 fixed steps at input scaling 0.5."""
     from napari_sleap_train.choices import ModelKind, PipelineKind
-    from napari_sleap_train.project import load_project
+    from napari_sleap_train.io.project import load_project
     from napari_sleap_train.training.pipeline import pipeline_events
 
     # learning rate 3e-4: at 1e-3 (constant, no warm-up) whether 320 steps leave the

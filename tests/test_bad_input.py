@@ -87,7 +87,7 @@ def inputs(sample_paths, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def models(inputs, tmp_path_factory) -> Path:
     """Tiny models trained once on the sample, and broken copies of their folders."""
-    from napari_sleap_train.project import load_project
+    from napari_sleap_train.io.project import load_project
     from napari_sleap_train.training.pipeline import pipeline_events
 
     out = tmp_path_factory.mktemp("models") / "run"
@@ -249,7 +249,7 @@ def test_evaluate_needs_no_videos_and_a_bare_video_is_predicted_whole(inputs, mo
     video = tmp_path / "clip.avi"  # the first 12 frames of the sample as a bare video
     import cv2
 
-    from napari_sleap_train.video import LazyVideo
+    from napari_sleap_train.io.video import LazyVideo
 
     frames = LazyVideo(inputs / "sample.avi")
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), 30, (384, 384), False)
@@ -265,7 +265,7 @@ def test_evaluate_needs_no_videos_and_a_bare_video_is_predicted_whole(inputs, mo
 
 def test_an_empty_config_means_this_machines_defaults(inputs, tmp_path):
     from napari_sleap_train.config import default_config
-    from napari_sleap_train.jobs import open_job
+    from napari_sleap_train.io.jobs import open_job
 
     result = cli(
         "export-job",

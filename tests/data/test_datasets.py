@@ -8,10 +8,10 @@ import torch
 
 from napari_sleap_train.data.augment import warp_points
 from napari_sleap_train.data.labelled import load_labelled_data
-from napari_sleap_train.project import Project
+from napari_sleap_train.io.project import Project
+from napari_sleap_train.io.video import LazyVideo
 from napari_sleap_train.training import TrainingFinished
 from napari_sleap_train.training.pipeline import pipeline_events
-from napari_sleap_train.video import LazyVideo
 
 from ..conftest import tiny_config
 

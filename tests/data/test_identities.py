@@ -11,7 +11,7 @@ from napari_sleap_train.data.checks import identity_classes
 from napari_sleap_train.data.datasets import BottomUpIdData, InstanceIdData
 from napari_sleap_train.data.labelled import load_labelled_data
 from napari_sleap_train.errors import DataError
-from napari_sleap_train.project import load_project
+from napari_sleap_train.io.project import load_project
 
 
 @pytest.fixture

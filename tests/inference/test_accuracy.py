@@ -12,10 +12,10 @@ import sleap_io as sio
 from napari_sleap_train.config import TrainingConfig
 from napari_sleap_train.evaluation import evaluate_frames
 from napari_sleap_train.inference.topdown import TopDownPredictor
-from napari_sleap_train.project import load_project
+from napari_sleap_train.io.project import load_project
+from napari_sleap_train.io.video import LazyVideo
 from napari_sleap_train.training import TrainingFinished
 from napari_sleap_train.training.pipeline import pipeline_events
-from napari_sleap_train.video import LazyVideo
 
 
 def test_sample_accuracy_on_held_out_frames(sample_paths, tmp_path):

@@ -6,8 +6,8 @@ import pytest
 
 from napari_sleap_train.errors import InferenceError
 from napari_sleap_train.inference.evaluate_run import evaluate_run, labelled_frames
+from napari_sleap_train.io.project import load_project
 from napari_sleap_train.models.folder import ModelFolder
-from napari_sleap_train.project import load_project
 
 
 def test_the_run_is_measured_on_the_frames_it_held_out(sample_paths, bottom_up_run):

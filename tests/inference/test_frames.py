@@ -7,7 +7,7 @@ import pytest
 from napari_sleap_train.choices import FrameTarget
 from napari_sleap_train.errors import InferenceError
 from napari_sleap_train.inference.frames import FrameSelection, select_frames
-from napari_sleap_train.project import load_project
+from napari_sleap_train.io.project import load_project
 
 
 @pytest.fixture

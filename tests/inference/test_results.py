@@ -8,7 +8,7 @@ import sleap_io as sio
 
 from napari_sleap_train.inference.results import add_predictions
 from napari_sleap_train.inference.topdown import FramePrediction
-from napari_sleap_train.project import load_project
+from napari_sleap_train.io.project import load_project
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_sleap_train.errors import InferenceError
-from napari_sleap_train.project import load_project
+from napari_sleap_train.io.project import load_project
 
 
 @pytest.fixture(scope="module")

@@ -368,7 +368,7 @@ def test_real_predictions_capped_at_two_tracks_export_as_two(tmp_path):
     anew with max tracks and a target count of two: the analysis file holds two tracks."""
     import h5py
 
-    from napari_sleap_train.export import export_analysis_h5
+    from napari_sleap_train.io.export import export_analysis_h5
 
     from ..conftest import require_data
 

@@ -8,7 +8,7 @@ from scipy.ndimage import gaussian_filter
 
 from napari_sleap_train.choices import Candidates, Matching, Similarity
 from napari_sleap_train.config.tracking import TrackingConfig
-from napari_sleap_train.sample_data import make_sample
+from napari_sleap_train.sample.project import make_sample
 from napari_sleap_train.tracking import Tracker, connect_single_breaks, cull
 from napari_sleap_train.tracking.flow import follow_points, shift_instances
 

@@ -15,8 +15,8 @@ from napari_sleap_train.cli import main
 from napari_sleap_train.evaluation import evaluate_frames
 from napari_sleap_train.inference.bottomup import BottomUpPredictor
 from napari_sleap_train.inference.pipelines import predictor_from_run
-from napari_sleap_train.project import load_project
-from napari_sleap_train.video import LazyVideo
+from napari_sleap_train.io.project import load_project
+from napari_sleap_train.io.video import LazyVideo
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from napari_sleap_train.config import (
 )
 from napari_sleap_train.inference.results import TemporaryPredictions
 from napari_sleap_train.inference.topdown import FramePrediction
+from napari_sleap_train.io.project import load_project
 from napari_sleap_train.models.folder import ModelFolder
-from napari_sleap_train.project import load_project
 from napari_sleap_train.training import (
     BatchEnded,
     EpochEnded,

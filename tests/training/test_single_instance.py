@@ -14,11 +14,11 @@ from napari_sleap_train.errors import DataError
 from napari_sleap_train.evaluation import evaluate_frames
 from napari_sleap_train.inference.pipelines import predictor_from_run
 from napari_sleap_train.inference.single import SingleInstancePredictor
-from napari_sleap_train.project import load_project
-from napari_sleap_train.sample_data import write_sample
+from napari_sleap_train.io.project import load_project
+from napari_sleap_train.io.video import LazyVideo
+from napari_sleap_train.sample.project import write_sample
 from napari_sleap_train.training import TrainingFinished
 from napari_sleap_train.training.pipeline import auto_pipeline, pipeline_events
-from napari_sleap_train.video import LazyVideo
 
 
 @pytest.fixture(scope="module")

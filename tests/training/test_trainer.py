@@ -17,8 +17,8 @@ import torch
 
 from napari_sleap_train.data.labelled import load_labelled_data
 from napari_sleap_train.errors import DataError, ModelFolderError, TrainingError
+from napari_sleap_train.io.project import Project, load_project
 from napari_sleap_train.models.folder import ModelFolder, build_model
-from napari_sleap_train.project import Project, load_project
 from napari_sleap_train.training import (
     BatchEnded,
     EpochEnded,

@@ -92,7 +92,7 @@ def add_parsers(sub) -> None:
 
 def add_convert_parser(sub) -> None:
     """The ``convert`` sub-command."""
-    from ..formats import READ_FORMATS, WRITE_FORMATS
+    from ..io.formats import READ_FORMATS, WRITE_FORMATS
 
     p = sub.add_parser(
         "convert",
@@ -114,8 +114,8 @@ def add_convert_parser(sub) -> None:
 def cmd_convert(args: argparse.Namespace) -> int:
     from ..atomic import check_writable
     from ..errors import ProjectError
-    from ..formats import detect_format, save_any
-    from ..project import load_project
+    from ..io.formats import detect_format, save_any
+    from ..io.project import load_project
 
     source, target = Path(args.input).expanduser(), Path(args.out).expanduser()
     if target.resolve() == source.resolve():
@@ -138,7 +138,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from ..sample_data import write_sample
+    from ..sample.project import write_sample
 
     paths = write_sample(args.out_dir, seed=args.seed)
     print(f"video:        {paths.video}")
@@ -155,9 +155,9 @@ def _video_label(video) -> str:
 def cmd_suggest(args: argparse.Namespace) -> int:
     from ..atomic import check_writable
     from ..errors import SuggestionError
-    from ..model_suggestions import MODEL_METHODS
-    from ..project import load_project
-    from ..suggestions import suggest
+    from ..io.project import load_project
+    from ..suggestions.frames import suggest
+    from ..suggestions.from_model import MODEL_METHODS
 
     check_writable(Path(args.out).expanduser(), SuggestionError)
     project = load_project(args.labels, search_dirs=args.video_dir or ())
@@ -192,9 +192,9 @@ def _suggest_with_model(project, args: argparse.Namespace) -> list:
     """Model-based suggestions (mix, uncertainty, novelty), printing why each frame was
     chosen; returns per video the frames and how many were new."""
     from ..errors import SuggestionError
-    from ..model_suggestions import suggest_from_run
     from ..models.folder import runs_in, runs_root
-    from ..suggestions import SuggestionResult
+    from ..suggestions.frames import SuggestionResult
+    from ..suggestions.from_model import suggest_from_run
 
     run = args.models
     if run is None:
@@ -230,7 +230,7 @@ def _suggest_with_model(project, args: argparse.Namespace) -> list:
 def _load_for_export(path: str, search_dirs):
     """The project at ``path``; when only its video is missing, the labels without it."""
     from ..errors import ProjectError
-    from ..project import Project, load_labels, load_project
+    from ..io.project import Project, load_labels, load_project
 
     labels = load_labels(path)  # the file itself must be readable
     try:
@@ -247,7 +247,7 @@ def _load_for_export(path: str, search_dirs):
 def cmd_export(args: argparse.Namespace) -> int:
     from ..atomic import check_writable
     from ..errors import ExportError
-    from ..export import export_labels, select_instances, tracked_instances
+    from ..io.export import export_labels, select_instances, tracked_instances
 
     source = Path(args.labels).expanduser()
     target = Path(args.out).expanduser()

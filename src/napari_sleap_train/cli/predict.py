@@ -74,9 +74,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..inference.pipelines import predictor_from_run
     from ..inference.results import add_predictions
     from ..inference.topdown import PredictionStats
+    from ..io.project import Project, load_project
+    from ..io.video import LazyVideo
     from ..models.folder import RunFolder
-    from ..project import Project, load_project
-    from ..video import LazyVideo
     from .track import track_project, tracking_config
 
     source, out = Path(args.input), Path(args.out)
@@ -157,12 +157,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from ..evaluation import evaluate_labels, format_report
-    from ..project import load_labels
+    from ..io.project import load_labels
 
     if Path(args.predictions).is_dir():
         from ..evaluation import to_jsonable
         from ..inference.evaluate_run import evaluate_run
-        from ..project import load_project
+        from ..io.project import load_project
 
         result = evaluate_run(load_project(args.ground_truth), args.predictions)
         metrics = {**to_jsonable(result.metrics), "held_out": result.held_out}

@@ -13,7 +13,7 @@ from .options import check_output, positive_int, quantile, unit_floor, video_dir
 
 if TYPE_CHECKING:
     from ..config.tracking import TrackingConfig
-    from ..project import Project
+    from ..io.project import Project
 
 
 def tracking_options(p: argparse.ArgumentParser, tracker_default: str | None) -> None:
@@ -103,8 +103,8 @@ def track_project(
     """Track every video of ``project`` that has predictions; returns instances tracked."""
     from ..choices import TrackerMethod
     from ..errors import TrackingError
+    from ..io.video import LazyVideo
     from ..tracking import track_video
-    from ..video import LazyVideo
 
     flow = TrackerMethod(config.method) is TrackerMethod.FLOW
     total, problems = 0, []
@@ -136,7 +136,7 @@ def track_project(
 
 def cmd_track(args: argparse.Namespace) -> int:
     from ..errors import TrackingError
-    from ..project import load_project
+    from ..io.project import load_project
 
     source, out = Path(args.input), Path(args.out)
     config = tracking_config(args)

@@ -255,14 +255,14 @@ def _run_plan(args: argparse.Namespace, config) -> TrainPlan:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from ..io.project import load_project
     from ..models.folder import RunFolder
-    from ..project import load_project
     from ..training import StopToken, distributed
     from ..training.pipeline import pipeline_events
 
     with tempfile.TemporaryDirectory(prefix="napari-sleap-train-job-") as work:
         if args.labels.lower().endswith(".zip"):
-            from ..jobs import open_job
+            from ..io.jobs import open_job
 
             project, job_config = open_job(args.labels, work)
             config = load_config(args, job_config)
@@ -342,8 +342,8 @@ def with_auto_settings(args: argparse.Namespace, config, project):
 
 
 def cmd_export_job(args: argparse.Namespace) -> int:
-    from ..jobs import export_job, job_commands
-    from ..project import load_project
+    from ..io.jobs import export_job, job_commands
+    from ..io.project import load_project
 
     config = load_config(args)
     project = load_project(args.labels, search_dirs=args.video_dir or ())

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from ..project import Project, video_name
-from ..video import LazyVideo
+from ..io.project import Project, video_name
+from ..io.video import LazyVideo
 from .geometry import instance_anchors
 
 

@@ -13,8 +13,8 @@ import numpy as np
 from ..errors import EvaluationError
 from ..evaluation import evaluate_frames, format_report
 from ..evaluation.identity import identity_frame, identity_metrics
-from ..project import Project, video_name
-from ..video import LazyVideo
+from ..io.project import Project, video_name
+from ..io.video import LazyVideo
 from .pipelines import predictor_for
 from .predictor import existing_run
 
@@ -26,7 +26,7 @@ class RunEvaluation:
     Attributes
     ----------
     metrics
-        :func:`~..evaluation.evaluate_frames`'s metrics, with ``identity`` when the
+        :func:`~napari_sleap_train.evaluation.evaluate_frames`'s metrics, with ``identity`` when the
         labelled instances have tracks.
     n_frames
         Labelled frames measured.

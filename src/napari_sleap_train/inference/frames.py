@@ -11,7 +11,7 @@ import sleap_io as sio
 
 from ..choices import FrameTarget
 from ..errors import InferenceError
-from ..project import Project
+from ..io.project import Project
 
 FRAME_CHOICES = "suggested | labeled | all | random:N | A:B | N | N,M,..."
 

@@ -19,6 +19,7 @@ from ..choices import ModelKind
 from ..data.augment import fixed_affines, warp_images
 from ..data.geometry import round_up
 from ..errors import InferenceError, ModelFolderError
+from ..io.video import LazyVideo
 from ..models.device import (
     autocast,
     resolve_device,
@@ -27,7 +28,6 @@ from ..models.device import (
     use_channels_last,
 )
 from ..models.folder import ModelFolder, RunFolder
-from ..video import LazyVideo
 
 
 @dataclass

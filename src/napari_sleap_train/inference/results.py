@@ -8,7 +8,7 @@ import numpy as np
 import sleap_io as sio
 
 from ..choices import PredictionMode
-from ..project import Project
+from ..io.project import Project
 from .topdown import FramePrediction
 
 

@@ -17,7 +17,7 @@ import sleap_io as sio
 from ..choices import TrackerMethod
 from ..config.tracking import TrackingConfig
 from ..errors import TrackingError
-from ..project import instances_overlap
+from ..io.project import instances_overlap
 from .tracker import Tracker, cull, root
 
 FrameSource = Callable[[int], np.ndarray]

@@ -14,8 +14,8 @@ from ..config import TrainingConfig, pipeline_for_counts
 from ..data.checks import check_edges, check_single_animal, identity_classes, resolve_crop_size
 from ..data.labelled import LabelledData, load_labelled_data
 from ..errors import ModelFolderError
+from ..io.project import Project
 from ..models.folder import FINISHED, ModelFolder, ModelRecord, RunFolder
-from ..project import Project
 from . import distributed
 from .checkpoints import check_writable
 from .events import (
@@ -257,7 +257,7 @@ class _Preview:
     def predict(self, frame: int):
         from ..errors import InferenceError, ModelFolderError
         from ..inference.pipelines import predictor_for
-        from ..video import LazyVideo
+        from ..io.video import LazyVideo
 
         if not all(k in self.folders and self.folders[k].best.exists() for k in self.config.models):
             return None

@@ -28,6 +28,7 @@ from ..data.datasets import (
 )
 from ..data.labelled import LabelledData, load_labelled_data
 from ..errors import TrainingError
+from ..io.project import Project
 from ..models import ConfmapModel
 from ..models.device import (
     autocast,
@@ -37,7 +38,6 @@ from ..models.device import (
     use_channels_last,
 )
 from ..models.folder import ModelFolder, build_model
-from ..project import Project
 from . import distributed
 from .checkpoints import check_writable, load_matching_weights, resume_state
 from .events import (

@@ -1,0 +1,1 @@
+"""The "Label & Suggest…" dock: suggestions, editing labels, the skeleton, tracks and saving."""

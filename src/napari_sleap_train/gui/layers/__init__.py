@@ -1,0 +1,1 @@
+"""The project in napari layers and back: reader, writer, sample, points, skeletons and tracks."""

@@ -1,0 +1,14 @@
+"""napari writer: keypoint layers (with their video and skeleton) to a ``.slp`` file."""
+
+from __future__ import annotations
+
+from ...errors import ProjectError
+from .convert import LayerData, layers_to_project
+
+
+def write_slp(path: str, layer_data: list[LayerData]) -> list[str]:
+    """Save keypoint layers as a SLEAP project, atomically, keeping ``.bak`` of the old file."""
+    if not str(path).lower().endswith(".slp"):
+        raise ProjectError(f"{path}: SLEAP projects are saved with the .slp extension.")
+    project = layers_to_project(layer_data)
+    return [str(project.save(path))]

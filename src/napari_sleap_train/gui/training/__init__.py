@@ -1,0 +1,1 @@
+"""The "Run Training…" dock: settings, previews, the run, its monitor, runs and predicting."""

@@ -1,0 +1,162 @@
+"""Predicting frames from the dock: a worker, then the predictions as layers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from napari.qt.threading import thread_worker
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import QObject, Signal
+from qtpy.QtWidgets import QProgressBar
+
+from ...choices import FrameTarget, ModelKind, PredictionMode, VideoScope
+from ...config.tracking import TrackingConfig
+from ...errors import SleapTrainError
+from ...inference.frames import FrameSelection
+from ...models.folder import ModelFolder
+from ..layers.project_layers import ProjectLayers, show_predictions
+
+TRACKED_TARGETS = (FrameTarget.ALL, FrameTarget.RANGE)
+
+
+class PredictionJob(QObject):
+    """Predicts the selected frames of the current video (or of every video) with a run's
+    models, and tracks them when ``tracking`` is on and the frames are an entire video or a
+    range.
+
+    ``finished`` is emitted when the worker ended (also after an error).
+    """
+
+    finished = Signal()
+
+    def __init__(
+        self,
+        layers: ProjectLayers,
+        models: Mapping[ModelKind, ModelFolder | Path],
+        selection: FrameSelection,
+        mode: PredictionMode,
+        peak_threshold: float,
+        progress: QProgressBar,
+        say: Callable[[str], None],
+        tracking: TrackingConfig | None = None,
+        videos: VideoScope = VideoScope.CURRENT,
+    ):
+        super().__init__()
+        self.layers, self.models, self.selection, self.mode = layers, models, selection, mode
+        self.peak_threshold, self.progress, self.say = peak_threshold, progress, say
+        self.tracking, self.videos = tracking, VideoScope(videos)
+        self.notes: list[str] = []
+        self.scores: list[float] = []
+        self.project = None
+        self.worker = None
+
+    def start(self) -> bool:
+        """Start predicting; False (with a message) when there is nothing to predict."""
+        from ...inference.frames import select_frames
+        from ...inference.pipelines import predictor_for
+        from ...inference.topdown import PredictionStats
+
+        try:
+            project = self.layers.rebuild()
+            predictor = predictor_for(self.models, peak_threshold=self.peak_threshold)
+            predictor.check_skeleton(project.node_names)
+            indices = (
+                range(len(project.videos))
+                if self.videos is VideoScope.ALL
+                else [self.layers.video_index]
+            )
+            todo = [(i, select_frames(project, project.videos[i], self.selection)) for i in indices]
+        except SleapTrainError as exc:
+            show_error(str(exc))
+            return False
+        todo = [(i, frames) for i, frames in todo if frames]
+        if not todo:
+            show_warning("No frames to predict on for this choice (they may all be labelled).")
+            return False
+        stats = PredictionStats()
+        track = self.tracking is not None and self.tracking.enabled
+        if track and self.selection.target not in TRACKED_TARGETS:
+            track = False
+            self.notes.append(
+                f"Not tracked: {self.selection.target.label} are not consecutive; predict "
+                "the entire video or a frame range to track."
+            )
+        total = sum(len(frames) for _, frames in todo)
+
+        def work():
+            done, added, summaries = 0, 0, []
+            for index, frames in todo:
+                n, summary = yield from self._predict_video(
+                    project, index, frames, predictor, stats, track, done
+                )
+                done += len(frames)
+                added += n
+                summaries.append(summary)
+            return todo, added, summaries
+
+        self.project = project
+        self.worker = thread_worker(work, start_thread=False)()
+        self.progress.setRange(0, total)
+        self.worker.yielded.connect(self.progress.setValue)
+        self.worker.returned.connect(lambda result: self._show(*result, stats))
+        self.worker.errored.connect(self._failed)
+        self.worker.finished.connect(self._done)
+        where = f" in {len(todo)} videos" if len(todo) > 1 else ""
+        self.say(f"Predicting {total} frames{where} …")
+        self.worker.start()
+        return True
+
+    def _predict_video(self, project, index, frames, predictor, stats, track, done):
+        """Predict (and track) one video in the worker, yielding the frames done so far."""
+        from ...inference.results import add_predictions
+        from ...io.video import LazyVideo
+        from ...tracking import track_video
+
+        video = project.videos[index]
+        lazy = LazyVideo(video)
+        out, summary = [], None
+        try:
+            for pred in predictor.predict_video(lazy, frames, stats=stats):
+                out.append(pred)
+                self.scores.extend(float(x) for x in pred.scores)
+                yield done + len(out)
+            n = add_predictions(project, video, out, mode=self.mode)
+            if track and n:
+                span = (frames[0], frames[-1] + 1)
+                try:
+                    summary = track_video(
+                        project.labels, video, self.tracking, lazy.frame, frame_range=span
+                    )
+                except SleapTrainError as exc:  # the predictions still show
+                    self.notes.append(f"Not tracked: {exc}")
+        finally:
+            lazy.close()
+        return n, summary
+
+    def _show(self, todo, n, summaries, stats) -> None:
+        project = self.project
+        with self.layers.quiet():
+            for index, _ in todo:
+                show_predictions(self.layers.viewer, project, index)
+        current = [frames for index, frames in todo if index == self.layers.video_index]
+        if current:
+            self.layers.viewer.dims.set_current_step(0, current[0][0])
+        where = f" in {len(todo)} videos" if len(todo) > 1 else ""
+        mean = sum(self.scores) / len(self.scores) if self.scores else float("nan")
+        text = (
+            f"Predicted {stats.frames} frames{where}: {n} instances, mean score {mean:.2f} "
+            f"({stats.fps:.1f} frames/s)."
+        )
+        text += "".join(f" {s.text()}" for s in summaries if s is not None)
+        text += "".join(f" {note}" for note in self.notes)
+        self.say(text)
+        show_info(text)
+
+    def _failed(self, exc: Exception) -> None:
+        show_error(str(exc) if isinstance(exc, SleapTrainError) else f"Prediction failed: {exc}")
+        self.say(f"Failed: {exc}")
+
+    def _done(self) -> None:
+        self.worker = None
+        self.finished.emit()

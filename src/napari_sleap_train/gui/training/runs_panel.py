@@ -1,0 +1,157 @@
+"""Earlier runs: the run folders beside the project, and model folders added by hand;
+predicting with one, or measuring it on the labelled frames it held out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from napari.qt.threading import thread_worker
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...errors import SleapTrainError
+from ...models.folder import RunFolder, runs_in, runs_root
+from ..layers.project_layers import ProjectLayers
+
+FOLDER_ROLE = Qt.ItemDataRole.UserRole
+
+
+class RunsPanel(QWidget):
+    """The runs list; ``predict_requested`` carries the selected :class:`RunFolder`.
+    Evaluate measures the selected run on the labelled frames it held out (in a worker)
+    and shows the report below the list; ``evaluated`` carries it."""
+
+    predict_requested = Signal(object)
+    evaluated = Signal(object)
+
+    def __init__(self, layers: ProjectLayers, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.layers = layers
+        self.extra: list[RunFolder] = []
+        self.runs = QListWidget()
+        self.runs.setToolTip("Earlier runs; select one and press Predict to use it.")
+        self.predict_button = QPushButton("Predict with selected run")
+        self.predict_button.clicked.connect(self._predict_clicked)
+        self.evaluate_button = QPushButton("Evaluate selected run")
+        self.evaluate_button.setToolTip(
+            "Predict the labelled frames the run held out for validation and compare them "
+            "with the labels: node errors, OKS mAP, animals found and, for tracked labels, "
+            "identities named right."
+        )
+        self.evaluate_button.clicked.connect(self._evaluate_clicked)
+        self.add_button = QPushButton("Add model folder…")
+        self.add_button.clicked.connect(self._add_dialog)
+        self.report = QPlainTextEdit()
+        self.report.setReadOnly(True)
+        self.report.setVisible(False)
+        self.worker = None
+        self._busy = False
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.predict_button)
+        buttons.addWidget(self.evaluate_button)
+        buttons.addWidget(self.add_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Runs:"))
+        layout.addWidget(self.runs)
+        layout.addLayout(buttons)
+        layout.addWidget(self.report)
+
+    def refresh(self) -> None:
+        """List the runs beside the project and those added by hand."""
+        self.runs.clear()
+        try:
+            project = self.layers.rebuild()
+        except SleapTrainError:
+            return
+        found = runs_in(runs_root(project.path))
+        for run in [*found, *self.extra]:
+            item = QListWidgetItem(run.path.name if run in found else str(run.path))
+            item.setData(FOLDER_ROLE, str(run.path))
+            self.runs.addItem(item)
+
+    def add_run(self, folder: str | Path) -> None:
+        """List a models folder trained elsewhere (with a folder per model)."""
+        run = RunFolder(Path(folder))
+        if not run.has_models(run.pipeline_models()):
+            names = " and ".join(f"{k.value}/" for k in run.pipeline_models())
+            show_error(f"{run.path} holds no {names} model folders.")
+            return
+        self.extra.append(run)
+        self.refresh()
+
+    def set_busy(self, busy: bool) -> None:
+        """Training or predicting: no prediction or evaluation starts meanwhile."""
+        self._busy = busy
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        free = not self._busy and self.worker is None
+        self.predict_button.setEnabled(free)
+        self.evaluate_button.setEnabled(free)
+
+    def _add_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Models folder")
+        if folder:
+            self.add_run(folder)
+
+    def _selected(self) -> RunFolder | None:
+        item = self.runs.currentItem()
+        if item is None:
+            show_warning("Select a run first.")
+            return None
+        return RunFolder(Path(item.data(FOLDER_ROLE)))
+
+    def _predict_clicked(self) -> None:
+        run = self._selected()
+        if run is not None:
+            self.predict_requested.emit(run)
+
+    def _evaluate_clicked(self) -> None:
+        run = self._selected()
+        if run is not None:
+            self.evaluate(run)
+
+    def evaluate(self, run: RunFolder) -> bool:
+        """Measure ``run`` on the project's held-out labelled frames in a worker; False
+        (with a message) when it cannot start."""
+        from ...inference.evaluate_run import evaluate_run
+
+        try:
+            project = self.layers.rebuild()
+        except SleapTrainError as exc:
+            show_error(str(exc))
+            return False
+        self.report.setPlainText(f"Evaluating {run.path.name} …")
+        self.report.setVisible(True)
+        self.worker = thread_worker(evaluate_run, start_thread=False)(project, run.path)
+        self.worker.returned.connect(self._show_report)
+        self.worker.errored.connect(self._failed)
+        self.worker.finished.connect(self._finished)
+        self._update_buttons()
+        self.worker.start()
+        return True
+
+    def _show_report(self, result) -> None:
+        self.report.setPlainText(result.report())
+        show_info(f"Evaluated on {result.n_frames} frames; the report is below the runs list.")
+        self.evaluated.emit(result)
+
+    def _failed(self, exc: Exception) -> None:
+        text = str(exc) if isinstance(exc, SleapTrainError) else f"Evaluation failed: {exc}"
+        self.report.setPlainText(text)
+        show_error(text)
+
+    def _finished(self) -> None:
+        self.worker = None
+        self._update_buttons()

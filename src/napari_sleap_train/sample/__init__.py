@@ -1,0 +1,1 @@
+"""The built-in sample: a synthetic video of a few animals and its labels, made in code."""
