@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # Without a display napari runs under a virtual X server (its canvas needs OpenGL).
 XVFB := $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1600x1000x24")
 
-.PHONY: run test lint bench screenshots clean system
+.PHONY: run test lint bench screenshots docs docs-serve clean system
 
 # Debian packages (venv, OpenGL, Qt's xcb libraries, Xvfb): installed as root, else the
 # command that installs them is printed.
@@ -44,8 +44,15 @@ test: system $(VENV)/.test
 bench: $(VENV)/.test
 	$(PY) benchmarks/bench_video.py
 
+# The user's guide (MkDocs Material): built into site/ with every warning an error.
+docs: $(VENV)/.test
+	$(VENV)/bin/mkdocs build --strict
+
+docs-serve: $(VENV)/.test
+	$(VENV)/bin/mkdocs serve
+
 screenshots: system $(VENV)/.test
 	$(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1920x1200x24") $(PY) scripts/screenshots.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site

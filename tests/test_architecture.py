@@ -32,7 +32,11 @@ LAYERS: list[set[str]] = [
 rooms of lower layers; rooms of one layer never import each other. ``""`` is the package's
 ``__init__``."""
 
-GUI_LAYERS: list[set[str]] = [{"", "last_config"}, {"layers"}, {"training", "labelling"}]
+GUI_LAYERS: list[set[str]] = [
+    {"", "last_config", "dock_tabs"},
+    {"layers"},
+    {"training", "labelling"},
+]
 """The same inside ``gui/``: both docks use the layers room, never each other."""
 
 COMPAT = {"project"}

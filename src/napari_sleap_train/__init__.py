@@ -1,3 +1,3 @@
-"""Train SLEAP-style top-down pose estimation models inside napari."""
+"""SLEAP-style animal pose estimation in napari: label, train, predict, track."""
 
 __version__ = "0.1.0"

@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = Parser(
         prog="napari-sleap-train",
-        description="Train and run SLEAP-style top-down pose estimation models, and track them.",
+        description="Label, train, predict and track SLEAP-style animal pose estimation models.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     labels.add_parsers(sub)

@@ -31,6 +31,7 @@ from qtpy.QtWidgets import (
 from ...errors import SleapTrainError
 from ...io.project import Project
 from .. import DOCK_WIDTH
+from ..dock_tabs import join_plugin_tabs
 from ..layers import frame_view
 from ..layers.project_layers import ProjectLayers
 from ..layers.video_switcher import VideoSwitcher
@@ -88,6 +89,7 @@ class LabellingWidget(QWidget):
         self.status = QLabel("Ready.")
         self.status.setWordWrap(True)
         self.setMaximumWidth(DOCK_WIDTH)
+        join_plugin_tabs(self, "labelling")
         self.video_switcher = VideoSwitcher(napari_viewer)
         self.video_switcher.changed.connect(lambda _: self._layers_changed())
         layout = QVBoxLayout(self)

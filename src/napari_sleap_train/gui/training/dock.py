@@ -20,6 +20,7 @@ from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QVBoxLayout, QWidget
 from ...config import pipeline_for_counts
 from ...errors import SleapTrainError
 from .. import DOCK_WIDTH
+from ..dock_tabs import join_plugin_tabs
 from ..layers import frame_view
 from ..layers.project_layers import ProjectLayers
 from ..layers.video_switcher import VideoSwitcher
@@ -70,6 +71,7 @@ class TrainingDock(QWidget):
         self.settings.add_button("View Training Image Inputs…", self.view_training_inputs)
         self.settings.add_button("Export training job…", self._export_job_dialog)
         self.setMaximumWidth(DOCK_WIDTH)
+        join_plugin_tabs(self, "training")
         self.video_switcher = VideoSwitcher(napari_viewer)
         self.video_switcher.changed.connect(self._video_changed)
         layout = QVBoxLayout(self)
