@@ -46,10 +46,10 @@ bench: $(VENV)/.test
 
 # The user's guide (MkDocs Material): built into site/ with every warning an error.
 docs: $(VENV)/.test
-	$(VENV)/bin/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(VENV)/bin/mkdocs build --strict
 
 docs-serve: $(VENV)/.test
-	$(VENV)/bin/mkdocs serve
+	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(VENV)/bin/mkdocs serve
 
 screenshots: system $(VENV)/.test
 	$(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1920x1200x24") $(PY) scripts/screenshots.py

@@ -1,90 +1,123 @@
-"""The README's screenshots, made on the built-in sample with the real dock.
+"""The guide's screenshots, made with the real docks on real data at 1400 x 900.
 
-Writes ``docs/dock.png`` (the dock beside the video), ``docs/previews.png`` (receptive field
-and crop boxes on a labelled frame), ``docs/monitor.png`` (the training monitor
-mid-training, hovering over the best epoch), ``docs/predictions.png`` (predictions on a
-suggested frame) and ``docs/tracks.png`` (the whole video predicted and tracked, with its
-Tracks layer and the Label & Suggest dock's Tracks panel). Needs a display or
-``xvfb-run``; ``make screenshots`` runs it. Takes about three minutes on two CPU cores.
+The data is the two-fly video of SLEAP's test data (``../shared/data/two_flies``, BSD-3):
+128 frames, two flies (``F`` and ``M``) labelled on every frame. A working copy keeps the
+labels of every fourth frame, so the model has 96 unlabelled frames to predict, as in a
+real project. Writes, one per step of the getting-started page:
+
+``open.png``         the project opened: video, labels and skeleton;
+``dock.png``         the Run Training… dock beside the canvas;
+``previews.png``     receptive field (blue) and crop boxes (red) on a labelled frame;
+``monitor.png``      the training monitor below the canvas, mid-training;
+``predictions.png``  the predictions on an unlabelled frame;
+``tracks.png``       the predictions tracked, with the Label & Suggest dock's Tracks panel.
+
+Needs a display or ``xvfb-run``; ``make screenshots`` runs it (about ten minutes on two CPU
+cores).
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
+import napari
+import sleap_io as sio
 from qtpy.QtCore import QPointF
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from napari_sleap_train.choices import FrameTarget, TrackerMethod  # noqa: E402
-from run_main_job import open_sample, wait_until  # noqa: E402
+from run_main_job import wait_until  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "two_flies"
+SIZE = (1400, 900)  # a laptop's window, the size the docks are made for
+KEEP_EVERY = 4  # labelled frames kept in the working copy
+SHOWN_FRAME = 42  # an unlabelled frame where both flies are apart
+
+
+def working_copy(work: Path) -> Path:
+    """The two-fly project with the labels of every fourth frame, beside a copy of its video."""
+    work.mkdir(parents=True, exist_ok=True)
+    video = shutil.copy2(DATA / "two_flies.mp4", work / "two_flies.mp4")
+    labels = sio.load_slp(str(DATA / "two_flies.slp"))
+    labels.labeled_frames = [lf for lf in labels.labeled_frames if lf.frame_idx % KEEP_EVERY == 0]
+    labels.videos[0].replace_filename(str(video), open=False)
+    out = work / "two_flies.slp"
+    labels.save(str(out))
+    return out
+
+
+def shoot(viewer, path: Path, pause: float = 1.0) -> None:
+    wait_until(lambda: False, pause)
+    viewer.screenshot(str(path), canvas_only=False)
+    print(path)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--docs", default="docs", help="folder for the images")
+    parser.add_argument("--docs", default="docs/images", help="folder for the images")
     parser.add_argument("--work", default="out/screenshots", help="folder for the run")
+    parser.add_argument("--minutes", type=float, default=4.0, help="training budget")
     args = parser.parse_args()
+    if not DATA.is_dir():
+        print(f"error: the two-fly data is not at {DATA}", file=sys.stderr)
+        return 1
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
-    viewer, dock = open_sample(Path(args.work).resolve(), show=True)
-    viewer.window._qt_window.resize(1400, 900)  # the size the docks are made for
-    wait_until(lambda: False, 0.5)
-    viewer.reset_view()
-    dock.settings.reset_defaults()
-    viewer.dims.set_current_step(0, 13)  # a labelled frame with three animals
-    wait_until(lambda: False, 1.0)
+    work = Path(args.work).resolve()
+    shutil.rmtree(work, ignore_errors=True)
+    project = working_copy(work)
 
-    viewer.screenshot(str(docs / "dock.png"), canvas_only=False)
+    viewer = napari.Viewer(title="napari-sleap-train", show=True)
+    viewer.window._qt_window.resize(*SIZE)
+    viewer.open(str(project), plugin="napari-sleap-train")
+    viewer.dims.set_current_step(0, 0)
+    viewer.reset_view()
+    shoot(viewer, docs / "open.png")
+
+    _, dock = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Run Training…")
+    dock.settings.reset_defaults()
+    viewer.reset_view()
+    shoot(viewer, docs / "dock.png")
 
     dock.settings.tabs.setCurrentIndex(1)  # Centroid Model: its receptive field is drawn
-    viewer.camera.center = (0, 192, 192)
-    viewer.camera.zoom = viewer.camera.zoom * 1.4
-    wait_until(lambda: False, 0.5)
-    viewer.screenshot(str(docs / "previews.png"), canvas_only=False)
+    shoot(viewer, docs / "previews.png")
 
     dock.settings.tabs.setCurrentIndex(0)
     w = dock.settings.form.widgets
-    w["time_budget"].value = 2.0
-    for kind in ("centroid", "centered_instance"):
-        w[f"{kind}.batches_per_epoch"].value = 20
-    w["predict_on"].value = FrameTarget.SUGGESTED
+    w["time_budget"].value = args.minutes
+    w["predict_on"].value = FrameTarget.ALL
+    w["tracker"].value = TrackerMethod.SIMPLE
+    w["max_tracks"].value = 2
     dock.runner.run_button.click()
     wait_until(
         lambda: (
             dock.monitor.model_name == "Centered Instance Model" and len(dock.monitor.plot.val) >= 6
         ),
-        timeout=600,
+        timeout=args.minutes * 60 + 300,
     )
     plot = dock.monitor.plot  # hover over the best epoch: the cursor and its readout
     view = plot.getPlotItem().vb
     best = QPointF(plot.best_epoch or 1, sum(view.viewRange()[1]) / 2)
     plot.scene().sigMouseMoved.emit(view.mapViewToScene(best))
-    wait_until(lambda: False, 0.5)
-    dock.monitor_panel.grab().save(str(docs / "monitor.png"))
+    shoot(viewer, docs / "monitor.png", pause=0.5)
 
     done = wait_until(
-        lambda: not dock.runner.busy and "Predicted" in dock.runner.status.text(), 900
+        lambda: not dock.runner.busy and "Tracked" in dock.runner.status.text(),
+        args.minutes * 60 + 900,
     )
     if not done:
-        print(f"error: training did not finish: {dock.runner.status.text()}", file=sys.stderr)
+        print(f"error: not predicted and tracked: {dock.runner.status.text()}", file=sys.stderr)
         return 1
-    for layer in ("receptive field", "crop boxes"):
-        viewer.layers[layer].visible = False
-    wait_until(lambda: False, 0.5)
-    viewer.screenshot(str(docs / "predictions.png"), canvas_only=False)
+    for layer in viewer.layers:
+        if layer.name in ("receptive field", "crop boxes"):
+            layer.visible = False
+    viewer.dims.set_current_step(0, SHOWN_FRAME)
+    shoot(viewer, docs / "predictions.png")
 
-    w["predict_on"].value = FrameTarget.ALL  # the whole video, tracked
-    w["tracker"].value = TrackerMethod.SIMPLE
-    w["max_tracks"].value = 3
-    dock.runs.runs.setCurrentRow(dock.runs.runs.count() - 1)
-    dock.runs.predict_button.click()
-    done = wait_until(lambda: not dock.runner.busy and "Tracked" in dock.runner.status.text(), 600)
-    if not done:
-        print(f"error: not tracked: {dock.runner.status.text()}", file=sys.stderr)
-        return 1
     _, labelling = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Label & Suggest…")
     labelling.tabs.setCurrentIndex(0)
     labelling.tracks.tail.setValue(60)
@@ -94,11 +127,9 @@ def main() -> int:
         scroll = scroll.parentWidget()
     if scroll is not None:
         scroll.ensureWidgetVisible(panel)
-    viewer.dims.set_current_step(0, 160)
-    wait_until(lambda: False, 1.0)
-    viewer.screenshot(str(docs / "tracks.png"), canvas_only=False)
-    for name in ("dock", "previews", "monitor", "predictions", "tracks"):
-        print(docs / f"{name}.png")
+    viewer.dims.set_current_step(0, 100)
+    shoot(viewer, docs / "tracks.png")
+    print(dock.runner.status.text())
     viewer.close()
     return 0
 
