@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from napari_sleap_train.choices import FrameTarget, Preset, Schedule
+from napari_sleap_train.choices import (
+    CameraView,
+    Candidates,
+    FrameTarget,
+    Preset,
+    Schedule,
+    VideoScope,
+)
 
 
 def test_choices_read_values_and_labels_and_name_the_others():
@@ -15,3 +22,13 @@ def test_choices_read_values_and_labels_and_name_the_others():
     assert Schedule.COSINE == "cosine"  # string enums compare with their values
     with pytest.raises(ValueError, match="'linear' is unknown; use plateau or cosine"):
         Schedule.parse("linear")
+
+
+def test_members_of_two_choices_with_one_value_keep_their_own_labels():
+    from napari_sleap_train.choices import FrameTarget
+
+    assert CameraView.AUTO == Candidates.AUTO  # equal as strings ("auto") ...
+    assert CameraView.AUTO.label == "auto (from the labels)"  # ... yet labelled apart
+    assert Candidates.AUTO.label == "auto (per-track queues when max tracks is set)"
+    assert (VideoScope.ALL.label, FrameTarget.ALL.label) == ("all videos", "entire video")
+    assert VideoScope.parse("all videos") is VideoScope.ALL

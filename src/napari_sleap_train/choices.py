@@ -21,7 +21,7 @@ class Choice(str, Enum):
     @property
     def label(self) -> str:
         """Plain words for the docks (the value where no label is declared)."""
-        return _LABELS.get(self, str(self.value))
+        return _LABELS.get((type(self), self.value), str(self.value))
 
     @classmethod
     def parse(cls, text: str | Choice) -> Choice:
@@ -181,47 +181,50 @@ class Candidates(Choice):
     QUEUES = "queues"
 
 
-_LABELS: dict[Choice, str] = {
-    CameraView.AUTO: "auto (from the labels)",
-    CameraView.ABOVE: "from above (animals turn freely)",
-    CameraView.SIDE: "from the side (animals upright)",
-    PipelineKind.SINGLE_INSTANCE: "single animal",
-    PipelineKind.TOP_DOWN: "top-down",
-    PipelineKind.BOTTOM_UP: "bottom-up",
-    PipelineKind.TOP_DOWN_ID: "top-down-ID",
-    PipelineKind.BOTTOM_UP_ID: "bottom-up-ID",
-    VideoScope.CURRENT: "current video",
-    VideoScope.ALL: "all videos",
-    TrackerMethod.NONE: "none (no identities)",
-    TrackerMethod.SIMPLE: "simple",
-    TrackerMethod.FLOW: "flow (optical-flow shift)",
-    Similarity.INSTANCE: "instance (SLEAP's, pixels)",
-    Similarity.CENTROID: "centroid distance",
-    Similarity.IOU: "bounding-box IoU",
-    Similarity.OKS: "OKS (scaled to the animal)",
-    Candidates.AUTO: "auto (per-track queues when max tracks is set)",
-    Candidates.WINDOW: "last frames of the window",
-    Candidates.QUEUES: "per-track queues",
-    ModelKind.CENTROID: "Centroid Model",
-    ModelKind.CENTERED_INSTANCE: "Centered Instance Model",
-    ModelKind.CENTERED_INSTANCE_ID: "Centered Instance ID Model",
-    ModelKind.SINGLE_INSTANCE: "Single Instance Model",
-    ModelKind.BOTTOM_UP: "Bottom-Up Model",
-    ModelKind.BOTTOM_UP_ID: "Bottom-Up ID Model",
-    Preset.FAST_CPU: "fast CPU",
-    Preset.SLEAP: "SLEAP defaults (GPU)",
-    StartFrom.SCRATCH: "train from scratch",
-    StartFrom.USE_TRAINED: "use trained model",
-    StartFrom.FINE_TUNE: "fine-tune from an earlier model's best weights",
-    StartFrom.RESUME: "resume an interrupted model from its last checkpoint",
-    FrameTarget.CURRENT: "current frame",
-    FrameTarget.RANDOM: "random frames",
-    FrameTarget.SUGGESTED: "suggested frames",
-    FrameTarget.LABELED: "user-labelled frames",
-    FrameTarget.RANGE: "frame range",
-    FrameTarget.ALL: "entire video",
-    FrameTarget.LIST: "listed frames",
-    PredictionMode.REPLACE: "replace",
-    PredictionMode.KEEP: "keep both",
-    PredictionMode.CLEAR_ALL: "clear all",
-}
+_LABEL_LIST: tuple[tuple[Choice, str], ...] = (
+    (CameraView.AUTO, "auto (from the labels)"),
+    (CameraView.ABOVE, "from above (animals turn freely)"),
+    (CameraView.SIDE, "from the side (animals upright)"),
+    (PipelineKind.SINGLE_INSTANCE, "single animal"),
+    (PipelineKind.TOP_DOWN, "top-down"),
+    (PipelineKind.BOTTOM_UP, "bottom-up"),
+    (PipelineKind.TOP_DOWN_ID, "top-down-ID"),
+    (PipelineKind.BOTTOM_UP_ID, "bottom-up-ID"),
+    (VideoScope.CURRENT, "current video"),
+    (VideoScope.ALL, "all videos"),
+    (TrackerMethod.NONE, "none (no identities)"),
+    (TrackerMethod.SIMPLE, "simple"),
+    (TrackerMethod.FLOW, "flow (optical-flow shift)"),
+    (Similarity.INSTANCE, "instance (SLEAP's, pixels)"),
+    (Similarity.CENTROID, "centroid distance"),
+    (Similarity.IOU, "bounding-box IoU"),
+    (Similarity.OKS, "OKS (scaled to the animal)"),
+    (Candidates.AUTO, "auto (per-track queues when max tracks is set)"),
+    (Candidates.WINDOW, "last frames of the window"),
+    (Candidates.QUEUES, "per-track queues"),
+    (ModelKind.CENTROID, "Centroid Model"),
+    (ModelKind.CENTERED_INSTANCE, "Centered Instance Model"),
+    (ModelKind.CENTERED_INSTANCE_ID, "Centered Instance ID Model"),
+    (ModelKind.SINGLE_INSTANCE, "Single Instance Model"),
+    (ModelKind.BOTTOM_UP, "Bottom-Up Model"),
+    (ModelKind.BOTTOM_UP_ID, "Bottom-Up ID Model"),
+    (Preset.FAST_CPU, "fast CPU"),
+    (Preset.SLEAP, "SLEAP defaults (GPU)"),
+    (StartFrom.SCRATCH, "train from scratch"),
+    (StartFrom.USE_TRAINED, "use trained model"),
+    (StartFrom.FINE_TUNE, "fine-tune from an earlier model's best weights"),
+    (StartFrom.RESUME, "resume an interrupted model from its last checkpoint"),
+    (FrameTarget.CURRENT, "current frame"),
+    (FrameTarget.RANDOM, "random frames"),
+    (FrameTarget.SUGGESTED, "suggested frames"),
+    (FrameTarget.LABELED, "user-labelled frames"),
+    (FrameTarget.RANGE, "frame range"),
+    (FrameTarget.ALL, "entire video"),
+    (FrameTarget.LIST, "listed frames"),
+    (PredictionMode.REPLACE, "replace"),
+    (PredictionMode.KEEP, "keep both"),
+    (PredictionMode.CLEAR_ALL, "clear all"),
+)
+_LABELS: dict[tuple[type, str], str] = {(type(c), c.value): text for c, text in _LABEL_LIST}
+"""Labels keyed by (choice type, value): members of two choices with one value, such as
+``CameraView.AUTO`` and ``Candidates.AUTO``, are equal as strings and would share a key."""

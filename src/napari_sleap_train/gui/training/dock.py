@@ -76,9 +76,8 @@ class TrainingDock(QWidget):
         self.video_switcher.changed.connect(self._video_changed)
         layout = QVBoxLayout(self)
         layout.addWidget(self.video_switcher)
-        layout.addWidget(self.settings)
+        layout.addWidget(self.settings, 1)  # the form takes the dock's height, not a gap
         layout.addWidget(self.runner)
-        layout.addStretch()
         self.monitor_panel = QWidget()
         below = QHBoxLayout(self.monitor_panel)
         below.addWidget(self.monitor, 3)
