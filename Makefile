@@ -52,7 +52,7 @@ docs-serve: $(VENV)/.test
 	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(VENV)/bin/mkdocs serve
 
 screenshots: system $(VENV)/.test
-	$(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1920x1200x24") $(PY) scripts/screenshots.py
+	$(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1920x1200x24") $(PY) scripts/screenshots.py --docs docs/images
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache site

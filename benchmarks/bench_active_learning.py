@@ -9,7 +9,7 @@ video (never suggested). Every method starts from the same first model and train
 number of steps a round, so the methods are compared in one run on equal terms.
 
 Methods: ``random``, ``image-features`` (SLEAP's), ``low-score`` (prediction score),
-``uncertainty``, ``novelty`` and ``mix`` (the model-based ones of ``model_suggestions``),
+``uncertainty``, ``novelty`` and ``mix`` (the model-based ones of ``suggestions.from_model``),
 and ``oracle``: the frames where the model is furthest from the ground truth, spread as
 the model-based methods spread theirs. No user has the oracle; it is the best that
 suggestions which find what the model gets wrong could do.

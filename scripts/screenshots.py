@@ -25,6 +25,7 @@ from pathlib import Path
 
 import napari
 import sleap_io as sio
+from napari._qt.dialogs.qt_notification import NapariQtNotification
 from qtpy.QtCore import QPointF
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,6 +37,8 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "two_flies"
 SIZE = (1400, 900)  # a laptop's window, the size the docks are made for
 KEEP_EVERY = 4  # labelled frames kept in the working copy
 SHOWN_FRAME = 42  # an unlabelled frame where both flies are apart
+TRACKS_FRAME = 99  # an unlabelled frame late in the video: the tracks' trails behind it
+FLIES = (265, 515)  # (y, x): the middle of where the flies walk in the 1024 x 1024 frames
 
 
 def working_copy(work: Path) -> Path:
@@ -50,8 +53,19 @@ def working_copy(work: Path) -> Path:
     return out
 
 
+def frame_flies(viewer, zoom: float) -> None:
+    """Centre the canvas on the flies, ``zoom`` times closer than the whole frame."""
+    viewer.reset_view()
+    viewer.camera.center = (0, *FLIES)
+    viewer.camera.zoom = viewer.camera.zoom * zoom
+
+
 def shoot(viewer, path: Path, pause: float = 1.0) -> None:
+    """Save the whole window, without the notification toasts over the canvas."""
     wait_until(lambda: False, pause)
+    for toast in viewer.window._qt_window.findChildren(NapariQtNotification):
+        toast.close()
+    wait_until(lambda: False, 0.3)
     viewer.screenshot(str(path), canvas_only=False)
     print(path)
 
@@ -75,16 +89,18 @@ def main() -> int:
     viewer.window._qt_window.resize(*SIZE)
     viewer.open(str(project), plugin="napari-sleap-train")
     viewer.dims.set_current_step(0, 0)
-    viewer.reset_view()
+    frame_flies(viewer, 2.5)
     shoot(viewer, docs / "open.png")
 
     _, dock = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Run Training…")
     dock.settings.reset_defaults()
-    viewer.reset_view()
+    frame_flies(viewer, 2.5)
     shoot(viewer, docs / "dock.png")
 
     dock.settings.tabs.setCurrentIndex(1)  # Centroid Model: its receptive field is drawn
+    frame_flies(viewer, 1.6)  # the receptive field is 304 px wide
     shoot(viewer, docs / "previews.png")
+    frame_flies(viewer, 2.5)
 
     dock.settings.tabs.setCurrentIndex(0)
     w = dock.settings.form.widgets
@@ -127,7 +143,7 @@ def main() -> int:
         scroll = scroll.parentWidget()
     if scroll is not None:
         scroll.ensureWidgetVisible(panel)
-    viewer.dims.set_current_step(0, 100)
+    viewer.dims.set_current_step(0, TRACKS_FRAME)
     shoot(viewer, docs / "tracks.png")
     print(dock.runner.status.text())
     viewer.close()
