@@ -305,6 +305,20 @@ def test_predict_with_a_tracker(sample_paths, tmp_path, capsys):
     assert "scattered" in capsys.readouterr().out
 
 
+def test_predict_with_a_tracker_when_no_animal_is_found(sample_paths, tmp_path, capsys):
+    from napari_sleap_train.io.project import load_project
+    from napari_sleap_train.training.pipeline import pipeline_events
+
+    models = tmp_path / "run"
+    list(pipeline_events(load_project(sample_paths.project), tiny_config(1, 2), models))
+    args = ["predict", str(models), str(sample_paths.project), "--frames", "0:10"]
+    args += ["--peak-threshold", "0.99", "--tracker", "simple", "-o", str(tmp_path / "p.slp")]
+    assert main(args) == 0  # not an error about tracking: there was nothing to track
+    printed = capsys.readouterr().out
+    assert "no animal was found, so nothing was tracked" in printed
+    assert "predicted 10 frames, 0 instances" in printed
+
+
 def test_evaluate_a_run_folder_on_its_held_out_frames(sample_paths, bottom_up_run, capsys):
     assert main(["evaluate", str(sample_paths.project), str(bottom_up_run), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)

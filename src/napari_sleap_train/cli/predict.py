@@ -128,14 +128,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
         preds = predictor.predict_video(
             lazy, frames, batch_size=args.batch_size, progress=progress, stats=stats
         )
-        add_predictions(project, video, preds)
+        total_inst += add_predictions(project, video, preds)  # animals with a node found
         lazy.close()
         if live:
             print(file=sys.stderr)
         total_frames += stats.frames
-        total_inst += stats.instances
         total_s += stats.seconds
         model_s += stats.model_seconds
+    if tracking.enabled and not total_inst:
+        print(
+            "note: no animal was found, so nothing was tracked: train longer, or lower "
+            "--peak-threshold."
+        )
     if tracking.enabled and total_inst:
         t0 = time.perf_counter()
         span = None
