@@ -11,6 +11,8 @@ Datasets (``--dataset``):
 - ``sample`` / ``sample1024``: the built-in synthetic animals (8 nodes) on 384×384 or
   1024×1024 frames (there the animals are small); 100 training and 100 test frames of its
   ground truth.
+- ``two_flies``: ``../shared/data/two_flies/``, two flies, 13 nodes, 1024×1024, 128
+  proofread consecutive frames: the first 64 train, the last 64 test (split by time).
 
 With ``--later`` the training frames come from the first 60 % of the video and the test
 frames from its last quarter, as a user's later footage does. ``--camera above|side|auto``
@@ -122,6 +124,16 @@ def _load(name: str, work: Path):
                 truth[lf.frame_idx] = insts[0].numpy()[None]
         train, test = chunked_split(list(truth), CHUNK, 100, 100)
         return source.videos[0], source.skeletons[0], truth, train, test
+    if name == "two_flies":  # proofread: the first 64 frames train, the last 64 test
+        source = sio.load_slp(str(DATA / "two_flies" / "two_flies.slp"))
+        truth = {
+            lf.frame_idx: np.stack([i.numpy() for i in lf.user_instances])
+            for lf in source.labeled_frames
+            if lf.user_instances
+        }
+        frames = sorted(truth)
+        half = len(frames) // 2
+        return source.videos[0], source.skeletons[0], truth, frames[:half], frames[half:]
     if name in ("sample", "sample1024"):
         from napari_sleap_train.sample.project import _labels, _write_video, make_sample
 
@@ -320,7 +332,7 @@ def main() -> None:
     global AUTO, CAMERA, JITTER, FLIP, CHUNK, NAMES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--dataset", default="pair", choices=["pair", "dance", "sample", "sample1024"]
+        "--dataset", default="pair", choices=["pair", "dance", "sample", "sample1024", "two_flies"]
     )
     parser.add_argument(
         "--later",
@@ -351,7 +363,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40, help="steps of the pure measurement")
     parser.add_argument(
         "--pipeline",
-        default="top-down",
+        default=["top-down"],
         nargs="+",
         choices=["top-down", "single-instance", "bottom-up", "top-down-id", "bottom-up-id", "auto"],
         help="one or more, compared in one run (top-down-id: the sample datasets only)",
