@@ -1,8 +1,8 @@
 """Both docks as tabs of one dock area, so each keeps the window's full height.
 
-napari stacks the docks a plugin opens in one area on top of each other; at 1400 x 900
-that left the training dock two rows of its form. Each of our docks, once napari has
-docked it, joins the plugin's other dock in its area as a tab and comes to the front.
+napari stacks the docks a plugin opens in one area on top of each other, each with part of
+the height. Each of our docks, once napari has docked it, joins the plugin's other dock in
+its area as a tab and comes to the front.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ NAME_PREFIX = "napari-sleap-train: "
 class _OnFirstShow(QObject):
     """Tabs its widget with the plugin's other dock the first time the widget is shown."""
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt's name for it
         if event.type() == QEvent.Type.Show:
             watched.removeEventFilter(self)
             QTimer.singleShot(0, lambda: tab_with_siblings(watched))
