@@ -158,6 +158,8 @@ CAMERA: str | None = None  # --camera
 JITTER: str = "none"  # --jitter
 FLIP = False  # --flip
 CHUNK = 10  # --chunk: frames per chunk of the dance split
+ADAPT = False  # --adapt: learn from the whole video (pseudo-labels)
+SMOOTH = "none"  # --smooth: predict the test span frame by frame, track and smooth
 NAMES: list[str] | None = None  # the dataset's identities (tracks), where it has them
 
 
@@ -175,6 +177,7 @@ def configured(name: str, pipeline: str, project: Project) -> TrainingConfig:
             print("\n".join(f"auto settings: {n}" for n in notes))
     if CAMERA:
         config.pipeline.camera_view = CAMERA
+    config.pipeline.adapt_to_video = ADAPT
     for section in config.models.values():
         aug = section.augmentation
         aug.scale = JITTER in ("scale", "both")
@@ -288,7 +291,10 @@ def run(project: Project, config: TrainingConfig, minutes: float, video, truth, 
     predictor = predictor_from_run(work, device="cpu")
     lazy = LazyVideo(video)
     stats = PredictionStats()
-    preds = list(predictor.predict_video(lazy, test, stats=stats))
+    if SMOOTH == "none":
+        preds = list(predictor.predict_video(lazy, test, stats=stats))
+    else:
+        preds = smoothed_predictions(predictor, lazy, video, truth, test, stats)
     m = evaluate_frames(
         [(truth[p.frame_idx], p.points, p.scores) for p in preds], predictor.node_names
     )
@@ -313,6 +319,52 @@ def run(project: Project, config: TrainingConfig, minutes: float, video, truth, 
     return {"train_min": train_min, "rates": rates, "fps": stats.fps, "sided": sided, **m, **ids}
 
 
+def smoothed_predictions(predictor, lazy, video, truth, test, stats):
+    """The test frames' predictions after predicting every frame of their span, tracking
+    (at most as many tracks as animals) and smoothing with ``--smooth``."""
+    from napari_sleap_train.config.tracking import TrackingConfig
+    from napari_sleap_train.inference.predictor import FramePrediction
+    from napari_sleap_train.inference.results import add_predictions
+    from napari_sleap_train.tracking import track_video
+    from napari_sleap_train.tracking.smoothing import smooth_video
+
+    span = range(min(test), max(test) + 1)
+    skeleton = sio.Skeleton(nodes=predictor.node_names)
+    project = Project(sio.Labels(videos=[video], skeletons=[skeleton]))
+    add_predictions(project, video, predictor.predict_video(lazy, span, stats=stats))
+    animals = max(len(t) for t in truth.values())
+    t0 = time.perf_counter()
+    if animals > 1:
+        track_video(project.labels, video, TrackingConfig(max_tracks=animals))
+    summary = smooth_video(project.labels, video, SMOOTH)
+    print(f"  {summary.text()} ({time.perf_counter() - t0:.1f} s with tracking)")
+    wanted = set(test)
+    out = []
+    for lf in project.labels.labeled_frames:
+        if lf.frame_idx not in wanted:
+            continue
+        insts = lf.predicted_instances
+        out.append(
+            FramePrediction(
+                lf.frame_idx,
+                np.stack([i.numpy() for i in insts])
+                if insts
+                else np.zeros((0, len(skeleton.nodes), 2)),
+                np.stack([np.asarray(i.points["score"], float) for i in insts])
+                if insts
+                else np.zeros((0, len(skeleton.nodes))),
+                np.array([i.score for i in insts], float),
+            )
+        )
+    found = {p.frame_idx for p in out}
+    n = len(skeleton.nodes)
+    out += [
+        FramePrediction(f, np.zeros((0, n, 2)), np.zeros((0, n)), np.zeros(0))
+        for f in wanted - found
+    ]
+    return sorted(out, key=lambda p: p.frame_idx)
+
+
 def epoch_seconds(config: TrainingConfig, rates: dict[str, float]) -> float:
     """Seconds one epoch of every model costs at these samples/s."""
     return sum(
@@ -329,7 +381,7 @@ def _num(value, width: int, digits: int) -> str:
 
 
 def main() -> None:
-    global AUTO, CAMERA, JITTER, FLIP, CHUNK, NAMES
+    global AUTO, CAMERA, JITTER, FLIP, CHUNK, NAMES, ADAPT, SMOOTH
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--dataset", default="pair", choices=["pair", "dance", "sample", "sample1024", "two_flies"]
@@ -380,8 +432,20 @@ def main() -> None:
         "--auto-settings", action="store_true", help="settings chosen from the data first"
     )
     parser.add_argument("--keep", help="keep the trained model folders under this folder")
+    parser.add_argument(
+        "--adapt",
+        action="store_true",
+        help="learn from the whole video: pseudo-labels and a second round of training",
+    )
+    parser.add_argument(
+        "--smooth",
+        default="none",
+        choices=["none", "kalman", "median", "savgol"],
+        help="predict every frame of the test span, track and smooth before scoring",
+    )
     args = parser.parse_args()
     AUTO, CAMERA, JITTER, FLIP = args.auto_settings, args.camera, args.jitter, args.flip
+    ADAPT, SMOOTH = args.adapt, args.smooth
     CHUNK = args.chunk
     for item in args.set:
         key, _, value = item.partition("=")

@@ -173,6 +173,15 @@ class Matching(Choice):
     GREEDY = "greedy"
 
 
+class Smoothing(Choice):
+    """How tracked predictions are smoothed over time."""
+
+    NONE = "none"
+    KALMAN = "kalman"
+    MEDIAN = "median"
+    SAVGOL = "savgol"
+
+
 class Candidates(Choice):
     """Which earlier instances a new instance is compared with."""
 
@@ -199,6 +208,10 @@ _LABEL_LIST: tuple[tuple[Choice, str], ...] = (
     (Similarity.CENTROID, "centroid distance"),
     (Similarity.IOU, "bounding-box IoU"),
     (Similarity.OKS, "OKS (scaled to the animal)"),
+    (Smoothing.NONE, "none (raw predictions)"),
+    (Smoothing.KALMAN, "Kalman smoother (sets jumps aside)"),
+    (Smoothing.MEDIAN, "running median (movement)"),
+    (Smoothing.SAVGOL, "Savitzky-Golay (movement)"),
     (Candidates.AUTO, "auto (per-track queues when max tracks is set)"),
     (Candidates.WINDOW, "last frames of the window"),
     (Candidates.QUEUES, "per-track queues"),

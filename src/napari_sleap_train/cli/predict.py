@@ -68,7 +68,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     import sleap_io as sio
 
-    from ..choices import FrameTarget
+    from ..choices import FrameTarget, Smoothing
     from ..errors import ModelFolderError
     from ..inference.frames import select_frames
     from ..inference.pipelines import predictor_from_run
@@ -77,7 +77,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..io.project import Project, load_project
     from ..io.video import LazyVideo
     from ..models.folder import RunFolder
-    from .track import track_project, tracking_config
+    from .track import smooth_project, track_project, tracking_config
 
     source, out = Path(args.input), Path(args.out)
     tracking = tracking_config(args)
@@ -147,6 +147,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
             span = (selection.start, selection.stop)
         track_project(project, tracking, span)
         total_s += time.perf_counter() - t0
+    if Smoothing(tracking.smoothing) is not Smoothing.NONE and total_inst:
+        raw = project.save(out.with_name(f"{out.name.removesuffix('.slp')}.raw.slp"))
+        print(f"raw predictions -> {raw}")
+        smooth_project(project, tracking)
     saved = project.save(out, backup=True)
     fps = total_frames / total_s if total_s else 0.0
     print(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..choices import Matching, Similarity, TrackerMethod
+from ..choices import Matching, Similarity, Smoothing, TrackerMethod
 from .options import check_output, positive_int, quantile, unit_floor, video_dirs
 
 if TYPE_CHECKING:
@@ -39,6 +39,23 @@ def tracking_options(p: argparse.ArgumentParser, tracker_default: str | None) ->
     g.add_argument(
         "--no-size-cue", action="store_true", help="do not compare the animals' body sizes"
     )
+    smoothing_options(p)
+
+
+def smoothing_options(
+    p: argparse.ArgumentParser, flag: str = "--smooth", default: str = "none"
+) -> None:
+    """How tracked predictions are smoothed over time (``flag`` names the method)."""
+    g = p.add_argument_group("smoothing")
+    g.add_argument(
+        flag,
+        dest="smooth",
+        choices=[m.value for m in Smoothing],
+        help="kalman (sets jumps aside, fills gaps) | median | savgol (movement's filters) "
+        f"| none (default {default}); the raw predictions are kept",
+    )
+    g.add_argument("--max-gap", type=int, help="fill gaps of at most this many frames (10)")
+    g.add_argument("--smooth-window", type=int, help="frames of median/savgol (5)")
 
 
 def tracking_config(args: argparse.Namespace) -> TrackingConfig:
@@ -60,6 +77,14 @@ def tracking_config(args: argparse.Namespace) -> TrackingConfig:
     for name, value in given.items():
         if value is not None:
             setattr(config, name, value)
+    smoothing = {
+        "smoothing": getattr(args, "smooth", None) and Smoothing(args.smooth),
+        "max_gap": getattr(args, "max_gap", None),
+        "smoothing_window": getattr(args, "smooth_window", None),
+    }
+    for name, value in smoothing.items():
+        if value is not None:
+            setattr(config, name, value)
     config.connect_breaks = not args.no_connect_breaks
     config.size_cue = not args.no_size_cue
     found = problems(config)
@@ -77,6 +102,13 @@ def add_parsers(sub) -> None:
     tracking_options(p, tracker_default="simple")
     video_dirs(p)
     p.set_defaults(func=cmd_track)
+
+    p = sub.add_parser("smooth", help="smooth tracked predictions over time and fill short gaps")
+    p.add_argument("input", help="a project with tracked predictions (.slp)")
+    p.add_argument("-o", "--out", required=True, help="where to save the smoothed project")
+    smoothing_options(p, flag="--method", default="kalman")
+    video_dirs(p)
+    p.set_defaults(func=cmd_smooth)
 
 
 def _frame_range(text: str | None) -> tuple[int, int | None] | None:
@@ -134,6 +166,27 @@ def track_project(
     return total
 
 
+def smooth_project(
+    project: Project, config: TrackingConfig, echo: Callable[[str], None] = print
+) -> int:
+    """Smooth the tracked predictions of every video as ``config`` says; returns the
+    instances smoothed (0 with smoothing none)."""
+    from ..choices import Smoothing
+    from ..tracking.smoothing import smooth_video
+
+    if Smoothing(config.smoothing) is Smoothing.NONE:
+        return 0
+    total = 0
+    for video in project.videos:
+        summary = smooth_video(
+            project.labels, video, config.smoothing, config.max_gap, config.smoothing_window
+        )
+        if summary.tracks:
+            echo(f"{Path(str(video.filename)).name}: {summary.text()}")
+        total += summary.instances
+    return total
+
+
 def cmd_track(args: argparse.Namespace) -> int:
     from ..errors import TrackingError
     from ..io.project import load_project
@@ -146,6 +199,32 @@ def cmd_track(args: argparse.Namespace) -> int:
     check_output(out, source)
     project = load_project(source, search_dirs=args.video_dir or ())
     track_project(project, config, frame_range)
+    smooth_project(project, config)
     saved = project.save(out, backup=True)
     print(f"saved {len(project.labels.tracks)} tracks -> {saved}")
+    return 0
+
+
+def cmd_smooth(args: argparse.Namespace) -> int:
+    from ..config.settings import problems
+    from ..config.tracking import TrackingConfig
+    from ..errors import ConfigError, TrackingError
+    from ..io.project import load_project
+
+    source, out = Path(args.input), Path(args.out)
+    config = TrackingConfig(smoothing=Smoothing(args.smooth or Smoothing.KALMAN))
+    config.max_gap = args.max_gap if args.max_gap is not None else config.max_gap
+    if args.smooth_window is not None:
+        config.smoothing_window = args.smooth_window
+    found = problems(config)
+    if found:
+        raise ConfigError(found)
+    if Smoothing(config.smoothing) is Smoothing.NONE:
+        raise TrackingError("--method none smooths nothing; use kalman, median or savgol.")
+    check_output(out, source)
+    project = load_project(source, search_dirs=args.video_dir or ())
+    if not smooth_project(project, config):
+        raise TrackingError(f"{source.name} holds no predictions to smooth; predict first.")
+    saved = project.save(out, backup=True)
+    print(f"saved the smoothed predictions -> {saved} (the raw ones stay in {source.name})")
     return 0

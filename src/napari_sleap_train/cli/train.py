@@ -38,9 +38,19 @@ def training_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--auto-settings",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="choose input scaling, max stride and the instance crop's scaling from the frame "
-        "size and the labelled animals (printed with the reasons); given options still apply",
+        "size and the labelled animals (printed with the reasons); given options still apply "
+        "(default: on, except with --config or a job package, whose settings are kept)",
+    )
+    p.add_argument(
+        "--adapt",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="learn from the whole video: after a first training, pseudo-labels from frames "
+        "sampled across every video and a second round of training on them beside the "
+        "labels (40 %% of the time budget by default)",
     )
     p.add_argument("--epochs", type=positive_int, help="maximum epochs per model")
     p.add_argument("--batches-per-epoch", type=positive_int, help="batches per epoch")
@@ -146,6 +156,10 @@ def load_config(args: argparse.Namespace, job_config=None):
         config.precision = args.precision
     if getattr(args, "amp", False):
         config.precision = "amp"
+    if getattr(args, "adapt", None) is not None:
+        config.pipeline.adapt_to_video = args.adapt
+    if getattr(args, "auto_settings", None) is None:
+        args.auto_settings = not args.config and job_config is None
     return config.validate()
 
 
@@ -157,9 +171,18 @@ class Progress:
         self.started = None
 
     def __call__(self, event) -> None:
-        from ..training import BatchEnded, EpochEnded, TrainingFinished, TrainingStarted
+        from ..training import (
+            BatchEnded,
+            EpochEnded,
+            RunNoted,
+            TrainingFinished,
+            TrainingStarted,
+        )
 
-        if isinstance(event, TrainingStarted):
+        if isinstance(event, RunNoted):
+            for note in event.notes:
+                print(note, flush=True)
+        elif isinstance(event, TrainingStarted):
             self.started = event
             print(
                 f"[{event.model}] training on {event.device}: {event.n_train} train / "
@@ -326,7 +349,8 @@ def with_auto_pipeline(args: argparse.Namespace, config, project):
 
 
 def with_auto_settings(args: argparse.Namespace, config, project):
-    """With ``--auto-settings``: the settings the data call for, each printed with why."""
+    """With auto settings (the default without ``--config``): the settings the data call
+    for, each printed with why."""
     if not getattr(args, "auto_settings", False):
         return config
     from ..data.auto_settings import settings_from_data

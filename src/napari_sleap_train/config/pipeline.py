@@ -62,6 +62,32 @@ class PipelineConfig:
         none="no budget",
         step=1,
     ).field(None)
+    adapt_to_video: bool = Setting(
+        "Learn from the whole video",
+        "After a first training, predict frames sampled across every video of the project, "
+        "keep the body parts that hold when the frame is rotated and agree with the frames "
+        "before and after (pseudo-labels, kept in the run folder, never in your labels), "
+        "and train again on them beside your labels. Costs the adaptation share of the time "
+        "budget; helps most where later footage looks unlike the labelled frames.",
+    ).field(False)
+    adaptation_share: float = Setting(
+        "Adaptation share",
+        "Share of the time budget (or of the epochs, without a budget) for learning from "
+        "the whole video.",
+        lo=0,
+        hi=1,
+        lo_open=True,
+        hi_open=True,
+        step=0.05,
+    ).field(0.4)
+    pseudo_label_frames: int = Setting(
+        "Pseudo-labelled frames",
+        "Frames sampled evenly across the videos for pseudo-labels (each is predicted five "
+        "times: as it is, rotated both ways, and with its two neighbours).",
+        unit="frames",
+        lo=1,
+        hi=100000,
+    ).field(100)
     centroid_time_share: float = Setting(
         "Centroid time share",
         "Share of the time budget for the centroid model.",

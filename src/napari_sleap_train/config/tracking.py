@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..choices import Candidates, Matching, Similarity, TrackerMethod
+from ..choices import Candidates, Matching, Similarity, Smoothing, TrackerMethod
 from .settings import Rule, Setting
 
 
@@ -107,6 +107,29 @@ class TrackingConfig:
         lo=0,
         hi=8,
     ).field(3)
+
+    smoothing: Smoothing = Setting(
+        "Smoothing",
+        "After tracking, smooth each animal's body parts over time. kalman: a Kalman "
+        "smoother that sets aside a body part jumping far for a frame or two and fills "
+        "short gaps, giving every body part an uncertainty; median and savgol: the "
+        "movement package's filters (an optional extra). The raw predictions are kept.",
+    ).field(Smoothing.NONE)
+    max_gap: int = Setting(
+        "Max gap",
+        "Smoothing fills a body part or an animal missing for at most this many frames "
+        "between two predictions; longer gaps stay empty.",
+        unit="frames",
+        lo=0,
+        hi=1000,
+    ).field(10)
+    smoothing_window: int = Setting(
+        "Smoothing window",
+        "Frames of the running median or the Savitzky-Golay filter.",
+        unit="frames",
+        lo=3,
+        hi=101,
+    ).field(5)
 
     @property
     def enabled(self) -> bool:

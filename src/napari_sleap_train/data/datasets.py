@@ -29,7 +29,7 @@ from .augment import (
     warp_images,
     warp_points,
 )
-from .confmaps import anchor_confmaps, node_confmaps, part_affinity_fields
+from .confmaps import anchor_confmaps, make_grid, node_confmaps, part_affinity_fields
 from .geometry import round_up
 from .labelled import LabelledData
 
@@ -68,8 +68,31 @@ class ModelData:
         raise NotImplementedError
 
     def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The training loss of predicted maps against target maps (mean squared error)."""
-        return F.mse_loss(pred, target)
+        """The training loss of predicted maps against target maps (mean squared error;
+        NaN target maps, a pseudo-label's unsure body parts, are left out)."""
+        return masked_mse(pred, target)
+
+    def _partial(self, y: torch.Tensor, rows: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
+        """``y`` with NaN away from the animals on pseudo-labelled frames where some animal
+        may have been missed: there the maps say nothing about the background."""
+        complete = self.data.complete
+        if complete is None:
+            return y
+        partial = ~complete[rows]
+        if not bool(partial.any()):
+            return y
+        far = ~near_animals(pts, self.input_hw, self.output_stride)  # (B, h, w)
+        far &= partial[:, None, None]
+        y = y.clone()
+        y.masked_fill_(far[:, None].expand_as(y), float("nan"))
+        return y
+
+    def _unsure(self, y: torch.Tensor, unsure: torch.Tensor | None) -> torch.Tensor:
+        """``y`` with the maps of unsure body parts ``(B, N)`` set to NaN."""
+        if unsure is not None and bool(unsure.any()):
+            y = y.clone()
+            y[:, : unsure.shape[1]][unsure] = float("nan")
+        return y
 
     def metrics(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
         """Validation figures beside the loss, as means over the batch (none here)."""
@@ -94,6 +117,28 @@ class ModelData:
         if augment:
             images = intensity_augment(images, self.augment, generator)
         return images.div_(255.0), A, flipped
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the finite elements of ``target``."""
+    known = torch.isfinite(target)
+    if bool(known.all()):
+        return F.mse_loss(pred, target)
+    diff = (pred - torch.nan_to_num(target)) ** 2 * known
+    return diff.sum() / known.sum().clamp(min=1)
+
+
+def near_animals(pts: torch.Tensor, hw: tuple[int, int], stride: int) -> torch.Tensor:
+    """``(B, h, w)``: the map pixels within the boxes of the animals ``pts`` ``(B, M, N, 2)``
+    (input pixels), each box widened by half its side."""
+    xv, yv = make_grid(*hw, stride, device=pts.device)
+    lo = torch.nan_to_num(pts, nan=float("inf")).amin(2)  # (B, M, 2)
+    hi = torch.nan_to_num(pts, nan=float("-inf")).amax(2)
+    pad = (hi - lo).amax(-1, keepdim=True).clamp(min=0) / 2
+    lo, hi = lo - pad, hi + pad
+    inx = (xv[None, None] >= lo[..., :1]) & (xv[None, None] <= hi[..., :1])  # (B, M, w)
+    iny = (yv[None, None] >= lo[..., 1:]) & (yv[None, None] <= hi[..., 1:])  # (B, M, h)
+    return (iny[..., :, None] & inx[..., None, :]).any(1)
 
 
 BACKGROUND_SHARE = 0.25
@@ -156,6 +201,8 @@ class CentroidData(FullFrameData):
         rows, x, A, _ = self._frames(idx, generator, augment)
         anchors = warp_points(self.data.anchors[rows], A)
         y = anchor_confmaps(anchors, *self.input_hw, self.sigma, self.output_stride)
+        if self.data.weak:
+            y = self._partial(y, rows, warp_points(self.data.points[rows], A))
         return x, y
 
 
@@ -187,7 +234,8 @@ class InstanceData(ModelData):
         if augment and self.augment.hflip:
             pts = swap_symmetric(pts, flipped, self.flip_index)
         y = node_confmaps(pts, *self.input_hw, self.sigma, self.output_stride)
-        return x, y
+        unsure = self.data.unsure
+        return x, self._unsure(y, unsure[rows, inst] if unsure is not None else None)
 
 
 def class_index(data: LabelledData, class_names: list[str]) -> torch.Tensor:
@@ -264,7 +312,8 @@ class SingleInstanceData(FullFrameData):
         if augment and self.augment.hflip:
             pts = swap_symmetric(pts, flipped, self.flip_index)
         y = node_confmaps(pts, *self.input_hw, self.sigma, self.output_stride)
-        return x, y
+        unsure = self.data.unsure
+        return x, self._unsure(y, unsure[rows, self.animal[rows]] if unsure is not None else None)
 
 
 class EveryAnimalData(FullFrameData):
@@ -303,18 +352,24 @@ class BottomUpData(EveryAnimalData):
         self.paf_weight = cfg.paf_loss_weight
 
     def batch(self, idx, generator, augment=True):
-        _, x, pts, maps = self._animals(idx, generator, augment)
+        rows, x, pts, maps = self._animals(idx, generator, augment)
         pafs = part_affinity_fields(
             pts, self.edges, *self.input_hw, self.paf_sigma, self.output_stride
         )
-        return x, torch.cat([maps.amax(1), pafs], dim=1)
+        y = torch.cat([maps.amax(1), pafs], dim=1)
+        if self.data.unsure is None:
+            return x, y
+        y = self._partial(y, rows, pts)
+        nodes = self.data.unsure[rows].any(1)  # (B, N): unsure on any animal
+        edges = nodes[:, self.edges].any(-1) if len(self.edges) else nodes[:, :0]
+        return x, self._unsure(y, torch.cat([nodes, edges.repeat_interleave(2, 1)], 1))
 
     def loss(self, pred, target):
         n = self.n_nodes
-        cms = F.mse_loss(pred[:, :n], target[:, :n])
+        cms = masked_mse(pred[:, :n], target[:, :n])
         if pred.shape[1] == n:
             return cms
-        return cms + self.paf_weight * F.mse_loss(pred[:, n:], target[:, n:])
+        return cms + self.paf_weight * masked_mse(pred[:, n:], target[:, n:])
 
 
 class BottomUpIdData(EveryAnimalData):

@@ -35,10 +35,23 @@ class LabelledData:
     tracks: torch.Tensor | None = None
     track_names: list[str] = dataclasses.field(default_factory=list)
     video_names: list[str] = dataclasses.field(default_factory=list)  # file name per video
+    weak: int = 0  # the last rows hold pseudo-labels (predictions), not the user's labels
+    unsure: torch.Tensor | None = None  # (F, M, N) bool: nodes no loss should learn from
+    complete: torch.Tensor | None = None  # (F,) bool: every animal of the frame is labelled
+    # (where not, models of whole frames learn only near the labelled animals)
 
     @property
     def n_frames(self) -> int:
         return int(self.frames.shape[0])
+
+    @property
+    def n_labelled(self) -> int:
+        """Rows labelled by the user (the first ones; pseudo-labels follow)."""
+        return self.n_frames - self.weak
+
+    def pseudo_rows(self) -> list[int]:
+        """The pseudo-labelled rows, which follow the user's."""
+        return list(range(self.n_labelled, self.n_frames))
 
     @property
     def channels(self) -> int:

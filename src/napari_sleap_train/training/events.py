@@ -135,6 +135,14 @@ class PreviewPredicted:
     shown: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
+@dataclass(frozen=True)
+class RunNoted:
+    """Something the run tells the user between models (e.g. what the pseudo-labels
+    held)."""
+
+    notes: list[str]
+
+
 TrainingEvent = (
     TrainingStarted
     | BatchEnded
@@ -142,4 +150,5 @@ TrainingEvent = (
     | TrainingFinished
     | NextModelOffered
     | PreviewPredicted
+    | RunNoted
 )

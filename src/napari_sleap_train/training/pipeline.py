@@ -88,6 +88,7 @@ def pipeline_events(
     folders.update({kind: ModelFolder(out / kind.value) for kind in models})
     out.mkdir(parents=True, exist_ok=True)
     run = _Run(config, models, out, data, init, resumed, time.perf_counter() - spent_seconds)
+    run.project = project
     run.start_record(source or (str(project.path) if project.path is not None else None))
     preview = None
     if preview_frame is not None:
@@ -132,7 +133,13 @@ class _Run:
         self.config, self.models, self.data = config, models, data
         self.init, self.resumed = init, resumed
         self.folder = RunFolder(out)
-        self.budget = _Budget(config, models, started)
+        self.started = started
+        self.project: Project | None = None
+        first = config
+        if config.pipeline.adapt_to_video and config.pipeline.time_budget_minutes:
+            first = copy.deepcopy(config)
+            first.pipeline.time_budget_minutes *= 1 - config.pipeline.adaptation_share
+        self.budget = _Budget(first, models, started)
         self.record = self.folder.read_record()
 
     def start_record(self, labels: str | None) -> None:
@@ -200,6 +207,9 @@ class _Run:
                         yield preview_event
                         preview_event.shown.wait(timeout=1.0)
             user_stopped = finished is not None and finished.reason == "stopped by user"
+            last = i + 1 == len(models)
+            if last and self.config.pipeline.adapt_to_video and not (stop and stop.requested):
+                yield from self._adapt(stop)
             if next_model is not None and next_model.requested:
                 next_model.clear()
                 if user_stopped and i + 1 < len(models) and not (stop and stop.requested):
@@ -207,6 +217,19 @@ class _Run:
                     yield NextModelOffered(kind, models[i + 1], choice)
                     if not choice.wait(stop):
                         return
+
+    def _adapt(self, stop: StopToken | None) -> Iterator[TrainingEvent]:
+        """The second round: pseudo-labels from the whole video, then training again."""
+        from .adaptation import adaptation_events
+
+        if self.project is None:
+            return
+        config = copy.deepcopy(self.config)
+        for event in adaptation_events(
+            self.project, config, self.data, self.folder.path, self.models, self.started, stop
+        ):
+            self._note(event)
+            yield event
 
 
 class _Budget:

@@ -3,6 +3,8 @@ architecture and what its model folder records."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..choices import ModelKind
 from ..config import TrainingConfig
 from ..data.checks import (
@@ -46,9 +48,13 @@ def datasets_for(
     model folder records beyond the configuration (the crop size)."""
     section = config.model(kind)
     split = split_frames(
-        data.n_frames, section.optimization.validation_fraction, section.optimization.seed
+        data.n_labelled, section.optimization.validation_fraction, section.optimization.seed
     )
     notes = [split.note] if split.note else []
+    if data.weak and not kind.identities:
+        pseudo = data.pseudo_rows()
+        split = dataclasses.replace(split, train=split.train + pseudo)
+        notes.append(f"Training beside {len(pseudo)} pseudo-labelled frames of the videos.")
     extra: dict = {}
     if kind is ModelKind.CENTROID:
         train, val = (

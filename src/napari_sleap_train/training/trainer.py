@@ -86,6 +86,7 @@ def train_events(
     init_weights: str | os.PathLike | None = None,
     resume: bool = False,
     resume_from: str | os.PathLike | None = None,
+    notes: list[str] | None = None,
 ) -> Iterator[TrainingEvent]:
     """Train one model of the top-down pipeline, yielding an event per batch and epoch.
 
@@ -111,6 +112,8 @@ def train_events(
         limit as if it had not stopped.
     resume_from
         The same, continuing the run of another model folder into ``model_dir``.
+    notes
+        Sentences for the user, said when training starts before the model's own.
     """
     config.validate()
     kind = ModelKind(kind)
@@ -134,8 +137,9 @@ def train_events(
         data = load_labelled_data(project, config.pipeline.anchor_part)
     config, view = resolve_camera_view(config, data.instances_array())
     section = config.model(kind)
+    first_notes = list(notes or [])
     train, val, notes, extra = datasets_for(ModelKind(kind), data, config)
-    notes.insert(0, view)
+    notes[:0] = [*first_notes, view]
     batch_size, note = with_batch_size(len(train) // group.world, opt_cfg.batch_size)
     if note:
         notes.append(note)

@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_sleap_train.choices import FrameTarget, ModelKind, PipelineKind, StartFrom
+from napari_sleap_train.choices import (
+    CameraView,
+    FrameTarget,
+    ModelKind,
+    PipelineKind,
+    StartFrom,
+)
 from napari_sleap_train.gui.last_config import settings_file
 from napari_sleap_train.gui.training.dock import CROP_LAYER, TrainingDock
 from napari_sleap_train.sample.project import write_sample
@@ -104,3 +110,41 @@ def test_bottom_up_shows_its_inputs_trains_and_predicts_from_the_dock(
     assert len(set(predicted.features["individual"])) == 3  # the sample's three animals
     dock.runs.refresh()
     assert dock.runs.runs.count() == 1  # the bottom-up run is listed for prediction
+
+
+def test_a_run_learns_from_the_whole_video_and_smooths_its_predictions(
+    viewer_dock, qtbot, bottom_up_run
+):
+    from napari_sleap_train.choices import Smoothing, TrackerMethod
+
+    viewer, dock = viewer_dock
+    w = dock.settings.form.widgets
+    w["pipeline"].value = PipelineKind.BOTTOM_UP
+    w["bottom_up.input_scaling"].value = 0.5
+    w["bottom_up.start"].value = StartFrom.FINE_TUNE
+    w["bottom_up.previous"].value = bottom_up_run / "bottom_up"
+    for name, value in (("epochs", 2), ("batches_per_epoch", 3), ("learning_rate", 1e-4)):
+        w[f"bottom_up.{name}"].value = value
+    w["camera_view"].value = CameraView.SIDE  # as the model it starts from learnt
+    w["adapt_to_video"].value = True
+    w["pseudo_label_frames"].value = 40
+    w["predict_on"].value = FrameTarget.RANGE
+    w["first_frame"].value, w["last_frame"].value = 10, 40
+    w["tracker"].value = TrackerMethod.SIMPLE
+    w["max_tracks"].value = 3
+    w["smoothing"].value = Smoothing.KALMAN
+    dock.runner.run_button.click()
+    qtbot.waitUntil(lambda: dock.runner.busy, timeout=5000)
+    qtbot.waitUntil(lambda: not dock.runner.busy, timeout=180000)
+    run = dock.runner.run_dir
+    assert (run / "pseudo_labels.slp").exists()
+    assert (run / "first_round" / "bottom_up" / "best.pt").exists()
+    assert (run / "bottom_up" / "best.pt").exists()
+    assert dock.monitor.n_epoch_events == 4  # two epochs, then two of the second round
+    status = dock.runner.status.text()
+    assert "Smoothed" in status and "kalman" in status
+    predicted = viewer.layers["sample.avi predictions"]
+    sd = predicted.features["uncertainty"].to_numpy()
+    assert np.isfinite(sd).mean() > 0.9 and np.nanmax(sd) < 20
+    raw = viewer.layers["sample.avi raw predictions"]
+    assert not raw.visible and len(raw.data) > 0

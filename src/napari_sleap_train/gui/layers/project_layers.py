@@ -7,6 +7,7 @@ import weakref
 from collections.abc import Iterator
 
 import numpy as np
+import sleap_io as sio
 
 from ...errors import ProjectError
 from ...io.project import Project, video_name
@@ -282,6 +283,44 @@ def show_predictions(viewer, project: Project, video_index: int = 0) -> None:
     for layer in viewer.layers:
         if META_KEY in layer.metadata:
             layer.metadata[META_KEY] = {**layer.metadata[META_KEY], "project": project}
+
+
+def show_smoothing(
+    viewer,
+    project: Project,
+    video_index: int,
+    raw: sio.Labels,
+    uncertainty: dict[tuple[int, str | None], np.ndarray],
+) -> None:
+    """After smoothing: the raw predictions as a hidden layer of their own beside the
+    (smoothed) predictions layer, and each smoothed node's uncertainty (px) as that layer's
+    ``uncertainty`` feature."""
+    name = video_name(project.videos[video_index])
+    layer_name = f"{name} predictions"
+    if layer_name in viewer.layers and uncertainty:
+        layer = viewer.layers[layer_name]
+        features = layer.features
+        nodes = {n: i for i, n in enumerate(project.node_names)}
+        frames = np.asarray(layer.data[:, 0], dtype=int)
+        tracks = features["track"].astype(str).to_numpy()
+        keys = features["keypoint"].astype(str).to_numpy()
+        sd = np.full(len(features), np.nan)
+        for row, (frame, track, key) in enumerate(zip(frames, tracks, keys, strict=True)):
+            found = uncertainty.get((int(frame), track or None))
+            if found is not None:
+                sd[row] = found[nodes[key]]
+        layer.features = features.assign(uncertainty=sd)
+    raw_project = Project(raw)
+    table = instances_to_table(raw_project.video_instances(0, True), project.node_names)
+    base = video_layers(viewer).get(video_index)
+    size = point_size(base.data) if base is not None else 5.0
+    data, kwargs, _ = points_layer_data(
+        table, f"{name} raw predictions", {META_KEY: {}}, "predicted", size
+    )
+    kwargs["visible"], kwargs["metadata"] = False, {}  # a plain layer: not the project's
+    if kwargs["name"] in viewer.layers:
+        viewer.layers.remove(kwargs["name"])
+    viewer.add_points(data, **{k: v for k, v in kwargs.items() if k != "ndim"}, ndim=3)
 
 
 DOUBT = 0.5

@@ -67,7 +67,7 @@ class TrainingDock(QWidget):
         self.monitor = TrainingMonitor()
         self.runs = RunsPanel(self.layers)
         self.runner = RunnerPanel(self.layers, self.settings, self.monitor)
-        self.settings.add_button("Choose settings from the data", self.settings_from_data)
+        self.settings.add_button("Read settings from the data again", self.settings_from_data)
         self.settings.add_button("View Training Image Inputs…", self.view_training_inputs)
         self.settings.add_button("Export training job…", self._export_job_dialog)
         self.setMaximumWidth(DOCK_WIDTH)
@@ -107,6 +107,7 @@ class TrainingDock(QWidget):
         napari_viewer.layers.events.inserted.connect(self._layers_changed)
         napari_viewer.layers.events.removed.connect(self._layers_changed)
         self._watched = None
+        self._auto_pending = False
         self._last_frame: int | None = None
         self._closer = _Closer(self.runner, window, self._monitor_dock)
         self.destroyed.connect(self._closer.close)
@@ -144,13 +145,23 @@ class TrainingDock(QWidget):
             self.settings.set_nodes(self.layers.node_names())
             self.previews.labels_edited()
             self.settings.labels_changed()
+            self._auto_pending = layer is not None
+            self._settings_from_data_once()
         self.runner.update_buttons()
+
+    def _settings_from_data_once(self) -> None:
+        """The settings from the data, read once per labels layer, as soon as it holds a
+        labelled animal (the button reads them again; edits made after stay)."""
+        if self._auto_pending and self.runner.run is None and self.previews.counts()[1]:
+            self._auto_pending = False
+            self.settings_from_data()
 
     def _labels_edited(self, event=None) -> None:
         action = str(getattr(event, "action", "") or "").lower()
         if not action.endswith("ing"):  # redraw after a change, not at its "…ing" event
             self.previews.labels_edited()
             self.settings.labels_changed()
+            self._settings_from_data_once()
 
     # ----- actions ---------------------------------------------------------------------
     def settings_from_data(self) -> list[str]:

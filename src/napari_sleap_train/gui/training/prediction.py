@@ -10,12 +10,12 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import QProgressBar
 
-from ...choices import FrameTarget, ModelKind, PredictionMode, VideoScope
+from ...choices import FrameTarget, ModelKind, PredictionMode, Smoothing, VideoScope
 from ...config.tracking import TrackingConfig
 from ...errors import SleapTrainError
 from ...inference.frames import FrameSelection
 from ...models.folder import ModelFolder
-from ..layers.project_layers import ProjectLayers, show_predictions
+from ..layers.project_layers import ProjectLayers, show_predictions, show_smoothing
 
 TRACKED_TARGETS = (FrameTarget.ALL, FrameTarget.RANGE)
 
@@ -48,6 +48,7 @@ class PredictionJob(QObject):
         self.tracking, self.videos = tracking, VideoScope(videos)
         self.notes: list[str] = []
         self.scores: list[float] = []
+        self.smoothed: dict[int, tuple] = {}  # video index: (raw labels, SmoothingSummary)
         self.project = None
         self.worker = None
 
@@ -130,15 +131,45 @@ class PredictionJob(QObject):
                     )
                 except SleapTrainError as exc:  # the predictions still show
                     self.notes.append(f"Not tracked: {exc}")
+            if n and self._smooths():
+                self._smooth(project, index)
         finally:
             lazy.close()
         return n, summary
+
+    def _smooths(self) -> bool:
+        """Whether the predictions are smoothed over time (frames in a row only)."""
+        on = self.tracking is not None and Smoothing(self.tracking.smoothing) is not Smoothing.NONE
+        return on and self.selection.target in TRACKED_TARGETS
+
+    def _smooth(self, project, index: int) -> None:
+        """Smooth one video's predictions, keeping a copy of the raw ones."""
+        from ...tracking.smoothing import predictions_copy, smooth_video
+
+        video, tracking = project.videos[index], self.tracking
+        raw = predictions_copy(project.labels, video)
+        try:
+            done = smooth_video(
+                project.labels,
+                video,
+                tracking.smoothing,
+                tracking.max_gap,
+                tracking.smoothing_window,
+            )
+        except SleapTrainError as exc:  # the raw predictions still show
+            self.notes.append(f"Not smoothed: {exc}")
+            return
+        self.smoothed[index] = (raw, done)
+        self.notes.append(done.text())
 
     def _show(self, todo, n, summaries, stats) -> None:
         project = self.project
         with self.layers.quiet():
             for index, _ in todo:
                 show_predictions(self.layers.viewer, project, index)
+                if index in self.smoothed:
+                    raw, done = self.smoothed[index]
+                    show_smoothing(self.layers.viewer, project, index, raw, done.uncertainty)
         current = [frames for index, frames in todo if index == self.layers.video_index]
         if current:
             self.layers.viewer.dims.set_current_step(0, current[0][0])

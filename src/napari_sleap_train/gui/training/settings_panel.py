@@ -33,6 +33,9 @@ PIPELINE_FIELDS = [
     FieldSpec("preset", "preset"),
     FieldSpec("time_budget", "config.pipeline.time_budget_minutes"),
     FieldSpec("camera_view", "config.pipeline.camera_view"),
+    FieldSpec("adapt_to_video", "config.pipeline.adapt_to_video"),
+    FieldSpec("adaptation_share", "config.pipeline.adaptation_share"),
+    FieldSpec("pseudo_label_frames", "config.pipeline.pseudo_label_frames"),
     FieldSpec("anchor_part", "config.pipeline.anchor_part"),
     FieldSpec("centroid_sigma", "config.models.centroid.sigma", "Sigma for centroids"),
     FieldSpec("node_sigma", "config.models.centered_instance.sigma", "Sigma for nodes"),
@@ -60,6 +63,9 @@ PIPELINE_FIELDS = [
     FieldSpec("min_similarity", "config.tracking.min_similarity"),
     FieldSpec("connect_breaks", "config.tracking.connect_breaks"),
     FieldSpec("target_instances", "config.tracking.target_instances"),
+    FieldSpec("smoothing", "config.tracking.smoothing", section="Smoothing over time"),
+    FieldSpec("max_gap", "config.tracking.max_gap"),
+    FieldSpec("smoothing_window", "config.tracking.smoothing_window"),
 ]
 MODEL_FIELDS = (
     "backbone.max_stride",

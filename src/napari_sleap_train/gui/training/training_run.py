@@ -141,11 +141,16 @@ class TrainingRun(QObject):
             EpochEnded,
             NextModelOffered,
             PreviewPredicted,
+            RunNoted,
             TrainingFinished,
             TrainingStarted,
         )
 
-        if isinstance(event, BatchEnded):
+        if isinstance(event, RunNoted):
+            self.say(" ".join(event.notes))
+            for note in event.notes:
+                show_info(note)
+        elif isinstance(event, BatchEnded):
             self.monitor.batch(event.epoch, event.batch, event.loss)
             started = self._started
             if not self._estimated and event.batch >= min(4, started.batches_per_epoch - 1):
