@@ -33,7 +33,7 @@ rooms of lower layers; rooms of one layer never import each other. ``""`` is the
 ``__init__``."""
 
 GUI_LAYERS: list[set[str]] = [
-    {"", "last_config", "dock_tabs"},
+    {"", "last_config", "dock_tabs", "workers"},
     {"layers"},
     {"training", "labelling"},
 ]

@@ -50,6 +50,7 @@ class PseudoLabels:
     unsure: list[np.ndarray] = field(default_factory=list)
     complete: list[bool] = field(default_factory=list)
     tried: int = 0
+    seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     def text(self) -> str:
@@ -57,7 +58,8 @@ class PseudoLabels:
         n_inst = sum(len(p) for p in self.points)
         return (
             f"Pseudo-labels: {len(self.points)} of {self.tried} frames sampled across the "
-            f"videos, {n_inst} animals ({sum(self.complete)} frames with every animal kept)."
+            f"videos, {n_inst} animals ({sum(self.complete)} frames with every animal kept; "
+            f"{self.seconds:.0f} s)."
         )
 
 
@@ -165,6 +167,7 @@ def pseudo_label(
     progress: Callable[[int, int], None] | None = None,
 ) -> PseudoLabels:
     """Pseudo-labels of up to ``n_frames`` unlabelled frames (see the module's text)."""
+    t0 = time.perf_counter()
     tol, motion = tolerances(data)
     picks, notes = sample_frames(project, n_frames)
     out = PseudoLabels(notes=notes)
@@ -200,6 +203,7 @@ def pseudo_label(
     finally:
         for lazy in {id(x[2]): x[2] for x in picks}.values():
             lazy.close()
+    out.seconds = time.perf_counter() - t0
     return out
 
 

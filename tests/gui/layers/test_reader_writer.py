@@ -203,3 +203,19 @@ def test_file_open_reads_deeplabcut_labelled_data(make_napari_viewer):
     assert set(labels.features["individual"]) == {"Animal1", "Animal2"}
     assert set(labels.features["keypoint"]) == {"A", "B", "C"}
     assert viewer.layers["video"].data.shape[:3] == (4, 30, 30)
+
+
+@pytest.mark.parametrize(
+    "name", [p.name for p in SLP_FILES] + ["two_flies/two_flies.slp"], ids=lambda n: n
+)
+def test_save_layers_writes_every_layer_the_reader_makes(make_napari_viewer, name, tmp_path):
+    """File ▸ Save Layers with every layer selected, a Tracks layer among them."""
+    path = require_data(name)
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin="napari-sleap-train")
+    out = tmp_path / "saved.slp"
+    saved = viewer.layers.save(str(out), plugin="napari-sleap-train")
+    assert saved == [str(out.resolve())]
+    original, again = sio.load_slp(str(path)), sio.load_slp(str(out))
+    assert len(_instances(again)) == len(_instances(original))
+    assert sorted(t.name for t in again.tracks) == sorted(t.name for t in original.tracks)

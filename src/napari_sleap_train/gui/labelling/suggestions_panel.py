@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from napari.qt.threading import thread_worker
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QComboBox,
@@ -27,6 +26,7 @@ from ...suggestions.frames import METHODS, add_suggestions, suggest
 from ...suggestions.from_model import MODEL_METHODS
 from ..layers.points_table import frames_of
 from ..layers.project_layers import ProjectLayers, show_predictions
+from ..workers import cause, worker
 from .keys import bind_steps
 
 MODEL_LABELS = {
@@ -177,9 +177,9 @@ class SuggestionsPanel(QGroupBox):
             except SleapTrainError as exc:
                 self.say(str(exc), "error")
             return None
-        self.worker = thread_worker(work, start_thread=False)()
+        self.worker = worker(work)
         self.worker.returned.connect(done)
-        self.worker.errored.connect(lambda exc: self.say(str(exc), "error"))
+        self.worker.errored.connect(lambda exc: self.say(str(cause(exc)), "error"))
         self.worker.finished.connect(self._worker_done)
         self.suggest_button.setEnabled(False)
         self.say(f"Suggesting frames ({method}) …")

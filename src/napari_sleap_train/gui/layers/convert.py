@@ -288,7 +288,11 @@ def layers_to_project(layers: Sequence[LayerData]) -> Project:
     are rebuilt from those layers. Otherwise the skeleton is taken from the ``keypoint``
     feature and the video from an Image layer over a video file.
     """
-    points = [(d, m, t) for d, m, t in layers if t == "points" and "keypoint" in _features(m)]
+    points = [
+        (d, m, t)
+        for d, m, t in layers
+        if t == "points" and "keypoint" in _features(m) and _kind(m) != "raw predictions"
+    ]
     if not points:
         raise ProjectError(
             "No keypoint layer to save: a Points layer needs a 'keypoint' feature naming "
@@ -354,6 +358,10 @@ def _features(meta: dict) -> pd.DataFrame:
     if feats is None:
         return pd.DataFrame()
     return feats if isinstance(feats, pd.DataFrame) else pd.DataFrame(feats)
+
+
+def _kind(meta: dict) -> str | None:
+    return meta.get("metadata", {}).get(META_KEY, {}).get("kind")
 
 
 def _project_of(meta: dict) -> Project | None:

@@ -285,6 +285,9 @@ def show_predictions(viewer, project: Project, video_index: int = 0) -> None:
             layer.metadata[META_KEY] = {**layer.metadata[META_KEY], "project": project}
 
 
+RAW = "raw predictions"
+
+
 def show_smoothing(
     viewer,
     project: Project,
@@ -317,7 +320,8 @@ def show_smoothing(
     data, kwargs, _ = points_layer_data(
         table, f"{name} raw predictions", {META_KEY: {}}, "predicted", size
     )
-    kwargs["visible"], kwargs["metadata"] = False, {}  # a plain layer: not the project's
+    # not the project's: saving layers leaves it out, the docks do not edit it
+    kwargs["visible"], kwargs["metadata"] = False, {META_KEY: {"kind": RAW}}
     if kwargs["name"] in viewer.layers:
         viewer.layers.remove(kwargs["name"])
     viewer.add_points(data, **{k: v for k, v in kwargs.items() if k != "ndim"}, ndim=3)

@@ -1,4 +1,9 @@
-"""napari writer: keypoint layers (with their video and skeleton) to a ``.slp`` file."""
+"""napari writer: keypoint layers (with their video and skeleton) to a ``.slp`` file.
+
+It accepts every kind of layer the reader and the docks make, so File ▸ Save Layers works
+with all of them selected: the tracks are saved with the predictions they come from, and
+what a ``.slp`` cannot hold (previews, training inputs, the raw predictions kept beside
+smoothed ones) is left out."""
 
 from __future__ import annotations
 

@@ -12,9 +12,8 @@ import contextlib
 import gc
 from pathlib import Path
 
-from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import Qt
+from qtpy.QtCore import QEvent, Qt
 from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QVBoxLayout, QWidget
 
 from ...config import pipeline_for_counts
@@ -24,6 +23,7 @@ from ..dock_tabs import join_plugin_tabs
 from ..layers import frame_view
 from ..layers.project_layers import ProjectLayers
 from ..layers.video_switcher import VideoSwitcher
+from ..workers import cause, worker
 from .monitor import TrainingMonitor
 from .previews import CROP_LAYER, RF_LAYER, PreviewPanel
 from .runner import RunnerPanel
@@ -103,17 +103,22 @@ class TrainingDock(QWidget):
         )
         self.settings.auto_kind = lambda: pipeline_for_counts(*self.previews.counts()[:2])
         self.settings.track_counts = lambda: self.previews.table().track_counts()
+        self.settings.video_length = self._video_length
         napari_viewer.dims.events.current_step.connect(self._frame_changed)
         napari_viewer.layers.events.inserted.connect(self._layers_changed)
         napari_viewer.layers.events.removed.connect(self._layers_changed)
         self._watched = None
         self._auto_pending = False
         self._last_frame: int | None = None
-        self._closer = _Closer(self.runner, window, self._monitor_dock)
+        self._closer = _Closer(self.runner, window, self._monitor_dock, napari_viewer)
         self.destroyed.connect(self._closer.close)
         self.monitor_panel.destroyed.connect(self._closer.close)
         self._layers_changed()
         self.runs.refresh()
+
+    def _video_length(self) -> int | None:
+        video = self.layers.video
+        return None if video is None else int(video.data.shape[0])
 
     # ----- wiring ----------------------------------------------------------------------
     def _settings_changed(self) -> None:
@@ -200,17 +205,17 @@ class TrainingDock(QWidget):
         except SleapTrainError as exc:
             show_error(str(exc))
             return None
-        worker = thread_worker(export_job, start_thread=False)(project, config, path)
+        job = worker(export_job, project, config, path)
 
         def done(out: Path) -> None:
             self.runner.say(f"Training job written to {out}. Run it with: {job_commands(out.name)}")
             show_info(f"Training job written to {out}.")
 
-        worker.returned.connect(done)
-        worker.errored.connect(lambda exc: show_error(f"Could not export the job: {exc}"))
+        job.returned.connect(done)
+        job.errored.connect(lambda exc: show_error(f"Could not export the job: {cause(exc)}"))
         self.runner.say(f"Exporting the training job to {path} …")
-        worker.start()
-        return worker
+        job.start()
+        return job
 
     def _export_job_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -228,13 +233,21 @@ class TrainingDock(QWidget):
         self.shutdown()
         super().closeEvent(event)
 
+    def event(self, event) -> bool:
+        """The dock's × takes this widget out of its dock (napari does not delete it): then
+        stop the run and remove what the dock added, as closing the viewer does."""
+        if event.type() == QEvent.Type.ParentChange and self.parent() is None:
+            self._closer.close()
+        return super().event(event)
+
 
 class _Closer:
     """Stops the run and removes the monitor dock once the dock is gone (a plain object, so
     it is still reachable when Qt has deleted the dock's widgets)."""
 
-    def __init__(self, runner: RunnerPanel, window, monitor_dock) -> None:
+    def __init__(self, runner: RunnerPanel, window, monitor_dock, viewer=None) -> None:
         self.runner, self.window, self.monitor_dock = runner, window, monitor_dock
+        self.viewer = viewer
 
     def close(self, *_) -> None:
         self.runner.shutdown()
@@ -242,3 +255,9 @@ class _Closer:
         if dock is not None:
             with contextlib.suppress(RuntimeError, AttributeError, ValueError, KeyError):
                 self.window.remove_dock_widget(dock)  # fails while the window closes
+        viewer, self.viewer = self.viewer, None
+        if viewer is not None:  # the previews the dock drew
+            with contextlib.suppress(RuntimeError, AttributeError, ValueError, KeyError):
+                for name in (CROP_LAYER, RF_LAYER):
+                    if name in viewer.layers:
+                        viewer.layers.remove(name)

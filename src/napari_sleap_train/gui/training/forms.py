@@ -316,6 +316,20 @@ class SettingsForm:
         self.widgets = {name: f.widget for name, f in self.fields.items()}
         self._base = template
         self.showing = False  # while show() fills the widgets, their changes are not edits
+        for f in self.fields.values():  # a setting shown in two tabs: both show an edit
+            twins = [g for g in self.fields.values() if g is not f and g.spec.path == f.spec.path]
+            if twins:
+                f.widget.changed.connect(lambda *_, f=f, twins=twins: self._mirror(f, twins))
+
+    def _mirror(self, edited: FormField, twins: list[FormField]) -> None:
+        if self.showing:
+            return
+        self.showing = True
+        try:
+            for twin in twins:
+                twin.show(edited.read())
+        finally:
+            self.showing = False
 
     def show(self, settings: DockSettings) -> None:
         """Show ``settings`` (settings without a field are kept as they are); the fields of

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import QProgressBar
@@ -16,6 +15,7 @@ from ...errors import SleapTrainError
 from ...inference.frames import FrameSelection
 from ...models.folder import ModelFolder
 from ..layers.project_layers import ProjectLayers, show_predictions, show_smoothing
+from ..workers import cause, worker
 
 TRACKED_TARGETS = (FrameTarget.ALL, FrameTarget.RANGE)
 
@@ -97,7 +97,7 @@ class PredictionJob(QObject):
             return todo, added, summaries
 
         self.project = project
-        self.worker = thread_worker(work, start_thread=False)()
+        self.worker = worker(work)
         self.progress.setRange(0, total)
         self.worker.yielded.connect(self.progress.setValue)
         self.worker.returned.connect(lambda result: self._show(*result, stats))
@@ -185,6 +185,7 @@ class PredictionJob(QObject):
         show_info(text)
 
     def _failed(self, exc: Exception) -> None:
+        exc = cause(exc)
         show_error(str(exc) if isinstance(exc, SleapTrainError) else f"Prediction failed: {exc}")
         self.say(f"Failed: {exc}")
 

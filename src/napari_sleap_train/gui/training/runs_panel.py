@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
@@ -22,6 +21,7 @@ from qtpy.QtWidgets import (
 from ...errors import SleapTrainError
 from ...models.folder import RunFolder, runs_in, runs_root
 from ..layers.project_layers import ProjectLayers
+from ..workers import cause, worker
 
 FOLDER_ROLE = Qt.ItemDataRole.UserRole
 
@@ -134,7 +134,7 @@ class RunsPanel(QWidget):
             return False
         self.report.setPlainText(f"Evaluating {run.path.name} …")
         self.report.setVisible(True)
-        self.worker = thread_worker(evaluate_run, start_thread=False)(project, run.path)
+        self.worker = worker(evaluate_run, project, run.path)
         self.worker.returned.connect(self._show_report)
         self.worker.errored.connect(self._failed)
         self.worker.finished.connect(self._finished)
@@ -148,6 +148,7 @@ class RunsPanel(QWidget):
         self.evaluated.emit(result)
 
     def _failed(self, exc: Exception) -> None:
+        exc = cause(exc)
         text = str(exc) if isinstance(exc, SleapTrainError) else f"Evaluation failed: {exc}"
         self.report.setPlainText(text)
         show_error(text)

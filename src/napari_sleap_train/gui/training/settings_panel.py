@@ -6,6 +6,7 @@ configuration), so a whole configuration survives, not only the fields of one fo
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ...choices import ModelKind, PipelineKind, Preset
+from ...choices import FrameTarget, ModelKind, PipelineKind, Preset, StartFrom
 from ...config import MODEL_CONFIGS, FullFrameModelConfig, TrainingConfig, default_preset, preset
 from ...errors import SleapTrainError
 from ..last_config import load_last_config, save_last_config
@@ -180,11 +181,13 @@ class SettingsPanel(QWidget):
         ):
             self.add_button(text, slot)
         self._problems: dict[str, str] = {}
+        self._other_models: dict[ModelKind, object] = {}  # edits of models not shown now
         self.auto_kind: Callable[[], tuple[PipelineKind, str]] = lambda: (
             PipelineKind.TOP_DOWN,
             "no labels yet",
         )
         self.track_counts: Callable[[], tuple[dict[str, int], list[int]]] = lambda: ({}, [])
+        self.video_length: Callable[[], int | None] = lambda: None
         self.pipeline_label = QLabel()
         self.pipeline_label.setWordWrap(True)
         self.pages[PIPELINE_TAB].insertWidget(0, self.pipeline_label)
@@ -261,7 +264,13 @@ class SettingsPanel(QWidget):
         kind, _ = self.pipeline()
         config = self.config()
         if PipelineKind(config.pipeline.kind) is not kind:
-            self.show_config(config.for_pipeline(kind))
+            # each model keeps what was set in its tab while another pipeline was shown
+            self._other_models.update(copy.deepcopy(config.models))
+            switched = config.for_pipeline(kind)
+            for model in switched.models:
+                if model in self._other_models:
+                    switched.models[model] = copy.deepcopy(self._other_models[model])
+            self.show_config(switched)
         else:
             self._show_pipeline(config)
 
@@ -294,7 +303,7 @@ class SettingsPanel(QWidget):
         """Outline invalid fields and say what to change; remember a valid configuration."""
         config = self.config()
         self._show_pipeline(config)
-        problems = self._problems = config.problems()
+        problems = config.problems()
         for widget in self.form.widgets.values():
             widget.native.setStyleSheet("")
         lines = []
@@ -305,6 +314,12 @@ class SettingsPanel(QWidget):
                 lines.append(f"{f.widget.label}: {message}")
             else:
                 lines.append(f"{path}: {message}")
+        run = run_problems(self.form.read(), config, self.video_length())
+        for name, message in run.items():
+            widget = self.form.widgets[name]
+            widget.native.setStyleSheet("border: 1px solid #ff4040")
+            lines.append(f"{widget.label}: {message}")
+        self._problems = {**problems, **run}
         self.problem_label.setText("\n".join(lines))
         if not problems:
             save_last_config(config)
@@ -314,12 +329,14 @@ class SettingsPanel(QWidget):
     def reset_defaults(self) -> None:
         """Show the engine's defaults for this machine in every field."""
         name = default_preset()
+        self._other_models.clear()
         settings = self.form.read()
         settings.preset, settings.config = name, preset(name).for_pipeline(self.pipeline()[0])
         self.form.show(settings)
         self._edited()
 
     def _preset_chosen(self, *_) -> None:
+        self._other_models.clear()
         kind, _ = self.pipeline()
         self.show_config(preset(Preset(self.form.widgets["preset"].value)).for_pipeline(kind))
 
@@ -329,6 +346,7 @@ class SettingsPanel(QWidget):
     def load_config(self, path: str | Path) -> None:
         """Show a saved configuration; its pipeline becomes the chosen one."""
         config = TrainingConfig.load(path)
+        self._other_models.clear()
         settings = self.form.read()
         settings.config, settings.pipeline = config, PipelineKind(config.pipeline.kind)
         self.form.show(settings)
@@ -349,3 +367,38 @@ class SettingsPanel(QWidget):
                 self.load_config(path)
             except SleapTrainError as exc:
                 show_error(f"Could not load {path}: {exc}")
+
+
+def run_problems(
+    settings: DockSettings, config: TrainingConfig, video_length: int | None
+) -> dict[str, str]:
+    """What would make Run fail that the forms can tell now, by field name: a model folder
+    to start from that does not hold a model, a frame range that is empty or runs past
+    the video's end."""
+    out = {}
+    for kind in config.models:
+        start = settings.starts[kind]
+        if start.start is StartFrom.SCRATCH:
+            continue
+        folder = start.earlier()
+        needs = "last.pt" if start.start is StartFrom.RESUME else "best.pt"
+        if folder is None:
+            out[f"{kind.value}.previous"] = f"choose the model folder to {start.start.label}."
+        elif not folder.is_dir():
+            out[f"{kind.value}.previous"] = f"{folder} does not exist; choose a model folder."
+        elif not (folder / needs).exists():
+            out[f"{kind.value}.previous"] = (
+                f"{folder} holds no trained model ({needs}); choose a model folder written "
+                "by an earlier run."
+            )
+    after = settings.after
+    if after.predict_on is FrameTarget.RANGE:
+        if after.first_frame > after.last_frame:
+            out["first_frame"] = (
+                f"frame {after.first_frame} comes after frame {after.last_frame}; swap them."
+            )
+        elif video_length is not None and after.last_frame >= video_length:
+            out["last_frame"] = (
+                f"the video has {video_length} frames (0 to {video_length - 1}); lower it."
+            )
+    return out

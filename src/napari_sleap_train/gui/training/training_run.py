@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
-from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QObject, Signal
 
@@ -19,6 +18,7 @@ from ...config import TrainingConfig
 from ...errors import SleapTrainError
 from ...io.project import Project
 from ..layers.project_layers import ProjectLayers, show_predictions
+from ..workers import cause, worker
 from .monitor import TrainingMonitor
 
 HINTS = {"Out of memory": "Lower Batch Size or Input Scaling."}
@@ -98,7 +98,7 @@ class TrainingRun(QObject):
 
         self._redraw_predictions()  # create the layer now: adding one later stalls the viewer
         self.monitor.set_budget(self.config.pipeline.time_budget_minutes)
-        self.worker = thread_worker(events, start_thread=False)()
+        self.worker = worker(events)
         self.worker.yielded.connect(self._on_event)
         self.worker.errored.connect(self._on_error)
         self.worker.finished.connect(self._on_finished)
@@ -214,8 +214,9 @@ class TrainingRun(QObject):
             show_predictions(self.layers.viewer, self.project, self.video_index)
 
     def _on_error(self, exc: Exception) -> None:
+        exc = cause(exc)
         show_error(error_text(exc))
-        self.say(f"Failed: {exc}")
+        self.say(f"Failed: {error_text(exc)}")
         self.failed = True
 
     def _on_finished(self) -> None:
