@@ -84,3 +84,20 @@ def test_switching_pipelines_keeps_each_ones_edits(viewer_dock):  # noqa: F811
     assert w["centered_instance.epochs"].value == 3
     w["pipeline"].value = PipelineKind.BOTTOM_UP
     assert w["bottom_up.epochs"].value == 7
+
+
+def test_estimate_respects_the_budget_and_no_nan_reaches_the_user(viewer_dock, qtbot):  # noqa: F811
+    _, dock = viewer_dock
+    tiny(dock, epochs=200, batches=3)
+    w = dock.settings.form.widgets
+    w["time_budget"].value = 0.1
+    w["peak_threshold"].value = 0.99  # a model of seconds finds nothing this sure
+    w["predict_on"].value = FrameTarget.CURRENT
+    dock.runner.run_button.click()
+    qtbot.waitUntil(lambda: dock.runner.busy, timeout=5000)
+    qtbot.waitUntil(lambda: not dock.runner.busy, timeout=120000)
+    said = "\n".join(dock.runner.status_log)
+    assert "capped at 0.1 min by the time budget of the run" in said
+    assert "at most 6 s for 200 epochs" in said or "at most 5 s for 200 epochs" in said
+    assert "nan" not in said
+    assert "no animal found" in dock.runner.status.text()

@@ -16,4 +16,12 @@ def write_slp(path: str, layer_data: list[LayerData]) -> list[str]:
     if not str(path).lower().endswith(".slp"):
         raise ProjectError(f"{path}: SLEAP projects are saved with the .slp extension.")
     project = layers_to_project(layer_data)
-    return [str(project.save(path))]
+    saved = str(project.save(path))
+    if not sum(project.instance_counts()):
+        from napari.utils.notifications import show_warning
+
+        show_warning(
+            f"Saved {saved} with its skeleton and videos but no instance: the keypoint "
+            "layers saved hold no points."
+        )
+    return [saved]

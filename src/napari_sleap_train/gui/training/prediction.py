@@ -73,7 +73,7 @@ class PredictionJob(QObject):
             return False
         todo = [(i, frames) for i, frames in todo if frames]
         if not todo:
-            show_warning("No frames to predict on for this choice (they may all be labelled).")
+            show_warning(self._nothing_to_predict(project, indices))
             return False
         stats = PredictionStats()
         track = self.tracking is not None and self.tracking.enabled
@@ -107,6 +107,21 @@ class PredictionJob(QObject):
         self.say(f"Predicting {total} frames{where} …")
         self.worker.start()
         return True
+
+    def _nothing_to_predict(self, project, indices) -> str:
+        """Why the frame choice leaves nothing to predict on."""
+        target = self.selection.target
+        if target is FrameTarget.SUGGESTED:
+            suggested = {id(s.video) for s in project.labels.suggestions}
+            if not any(id(project.videos[i]) in suggested for i in indices):
+                return (
+                    "This video has no suggested frames: suggest frames in the Label & "
+                    "Suggest dock, or choose other frames to predict on."
+                )
+            return "Every suggested frame of this video is labelled: choose other frames."
+        if target is FrameTarget.LABELED:
+            return "This video has no labelled frames: choose other frames to predict on."
+        return f"No frames to predict on for {target.label}: choose other frames."
 
     def _predict_video(self, project, index, frames, predictor, stats, track, done):
         """Predict (and track) one video in the worker, yielding the frames done so far."""
@@ -174,11 +189,12 @@ class PredictionJob(QObject):
         if current:
             self.layers.viewer.dims.set_current_step(0, current[0][0])
         where = f" in {len(todo)} videos" if len(todo) > 1 else ""
-        mean = sum(self.scores) / len(self.scores) if self.scores else float("nan")
-        text = (
-            f"Predicted {stats.frames} frames{where}: {n} instances, mean score {mean:.2f} "
-            f"({stats.fps:.1f} frames/s)."
-        )
+        if self.scores:
+            mean = sum(self.scores) / len(self.scores)
+            found = f"{n} instances, mean score {mean:.2f}"
+        else:
+            found = "no animal found (train longer, or lower the peak threshold)"
+        text = f"Predicted {stats.frames} frames{where}: {found} ({stats.fps:.1f} frames/s)."
         text += "".join(f" {s.text()}" for s in summaries if s is not None)
         text += "".join(f" {note}" for note in self.notes)
         self.say(text)

@@ -188,7 +188,13 @@ class TrainingRun(QObject):
         per_epoch = event.elapsed / (event.batch + 1) * started.batches_per_epoch
         total = per_epoch * started.epochs
         limit = self.config.model(event.model).optimization.time_limit_minutes
-        cap = f", capped at {limit:g} min by the time limit" if limit else ""
+        budget = self.config.pipeline.time_budget_minutes
+        if budget is not None and (limit is None or budget < limit):
+            cap = f", capped at {budget:g} min by the time budget of the run"
+            total = min(total, budget * 60)
+        else:
+            cap = f", capped at {limit:g} min by the time limit" if limit else ""
+            total = min(total, limit * 60) if limit else total
         where = "CPU" if started.device == "cpu" else started.device
         return (
             f"{event.model.label} on the {where}: about {per_epoch:.0f} s per epoch "
