@@ -327,3 +327,17 @@ def test_evaluate_a_run_folder_on_its_held_out_frames(sample_paths, bottom_up_ru
     assert 0 <= metrics["oks_map"] <= 1 and "identity" in metrics
     assert main(["evaluate", str(sample_paths.project), str(bottom_up_run)]) == 0
     assert capsys.readouterr().out.startswith("Measured on the 2 labelled frames the run held")
+
+
+def test_suggest_outliers_prints_why(tmp_path, capsys):
+    from ..conftest import require_data
+
+    source = require_data("centered_pair_predictions.slp")
+    out = tmp_path / "outliers.slp"
+    args = ["suggest", str(source), "--method", "outliers", "--n", "3", "-o", str(out)]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    reasons = [line for line in text.splitlines() if line.startswith("  centered_pair")]
+    assert len(reasons) == 3 and all("jumps" in r or "leaves its path" in r for r in reasons)
+    assert "added 3 suggestions" in text
+    assert len(sio.load_slp(str(out), open_videos=False).suggestions) == 3

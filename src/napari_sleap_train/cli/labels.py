@@ -26,6 +26,7 @@ def add_parsers(sub) -> None:
             "stride",
             "image-features",
             "low-score",
+            "outliers",
             "mix",
             "uncertainty",
             "novelty",
@@ -163,6 +164,13 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     project = load_project(args.labels, search_dirs=args.video_dir or ())
     if args.method in MODEL_METHODS:
         results = _suggest_with_model(project, args)
+    elif args.method == "outliers":
+        results = suggest(
+            project.labels, "outliers", args.n, exclude_labelled=not args.include_labelled
+        )
+        for res in results:
+            for frame, why in sorted(res.reasons.items()):
+                print(f"  {_video_label(res.video)} frame {frame}: {why}")
     else:
         results = suggest(
             project.labels,

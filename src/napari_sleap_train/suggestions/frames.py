@@ -1,6 +1,6 @@
 """Frame suggestions for the active-learning loop: which frames to label next.
 
-Four methods, each per video, returning sorted frame indices:
+Five methods, each per video, returning sorted frame indices:
 
 ``random``
     N random frames (seeded).
@@ -13,6 +13,10 @@ Four methods, each per video, returning sorted frame indices:
 ``low-score``
     Frames whose predicted instances have the lowest mean score, i.e. where the model
     is least sure.
+``outliers``
+    Frames of tracked predictions where a body part jumps between neighbouring frames or
+    leaves the smooth path of its track, most such body parts first, each with its reason
+    (:mod:`.outliers`).
 
 Frames with user labels (and frames already suggested) are skipped by default.
 :func:`add_suggestions` stores frames in a ``sio.Labels`` as ``SuggestionFrame`` s.
@@ -22,7 +26,7 @@ No napari or Qt here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import sleap_io as sio
@@ -45,7 +49,8 @@ __all__ = [
     "suggest_frames",
 ]
 
-METHODS: tuple[str, ...] = ("random", "stride", "image-features", "low-score")
+METHODS: tuple[str, ...] = ("random", "stride", "image-features", "low-score", "outliers")
+PREDICTION_METHODS = ("low-score", "outliers")  # methods that rank predictions
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,8 @@ class SuggestionResult:
     """Frames chosen by the method, sorted."""
     added: int
     """How many of them were new suggestions."""
+    reasons: dict[int, str] = field(default_factory=dict)
+    """Why a frame was chosen, where the method says (``outliers``)."""
 
 
 # ---------------------------------------------------------------------------
@@ -384,13 +391,13 @@ def suggest_frames(
     """
     method = _check_method(method)
     n = _check_n(n)
-    excluded: set[int] = set()
-    if exclude_labelled:
-        excluded |= _labelled_frames(labels, video)
-    if exclude_suggested:
-        excluded |= _suggested_frames(labels, video)
+    excluded = _excluded(labels, video, exclude_labelled, exclude_suggested)
     if method == "low-score":
         return low_score_frames(labels, video, n, excluded)
+    if method == "outliers":
+        from .outliers import outlier_frames
+
+        return sorted(o.frame for o in outlier_frames(labels, video, excluded)[:n])
     lazy = _open(video)
     try:
         candidates = _exclude(_readable_frames(lazy), excluded)
@@ -440,15 +447,18 @@ def suggest(
     targets = list(labels.videos if videos is None else videos)
     if not targets:
         raise SuggestionError("The labels hold no video to suggest frames in.")
-    if method == "low-score" and not any(frame_scores(labels, v) for v in targets):
+    if method in PREDICTION_METHODS and not any(frame_scores(labels, v) for v in targets):
         raise SuggestionError(
-            "There are no predicted instances to rank frames by score. Run predict first "
-            "(or export predictions into this file), or choose another method."
+            f"There are no predicted instances to rank frames by ({method}). Run predict "
+            "first (or export predictions into this file), or choose another method."
         )
     results = []
     for video in targets:
-        if method == "low-score" and not frame_scores(labels, video):
+        if method in PREDICTION_METHODS and not frame_scores(labels, video):
             results.append(SuggestionResult(video, [], 0))
+            continue
+        if method == "outliers":
+            results.append(_outliers(labels, video, n, exclude_labelled, exclude_suggested))
             continue
         frames = suggest_frames(
             labels,
@@ -462,3 +472,21 @@ def suggest(
         )
         results.append(SuggestionResult(video, frames, add_suggestions(labels, video, frames)))
     return results
+
+
+def _outliers(
+    labels: sio.Labels, video: sio.Video, n: int, exclude_labelled: bool, exclude_suggested: bool
+) -> SuggestionResult:
+    from .outliers import outlier_frames
+
+    excluded = _excluded(labels, video, exclude_labelled, exclude_suggested)
+    chosen = outlier_frames(labels, video, excluded)[:n]
+    frames = sorted(o.frame for o in chosen)
+    added = add_suggestions(labels, video, frames)
+    return SuggestionResult(video, frames, added, {o.frame: o.reason for o in chosen})
+
+
+def _excluded(labels: sio.Labels, video: sio.Video, labelled: bool, suggested: bool) -> set[int]:
+    """The frames a method skips: labelled and/or already suggested ones."""
+    out = _labelled_frames(labels, video) if labelled else set()
+    return out | _suggested_frames(labels, video) if suggested else out

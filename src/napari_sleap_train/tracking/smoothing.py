@@ -233,33 +233,12 @@ def smooth_video(
     several animals they need tracks first."""
     method = Smoothing(method)
     summary = SmoothingSummary(method=method.value)
-    lfs = sorted(
-        (lf for lf in labels.labeled_frames if lf.video is video and lf.predicted_instances),
-        key=lambda lf: lf.frame_idx,
-    )
-    if not lfs or method is Smoothing.NONE:
+    paths = trajectories(labels, video)
+    if paths is None or method is Smoothing.NONE:
         return summary
-    tracked = any(p.track is not None for lf in lfs for p in lf.predicted_instances)
-    if not tracked and any(len(lf.predicted_instances) > 1 for lf in lfs):
-        raise TrackingError(
-            "Smoothing follows each animal over time: track the predictions first (several "
-            "animals were found on some frames and they have no tracks)."
-        )
-    tracks = _tracks_of(lfs, tracked)
+    lfs, tracks, start = paths.frames, paths.tracks, paths.start
+    xy, score, where = paths.xy, paths.score, paths.instances
     skeleton = lfs[0].predicted_instances[0].skeleton
-    n = len(skeleton.nodes)
-    start, stop = lfs[0].frame_idx, lfs[-1].frame_idx + 1
-    xy = np.full((stop - start, len(tracks), n, 2), np.nan)
-    score = np.full((stop - start, len(tracks), n), np.nan)
-    where: dict[tuple[int, int], sio.PredictedInstance] = {}
-    for lf in lfs:
-        for p in lf.predicted_instances:
-            k = tracks.index(p.track) if tracked and p.track in tracks else 0
-            if tracked and p.track is None:
-                continue
-            t = lf.frame_idx - start
-            xy[t, k], where[(t, k)] = p.numpy(), p
-            score[t, k] = _point_scores(p, n)
     shape = xy.shape
     out = smooth_trajectories(
         xy.reshape(shape[0], -1, 2), score.reshape(shape[0], -1), method, max_gap, window
@@ -302,6 +281,53 @@ def smooth_video(
                 lf.instances.append(new)
                 summary.filled += 1
     return summary
+
+
+@dataclass
+class Trajectories:
+    """The predicted instances of one video as tracks over time: ``xy`` ``(T, K, N, 2)``
+    and ``score`` ``(T, K, N)`` from frame ``start`` on (NaN: not predicted), the
+    instance at each (time, track), and the frames with predictions."""
+
+    frames: list[sio.LabeledFrame]
+    tracks: list[sio.Track | None]
+    start: int
+    xy: np.ndarray
+    score: np.ndarray
+    instances: dict[tuple[int, int], sio.PredictedInstance]
+
+
+def trajectories(labels: sio.Labels, video: sio.Video) -> Trajectories | None:
+    """The tracked predictions of ``video`` (one animal's need no tracks); None without
+    predictions. Several animals without tracks raise :class:`TrackingError`."""
+    lfs = sorted(
+        (lf for lf in labels.labeled_frames if lf.video is video and lf.predicted_instances),
+        key=lambda lf: lf.frame_idx,
+    )
+    if not lfs:
+        return None
+    tracked = any(p.track is not None for lf in lfs for p in lf.predicted_instances)
+    if not tracked and any(len(lf.predicted_instances) > 1 for lf in lfs):
+        raise TrackingError(
+            "Following each animal over time needs tracks: track the predictions first "
+            "(several animals were found on some frames and they have no tracks)."
+        )
+    tracks = _tracks_of(lfs, tracked)
+    n = len(lfs[0].predicted_instances[0].skeleton.nodes)
+    start, stop = lfs[0].frame_idx, lfs[-1].frame_idx + 1
+    xy = np.full((stop - start, len(tracks), n, 2), np.nan)
+    score = np.full((stop - start, len(tracks), n), np.nan)
+    where: dict[tuple[int, int], sio.PredictedInstance] = {}
+    index = {id(t): k for k, t in enumerate(tracks)}
+    for lf in lfs:
+        for p in lf.predicted_instances:
+            if tracked and p.track is None:
+                continue
+            k = index[id(p.track)] if tracked else 0
+            t = lf.frame_idx - start
+            xy[t, k], where[(t, k)] = p.numpy(), p
+            score[t, k] = _point_scores(p, n)
+    return Trajectories(lfs, tracks, start, xy, score, where)
 
 
 def _index_of(lf: sio.LabeledFrame, inst: sio.Instance) -> int:

@@ -438,3 +438,15 @@ def test_the_training_dock_follows_the_edits(sample):
     assert dock.previews.counts()[:2] == (20, 60)
     assert "20 labelled frames, 60 instances" in widget.editor_panel.counts.text()
     dock.shutdown()
+
+
+def test_outlier_frames_of_tracked_predictions_are_suggested_with_why(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.open(str(require_data("centered_pair_predictions.slp")), plugin="napari-sleap-train")
+    widget = add_widget(viewer)
+    panel = widget.suggestions
+    panel.suggest("outliers", 3, wait=True)
+    table = panel.table
+    assert table.rowCount() == 3
+    why = [table.item(r, 4).text() for r in range(3)]
+    assert all("jumps" in w or "leaves its path" in w for w in why)

@@ -192,6 +192,11 @@ class SuggestionsPanel(QGroupBox):
 
         def done(results) -> None:
             added = sum(add_suggestions(source.labels, r.video, r.frames) for r in results)
+            self._forget_other_projects()
+            index = {id(v): i for i, v in enumerate(current.videos)}
+            for r in results:
+                for frame, why in r.reasons.items():
+                    self.reasons[(index[id(r.video)], frame)] = why
             self.changed()
             self.say(f"Suggested {added} new frame(s) ({method}).")
 
