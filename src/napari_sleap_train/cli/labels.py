@@ -65,6 +65,19 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_suggest)
 
     p = sub.add_parser(
+        "check", help="flag labelled instances that are likely mistakes (left/right swaps, …)"
+    )
+    p.add_argument("labels", help="project with user labels (.slp, or another tool's labels)")
+    p.add_argument("--json", action="store_true", help="print the flags as a JSON list")
+    p.add_argument(
+        "--threshold",
+        type=positive_float,
+        help="how far out (in usual spreads) an instance is flagged (default 6)",
+    )
+    video_dirs(p)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser(
         "export", help="export poses as .slp, SLEAP analysis HDF5, CSV or a movement dataset"
     )
     p.add_argument("labels", help="predictions or project (.slp)")
@@ -151,6 +164,27 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def _video_label(video) -> str:
     name = video.filename[0] if isinstance(video.filename, list) else video.filename
     return Path(str(name)).name
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    import json
+
+    from ..evaluation.label_checks import THRESHOLD, check_project
+    from ..io.project import load_project
+
+    project = load_project(args.labels, search_dirs=args.video_dir or ())
+    flags = check_project(project, args.threshold or THRESHOLD)
+    if args.json:
+        print(json.dumps([f.to_dict() for f in flags], indent=1))
+        return 0
+    for f in flags:
+        print(
+            f"video {f.video} frame {f.frame} instance {f.instance}: "
+            f"{'; '.join(f.reasons)} (score {f.score:.1f})"
+        )
+    n = sum(len(lf.user_instances) for lf in project.user_frames())
+    print(f"{len(flags)} of {n} labelled instances flagged")
+    return 0
 
 
 def cmd_suggest(args: argparse.Namespace) -> int:

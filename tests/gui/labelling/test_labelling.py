@@ -450,3 +450,37 @@ def test_outlier_frames_of_tracked_predictions_are_suggested_with_why(make_napar
     assert table.rowCount() == 3
     why = [table.item(r, 4).text() for r in range(3)]
     assert all("jumps" in w or "leaves its path" in w for w in why)
+
+
+def test_check_labels_flags_jumps_marks_correct_and_keeps_the_mark(
+    make_napari_viewer, sample_paths, tmp_path, qtbot
+):
+    from napari_sleap_train.evaluation.label_checks import check_project
+    from napari_sleap_train.io.project import load_project
+
+    labels = sio.load_slp(str(sample_paths.project))
+    lf = sorted(labels.user_labeled_frames, key=lambda lf: lf.frame_idx)[3]
+    inst = lf.user_instances[1]
+    xy = inst.numpy().copy()
+    xy[0] += 80  # a node put a body length away
+    lf.instances[lf.instances.index(inst)] = sio.Instance.from_numpy(
+        xy, skeleton=inst.skeleton, track=inst.track
+    )
+    path = tmp_path / "wrong.slp"
+    sio.save_slp(labels, str(path))
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin="napari-sleap-train")
+    widget = add_widget(viewer)
+    panel = widget.checks
+    panel.check_button.click()
+    table = panel.table
+    rows = [r for r in range(table.rowCount()) if table.item(r, 1).text() == str(lf.frame_idx)]
+    assert len(rows) == 1 and "off the pose" in table.item(rows[0], 3).text()
+    click_row(qtbot, table, rows[0])
+    assert viewer.dims.current_step[0] == lf.frame_idx
+    table.selectRow(rows[0])
+    panel.correct_button.click()
+    assert str(lf.frame_idx) not in [table.item(r, 1).text() for r in range(table.rowCount())]
+    assert widget.saving.save_project() == path.resolve()
+    again = check_project(load_project(path))
+    assert lf.frame_idx not in [f.frame for f in again]

@@ -1,7 +1,8 @@
 """The "Label & Suggest…" dock: the active-learning loop on the open project.
 
 A container that wires panels with one job each: frame suggestions
-(:mod:`.suggestions_panel`), editing the labels (:mod:`.labels_editor`), tracks and their
+(:mod:`.suggestions_panel`), editing the labels (:mod:`.labels_editor`), checking them
+(:mod:`.checks_panel`), tracks and their
 proofreading (:mod:`.tracks_panel`), saving and
 exporting (:mod:`.save_panel`) and the skeleton (:mod:`.skeleton_editor`,
 :mod:`.skeleton_apply`). The layers stay the source of truth, with the features the reader
@@ -35,6 +36,7 @@ from ..dock_tabs import join_plugin_tabs
 from ..layers import frame_view
 from ..layers.project_layers import ProjectLayers
 from ..layers.video_switcher import VideoSwitcher
+from .checks_panel import ChecksPanel
 from .labels_editor import LabelsEditor
 from .save_panel import SavePanel
 from .skeleton_apply import start_project, update_skeleton
@@ -62,6 +64,7 @@ class LabellingWidget(QWidget):
         self._timer.timeout.connect(self.refresh)
 
         self.suggestions = SuggestionsPanel(self.layers, self.say, self.refresh)
+        self.checks = ChecksPanel(self.layers, self.say, lambda: self.video_switcher)
         self.editor_panel = LabelsEditor(self.layers, self.say, self.refresh)
         self.tracks = TracksPanel(self.layers, self.say, self.refresh)
         self.saving = SavePanel(self.layers, self.say, self.current_project, self._describe)
@@ -71,7 +74,8 @@ class LabellingWidget(QWidget):
         label_page = QWidget()
         page = QVBoxLayout(label_page)
         page.setContentsMargins(2, 2, 2, 2)
-        for panel in (self.suggestions, self.editor_panel, self.tracks, self.saving):
+        panels = (self.suggestions, self.editor_panel, self.checks, self.tracks, self.saving)
+        for panel in panels:
             page.addWidget(panel)
         page.addStretch()
         scroll = QScrollArea()  # the dock may be shorter than the page

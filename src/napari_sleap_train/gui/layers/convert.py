@@ -350,6 +350,8 @@ def layers_to_project(layers: Sequence[LayerData]) -> Project:
         tracks=list(tracks.values()),
         suggestions=suggestions,
     )
+    if source is not None:  # e.g. the instances marked as correct by the label check
+        labels.provenance = dict(source.header.provenance)
     return Project(labels=labels, path=source.path if source is not None else None, missing=missing)
 
 
