@@ -84,3 +84,45 @@ def test_temporary_files_of_a_killed_writer_go_at_the_next_write(tmp_path):
     foreign.write_text("mine")
     write_json_atomic(tmp_path / "model_info.json", {})
     assert not stale.exists() and other_host.exists() and foreign.exists()
+
+
+def test_a_save_killed_midway_leaves_the_old_file_or_the_new_one(tmp_path):
+    """A process saving a real project is killed (SIGKILL) at several moments of its
+    save; the project file always opens, holding the old or the new instances."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    import sleap_io as sio
+
+    from .conftest import require_data
+
+    source = require_data("centered_pair_predictions.slp")
+    target = tmp_path / "project.slp"
+    target.write_bytes(source.read_bytes())
+    n_old = sum(len(lf.instances) for lf in sio.load_slp(str(target)).labeled_frames)
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from napari_sleap_train.io.project import load_project
+        project = load_project({str(target)!r}, search_dirs=[{str(source.parent)!r}])
+        lfs = project.labels.labeled_frames
+        del lfs[: len(lfs) // 2]
+        print("ready", flush=True)
+        while True:
+            project.save({str(target)!r}, backup=False)
+        """
+    )
+    outcomes = set()
+    for delay in (0.05, 0.2, 0.5, 1.0):
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+        assert proc.stdout.readline().strip() == b"ready"
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        n = sum(len(lf.instances) for lf in sio.load_slp(str(target)).labeled_frames)
+        assert n == n_old or 0 < n < n_old
+        outcomes.add(n == n_old)
+    assert False in outcomes  # at least one save went through before a kill

@@ -205,17 +205,38 @@ def test_file_open_reads_deeplabcut_labelled_data(make_napari_viewer):
     assert viewer.layers["video"].data.shape[:3] == (4, 30, 30)
 
 
-@pytest.mark.parametrize(
-    "name", [p.name for p in SLP_FILES] + ["two_flies/two_flies.slp"], ids=lambda n: n
-)
-def test_save_layers_writes_every_layer_the_reader_makes(make_napari_viewer, name, tmp_path):
-    """File ▸ Save Layers with every layer selected, a Tracks layer among them."""
-    path = require_data(name)
+OPENED = [p.name for p in SLP_FILES] + [
+    "two_flies/two_flies.slp",
+    "dlc/labeled-data/video/CollectedData_LM.csv",
+    "dlc/labeled-data/video/madlc_testdata.csv",
+    "mirror_mouse/CollectedData.csv",
+]
+
+
+@pytest.mark.parametrize("name", [*OPENED, "sample"], ids=lambda n: n)
+def test_every_file_saves_all_its_layers_and_reopens(
+    make_napari_viewer, name, sample_paths, tmp_path
+):
+    """File ▸ Save Layers with every layer selected (a Tracks layer among them), and Save
+    project of the labelling dock, each read back with every instance and track."""
+    from napari_sleap_train.gui.labelling.dock import LabellingWidget
+    from napari_sleap_train.io.formats import load_any
+
+    path = sample_paths.project if name == "sample" else require_data(name)
     viewer = make_napari_viewer()
     viewer.open(str(path), plugin="napari-sleap-train")
+    original = load_any(path)
     out = tmp_path / "saved.slp"
-    saved = viewer.layers.save(str(out), plugin="napari-sleap-train")
-    assert saved == [str(out.resolve())]
-    original, again = sio.load_slp(str(path)), sio.load_slp(str(out))
+    assert viewer.layers.save(str(out), plugin="napari-sleap-train") == [str(out.resolve())]
+    again = sio.load_slp(str(out))
     assert len(_instances(again)) == len(_instances(original))
     assert sorted(t.name for t in again.tracks) == sorted(t.name for t in original.tracks)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-sleap-train", "Label & Suggest…")
+    assert isinstance(widget, LabellingWidget)
+    project_file = tmp_path / "project.slp"
+    assert widget.saving.save_project(project_file) == project_file.resolve()
+    kept, before = _instances(sio.load_slp(str(project_file))), _instances(original)
+    users = [r for r in before if not r[2]]
+    assert [r[:4] for r in kept if not r[2]] == [r[:4] for r in users]
+    # a user instance replaces the prediction of the same animal
+    assert len(before) - len(users) <= len(kept) <= len(before)
