@@ -137,3 +137,18 @@ def test_adaptation_in_a_run_says_what_held(tmp_path):
     assert any(isinstance(e, RunNoted) for e in events)
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["models"]["single_instance"]["status"] == "finished"
+
+
+def test_without_readable_videos_the_second_round_is_skipped_with_a_note(tmp_path):
+    """A .pkg.slp of one embedded frame: the labels train, the video is too short."""
+    from ..conftest import require_data
+
+    config = tiny_config(epochs=1, batches=1)
+    config.pipeline.adapt_to_video = True
+    config.pipeline.pseudo_label_frames = 4
+    project = load_project(require_data("minimal_instance.pkg.slp"))
+    events = list(pipeline_events(project, config, tmp_path / "run"))
+    said = " ".join(n for e in events if isinstance(e, RunNoted) for n in e.notes)
+    assert "too short for pseudo-labels" in said and "No pseudo-label held" in said
+    assert (tmp_path / "run" / "centered_instance" / "best.pt").exists()
+    assert not (tmp_path / "run" / FIRST_ROUND).exists()

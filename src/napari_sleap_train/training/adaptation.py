@@ -29,14 +29,13 @@ import torch
 
 from ..data.geometry import instance_anchors, instance_bbox_sides
 from ..data.labelled import LabelledData
-from ..errors import DataError
+from ..errors import SleapTrainError
 from ..io.project import Project, save_labels_atomic
 from ..io.video import LazyVideo
 
 TOLERANCE_SHARE = 0.05
 MIN_TOLERANCE_PX = 2.0
 MIN_KEPT = 0.5
-BATCH = 5  # a frame, its two rotations and its two neighbours
 
 
 @dataclass
@@ -98,7 +97,7 @@ def sample_frames(project: Project, n: int) -> tuple[list[tuple[int, int, LazyVi
         try:
             lazy = LazyVideo(video)
             length = len(lazy)
-        except (DataError, OSError, ValueError) as exc:
+        except (SleapTrainError, OSError, ValueError) as exc:
             notes.append(f"Video {v} is skipped for pseudo-labels: {exc}")
             continue
         if length < 3:
@@ -177,7 +176,7 @@ def pseudo_label(
             try:
                 image = lazy.frame(f)
                 before, after = lazy.frame(f - 1), lazy.frame(f + 1)
-            except (IndexError, OSError, DataError):
+            except (IndexError, OSError, SleapTrainError):
                 continue
             hw = image.shape[:2]
             turns = [_rotation(hw, a) for a in (angle, -angle)]
