@@ -240,3 +240,18 @@ def test_every_file_saves_all_its_layers_and_reopens(
     assert [r[:4] for r in kept if not r[2]] == [r[:4] for r in users]
     # a user instance replaces the prediction of the same animal
     assert len(before) - len(users) <= len(kept) <= len(before)
+
+
+def test_saving_keypoint_layers_without_points_says_so(make_napari_viewer, tmp_path):
+    from napari.utils.notifications import notification_manager
+
+    viewer = make_napari_viewer()
+    viewer.open(str(require_data("minimal_instance.slp")), plugin="napari-sleap-train")
+    for layer in viewer.layers:
+        if layer._type_string == "points":
+            layer.data = np.zeros((0, 3))
+    before = len(notification_manager.records)
+    out = tmp_path / "empty.slp"
+    assert viewer.layers.save(str(out), plugin="napari-sleap-train") == [str(out.resolve())]
+    said = [str(n.message) for n in notification_manager.records[before:]]
+    assert any("but no instance" in s for s in said)

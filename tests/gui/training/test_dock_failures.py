@@ -101,3 +101,25 @@ def test_estimate_respects_the_budget_and_no_nan_reaches_the_user(viewer_dock, q
     assert "at most 6 s for 200 epochs" in said or "at most 5 s for 200 epochs" in said
     assert "nan" not in said
     assert "no animal found" in dock.runner.status.text()
+
+
+def test_predicting_suggested_frames_of_a_video_without_any_says_so(
+    make_napari_viewer, sample_paths, tmp_path, bottom_up_run
+):
+    import sleap_io as sio
+    from napari.utils.notifications import notification_manager
+
+    from napari_sleap_train.choices import ModelKind
+
+    from .test_pipelines_gui import open_dock
+
+    labels = sio.load_slp(str(sample_paths.project))
+    labels.suggestions = []
+    path = tmp_path / "no_suggestions.slp"
+    sio.save_slp(labels, str(path))
+    _, dock = open_dock(make_napari_viewer, path)
+    dock.settings.form.widgets["predict_on"].value = FrameTarget.SUGGESTED
+    before = len(notification_manager.records)
+    assert not dock.runner.predict({ModelKind.BOTTOM_UP: bottom_up_run / "bottom_up"})
+    said = [str(n.message) for n in notification_manager.records[before:]]
+    assert any("This video has no suggested frames" in s for s in said)
