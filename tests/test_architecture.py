@@ -307,3 +307,15 @@ def test_old_import_paths_that_users_reach_still_work():
     from napari_sleap_train.project import load_project as old_load_project
 
     assert (OldProject, old_load_project) == (Project, load_project)
+
+
+def test_dock_workers_go_through_gui_workers():
+    """superqt's worker drops an exception that is a RuntimeError without telling the dock
+    (our user-facing errors are): every dock's background work goes through
+    ``gui/workers.worker``, which carries it out."""
+    users = [
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if "thread_worker" in path.read_text() and path.name != "workers.py"
+    ]
+    assert users == []
