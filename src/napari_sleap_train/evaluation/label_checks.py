@@ -10,7 +10,8 @@ instances (robust z-scores):
   pairs found by name: ``left_ear``/``right_ear``, ``wingL``/``wingR``) fits the typical
   pose :data:`SWAP_GAIN` times better;
 - **off the pose**: a node far from where the rest of the instance puts it;
-- **edge length**: an edge much longer or shorter than usual;
+- **edge length and angle**: an edge much longer or shorter than usual, or turned far
+  from its usual direction in the pose;
 - **on one spot**: two nodes that are usually apart drawn on one spot;
 - **duplicate**: two instances of one frame on the same spot;
 - **size**: an instance much larger or smaller than the others.
@@ -189,6 +190,12 @@ def _flags(instances, pts, names, edges, symmetries, threshold) -> list[Flag]:
         length = np.linalg.norm(pts[:, a] - pts[:, b], axis=-1) / size
         z = np.abs(_robust_z(np.log(length + 1e-9), 0.02))
         note(z > threshold, z, lambda m, a=a, b=b: f"edge {names[a]}-{names[b]} length")
+        v = fitted[:, b] - fitted[:, a]  # the edge's direction in the typical pose's frame
+        angle = np.arctan2(v[:, 1], v[:, 0])
+        usual = np.angle(np.nansum(np.exp(1j * np.nan_to_num(angle)) * np.isfinite(angle)))
+        turn = np.abs(np.angle(np.exp(1j * (angle - usual))))  # 0 to pi
+        z = _robust_z(turn, np.radians(2))
+        note(z > threshold, z, lambda m, a=a, b=b: f"edge {names[a]}-{names[b]} angle")
     dist = np.linalg.norm(pts[:, :, None] - pts[:, None], axis=-1) / size[:, None, None]
     usual = np.nanmedian(dist, axis=0)
     close = (dist * size[:, None, None] < ONE_SPOT_PX) & (usual > 4 * SAME_SPOT)[None]
