@@ -92,7 +92,9 @@ def _noise(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         else:
             r = np.full(s * 2, np.nan)
         d2 = flat[2:] - 2 * flat[1:-1] + flat[:-2] if t > 2 else np.zeros((0, s * 2))
-        v2 = (1.4826 * np.nanmedian(np.abs(d2), axis=0)) ** 2 if len(d2) else r * np.nan
+        # motion comes in bursts (a leg swings, then stands): its spread is read from the
+        # 90th percentile of the second differences, not their median
+        v2 = (np.nanpercentile(np.abs(d2), 90, axis=0) / 1.645) ** 2 if len(d2) else r * np.nan
     r = np.maximum(np.nan_to_num(r.reshape(s, 2).mean(1), nan=0), MIN_NOISE_PX**2)
     v2 = np.nan_to_num(v2.reshape(s, 2).mean(1), nan=0)
     q = np.maximum(1.5 * (v2 - 6 * r), MIN_MOTION_PX**2)
@@ -194,7 +196,8 @@ def _movement_filter(xy: np.ndarray, method: Smoothing, max_gap: int, window: in
     if method is Smoothing.MEDIAN:
         data = filtering.rolling_filter(data, window, statistic="median", min_periods=1)
     else:
-        data = filtering.savgol_filter(data, max(window, 3), polyorder=min(2, max(window, 3) - 1))
+        side = max(window, 3)  # "nearest": scipy refuses NaN in the edge windows otherwise
+        data = filtering.savgol_filter(data, side, polyorder=min(2, side - 1), mode="nearest")
     points = np.asarray(data.values)[:, :, :, 0].transpose(0, 2, 1)
     return Smoothed(points, np.full((t, s), np.nan), np.zeros((t, s), bool))
 
