@@ -256,4 +256,4 @@ def test_suggest_stores_per_video(sample_project, tmp_path):
 
 
 def test_methods_constant():
-    assert METHODS == ("random", "stride", "image-features", "low-score")
+    assert METHODS == ("random", "stride", "image-features", "low-score", "outliers")
