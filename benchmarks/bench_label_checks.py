@@ -76,7 +76,8 @@ def load(name: str) -> tuple[np.ndarray, list, list[str], list, list]:
 
 
 def inject(pts, where, names, symmetries, rng, swaps, moved, duplicates):
-    """A copy with errors, and which instances (rows) carry one."""
+    """A copy with errors, and which instances (rows) carry one: the swapped, the moved
+    and the duplicated."""
     pts, where = pts.copy(), list(where)
     m = len(pts)
     pairs = side_pairs(names, symmetries)
@@ -84,11 +85,11 @@ def inject(pts, where, names, symmetries, rng, swaps, moved, duplicates):
     n_swap = int(round(swaps * m)) if pairs else 0
     n_move = int(round(moved * m))
     n_dup = int(round(duplicates * m))
-    bad = set()
+    swapped, shifted, copied = set(), set(), set()
     for r in order[:n_swap]:
         for a, b in pairs:
             pts[r, [a, b]] = pts[r, [b, a]]
-        bad.add(int(r))
+        swapped.add(int(r))
     for r in order[n_swap : n_swap + n_move]:
         seen = np.flatnonzero(np.isfinite(pts[r]).all(-1))
         if len(seen) < 3:
@@ -97,7 +98,7 @@ def inject(pts, where, names, symmetries, rng, swaps, moved, duplicates):
         length = float(np.max(hi - lo))
         angle = rng.uniform(0, 2 * np.pi)
         pts[r, rng.choice(seen)] += length * np.array([np.cos(angle), np.sin(angle)])
-        bad.add(int(r))
+        shifted.add(int(r))
     extra = []
     for r in order[n_swap + n_move : n_swap + n_move + n_dup]:
         v, f, _ = where[r]
@@ -106,27 +107,22 @@ def inject(pts, where, names, symmetries, rng, swaps, moved, duplicates):
     for p, w in extra:
         pts = np.concatenate([pts, p[None]])
         where.append(w)
-        bad.add(len(pts) - 1)
-    return pts, where, bad
+        copied.add(len(pts) - 1)
+    return pts, where, [swapped, shifted, copied]
 
 
 def one_round(pts, where, names, edges, sym, args, seed):
     """Errors injected with ``seed``, checked: flagged count, precision, recall and the
     recall per kind of error."""
     rng = np.random.default_rng(seed)
-    bad_pts, bad_where, bad = inject(
+    bad_pts, bad_where, kinds = inject(
         pts, where, names, sym, rng, args.swaps, args.moved, args.duplicates
     )
+    bad = set().union(*kinds)
     flags = check_labels(LabelledInstances(bad_pts, bad_where), names, edges, sym, args.threshold)
     row = {w: r for r, w in enumerate(bad_where)}
     flagged = {row[(f.video, f.frame, f.instance)] for f in flags}
     hit = flagged & bad
-    m = len(pts)
-    n_swap = int(round(args.swaps * m)) if side_pairs(names, sym) else 0
-    n_move = int(round(args.moved * m))
-    order = np.random.default_rng(seed).permutation(m)
-    kinds = [set(order[:n_swap].tolist()), set(order[n_swap : n_swap + n_move].tolist())]
-    kinds.append({r for r in bad if r >= m})
     by_kind = " / ".join(f"{len(k & flagged)}/{len(k)}" if k else "-" for k in kinds)
     return len(flagged), len(hit) / max(len(flagged), 1), len(hit) / max(len(bad), 1), by_kind
 

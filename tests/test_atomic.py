@@ -87,8 +87,9 @@ def test_temporary_files_of_a_killed_writer_go_at_the_next_write(tmp_path):
 
 
 def test_a_save_killed_midway_leaves_the_old_file_or_the_new_one(tmp_path):
-    """A process saving a real project is killed (SIGKILL) at several moments of its
-    save; the project file always opens, holding the old or the new instances."""
+    """A process saving a real project over and over is killed (SIGKILL) before its first
+    save ends and at moments of later ones; the project file always opens, holding the
+    old instances or the new ones."""
     import signal
     import subprocess
     import sys
@@ -101,11 +102,12 @@ def test_a_save_killed_midway_leaves_the_old_file_or_the_new_one(tmp_path):
 
     source = require_data("centered_pair_predictions.slp")
     target = tmp_path / "project.slp"
-    target.write_bytes(source.read_bytes())
-    n_old = sum(len(lf.instances) for lf in sio.load_slp(str(target)).labeled_frames)
+
+    def count() -> int:
+        return sum(len(lf.instances) for lf in sio.load_slp(str(target)).labeled_frames)
+
     script = textwrap.dedent(
         f"""
-        import sys
         from napari_sleap_train.io.project import load_project
         project = load_project({str(target)!r}, search_dirs=[{str(source.parent)!r}])
         lfs = project.labels.labeled_frames
@@ -113,16 +115,21 @@ def test_a_save_killed_midway_leaves_the_old_file_or_the_new_one(tmp_path):
         print("ready", flush=True)
         while True:
             project.save({str(target)!r}, backup=False)
+            print("saved", flush=True)
         """
     )
     outcomes = set()
-    for delay in (0.05, 0.2, 0.5, 1.0):
+    for saves, pause in ((0, 0.0), (0, 0.1), (1, 0.0), (1, 0.05), (2, 0.2)):
+        target.write_bytes(source.read_bytes())
+        n_old = count()
         proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
         assert proc.stdout.readline().strip() == b"ready"
-        time.sleep(delay)
+        for _ in range(saves):  # waits for whole saves, however long they take
+            assert proc.stdout.readline().strip() == b"saved"
+        time.sleep(pause)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        n = sum(len(lf.instances) for lf in sio.load_slp(str(target)).labeled_frames)
+        n = count()
         assert n == n_old or 0 < n < n_old
         outcomes.add(n == n_old)
-    assert False in outcomes  # at least one save went through before a kill
+    assert False in outcomes  # the kills after a whole save find the new instances

@@ -70,7 +70,12 @@ class ModelData:
     def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The training loss of predicted maps against target maps (mean squared error;
         NaN target maps, a pseudo-label's unsure body parts, are left out)."""
-        return masked_mse(pred, target)
+        return self._mse(pred, target)
+
+    def _mse(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Mean squared error; only data with pseudo-labels have NaN targets to leave out,
+        so the user's labels alone skip the search for them."""
+        return masked_mse(pred, target) if self.data.weak else F.mse_loss(pred, target)
 
     def _partial(self, y: torch.Tensor, rows: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
         """``y`` with NaN away from the animals on pseudo-labelled frames where some animal
@@ -366,10 +371,10 @@ class BottomUpData(EveryAnimalData):
 
     def loss(self, pred, target):
         n = self.n_nodes
-        cms = masked_mse(pred[:, :n], target[:, :n])
+        cms = self._mse(pred[:, :n], target[:, :n])
         if pred.shape[1] == n:
             return cms
-        return cms + self.paf_weight * masked_mse(pred[:, n:], target[:, n:])
+        return cms + self.paf_weight * self._mse(pred[:, n:], target[:, n:])
 
 
 class BottomUpIdData(EveryAnimalData):

@@ -87,8 +87,8 @@ def pipeline_events(
     folders = {kind: ModelFolder(p) for kind, p in used.items()}
     folders.update({kind: ModelFolder(out / kind.value) for kind in models})
     out.mkdir(parents=True, exist_ok=True)
-    run = _Run(config, models, out, data, init, resumed, time.perf_counter() - spent_seconds)
-    run.project = project
+    started = time.perf_counter() - spent_seconds
+    run = _Run(project, config, models, out, data, init, resumed, started)
     run.start_record(source or (str(project.path) if project.path is not None else None))
     preview = None
     if preview_frame is not None:
@@ -122,6 +122,7 @@ class _Run:
 
     def __init__(
         self,
+        project: Project,
         config: TrainingConfig,
         models: tuple[ModelKind, ...],
         out: Path,
@@ -133,8 +134,7 @@ class _Run:
         self.config, self.models, self.data = config, models, data
         self.init, self.resumed = init, resumed
         self.folder = RunFolder(out)
-        self.started = started
-        self.project: Project | None = None
+        self.project, self.started = project, started
         first = config
         if config.pipeline.adapt_to_video and config.pipeline.time_budget_minutes:
             first = copy.deepcopy(config)
@@ -222,8 +222,6 @@ class _Run:
         """The second round: pseudo-labels from the whole video, then training again."""
         from .adaptation import adaptation_events
 
-        if self.project is None:
-            return
         config = copy.deepcopy(self.config)
         for event in adaptation_events(
             self.project, config, self.data, self.folder.path, self.models, self.started, stop

@@ -35,6 +35,16 @@ def viewer_dock(make_napari_viewer, sample_paths, tmp_path):
     return open_dock(make_napari_viewer, project)
 
 
+def fine_tune_bottom_up(dock: TrainingDock, bottom_up_run) -> None:
+    """Two short epochs fine-tuned from a bottom-up model trained on the sample (a few
+    steps from scratch would predict nothing yet)."""
+    w = dock.settings.form.widgets
+    w["bottom_up.start"].value = StartFrom.FINE_TUNE
+    w["bottom_up.previous"].value = bottom_up_run / "bottom_up"
+    for name, value in (("epochs", 2), ("batches_per_epoch", 3), ("learning_rate", 1e-4)):
+        w[f"bottom_up.{name}"].value = value
+
+
 def shown_tabs(dock: TrainingDock) -> list[str]:
     tabs = dock.settings.tabs
     return [tabs.tabText(i) for i in range(tabs.count()) if tabs.isTabVisible(i)]
@@ -91,12 +101,7 @@ def test_bottom_up_shows_its_inputs_trains_and_predicts_from_the_dock(
     assert viewer.layers["Bottom-Up Model targets"].data.shape == (3, 48, 48)
     fields = viewer.layers["Bottom-Up Model part affinity fields"].data
     assert fields.shape == (3, 48, 48) and 0.9 < fields.max() < 3.1
-    # fine-tuned from a bottom-up model trained on the sample (a few steps from scratch
-    # would predict nothing yet)
-    w["bottom_up.start"].value = StartFrom.FINE_TUNE
-    w["bottom_up.previous"].value = bottom_up_run / "bottom_up"
-    for name, value in (("epochs", 2), ("batches_per_epoch", 3), ("learning_rate", 1e-4)):
-        w[f"bottom_up.{name}"].value = value
+    fine_tune_bottom_up(dock, bottom_up_run)
     w["predict_on"].value = FrameTarget.CURRENT
     viewer.dims.set_current_step(0, 14)
     dock.runner.run_button.click()
@@ -121,10 +126,7 @@ def test_a_run_learns_from_the_whole_video_and_smooths_its_predictions(
     w = dock.settings.form.widgets
     w["pipeline"].value = PipelineKind.BOTTOM_UP
     w["bottom_up.input_scaling"].value = 0.5
-    w["bottom_up.start"].value = StartFrom.FINE_TUNE
-    w["bottom_up.previous"].value = bottom_up_run / "bottom_up"
-    for name, value in (("epochs", 2), ("batches_per_epoch", 3), ("learning_rate", 1e-4)):
-        w[f"bottom_up.{name}"].value = value
+    fine_tune_bottom_up(dock, bottom_up_run)
     w["camera_view"].value = CameraView.SIDE  # as the model it starts from learnt
     w["adapt_to_video"].value = True
     w["pseudo_label_frames"].value = 40
