@@ -70,3 +70,15 @@ class TrackingError(SleapTrainError, ValueError):
 
 class WriteError(SleapTrainError, OSError):
     """A file could not be written where asked."""
+
+
+class RuntimeMissingError(SleapTrainError, RuntimeError):
+    """An optional runtime (ONNX Runtime, TensorRT) is not installed; ``extra`` names the
+    package extra that brings it."""
+
+    def __init__(self, what: str, extra: str, detail: str = ""):
+        self.extra = extra
+        super().__init__(
+            f"{what} needs the [{extra}] extra{detail}: install it with "
+            f'pip install "napari-sleap-train[{extra}]"'
+        )

@@ -1,14 +1,18 @@
-"""The predictor of a run's model folders, chosen by the models they hold."""
+"""The predictor of a run's model folders, chosen by the models they hold; and the predictor
+of a run or an exported run in the runtime asked for."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from ..choices import ModelKind
+from ..models.export import exported_run, is_export, read_export
 from ..models.folder import ModelFolder
 from .bottomup import BottomUpIdPredictor, BottomUpPredictor
 from .predictor import Predictor, existing_run
+from .runtimes import RUNTIMES
 from .single import SingleInstancePredictor
 from .topdown import TopDownPredictor
 
@@ -32,3 +36,28 @@ def predictor_from_run(models_dir: str | os.PathLike, **kwargs) -> Predictor:
     """The predictor of a folder written by ``train`` (any pipeline)."""
     run = existing_run(models_dir)
     return predictor_for(run.models(run.pipeline_models()), **kwargs)
+
+
+def load_predictor(path: str | os.PathLike, runtime: str = "auto", **kwargs) -> Predictor:
+    """The predictor of a run folder (written by ``train``) or an exported run (written by
+    ``export-model``), its networks run by ``runtime``.
+
+    ``auto``: an exported run in its format's runtime (ONNX Runtime, on CUDA when the device
+    is CUDA and ONNX Runtime has it; TensorRT; TorchScript), a run folder in PyTorch.
+    ``torch``: PyTorch (a run folder, or TorchScript). ``onnx`` or ``tensorrt`` on a run
+    folder first exports it to ``<run>/exported/<runtime>/`` (kept while newer than the
+    weights). Other keyword arguments go to the predictor (``device``, ``precision``,
+    ``peak_threshold``, ``max_instances``).
+    """
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {RUNTIMES}, not {runtime!r}")
+    path = Path(path)
+    if not is_export(path):
+        run = existing_run(path)
+        if runtime in ("auto", "torch"):
+            return predictor_from_run(run.path, **kwargs)
+        path = exported_run(run.path, runtime)
+    manifest = read_export(path)
+    if runtime == "auto" and manifest.format == "tensorrt":
+        runtime = "tensorrt"
+    return predictor_for(manifest.folders(runtime), **kwargs)

@@ -1,6 +1,7 @@
 """What every predictor shares: the device, frames as tensors, decoding a video in a
 background thread while the models run (so they never wait on the decoder when it is
-faster), and choosing the predictor of a run's model folders by its pipeline."""
+faster), and loading a model from a model folder (PyTorch) or an exported one (ONNX Runtime,
+TensorRT or TorchScript, :mod:`.runtimes`)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ from ..models.device import (
     to_layout,
     use_channels_last,
 )
+from ..models.export import ExportedModelFolder, is_exported_model
 from ..models.folder import ModelFolder, RunFolder
+from .runtimes import OnnxNetwork, load_exported
 
 
 @dataclass
@@ -64,7 +67,11 @@ class PredictionStats:
 
 
 def model_folder(folder: str | os.PathLike | ModelFolder) -> ModelFolder:
-    return folder if isinstance(folder, ModelFolder) else ModelFolder(Path(folder))
+    """A model folder (an :class:`ExportedModelFolder` when it holds an exported network)."""
+    if isinstance(folder, ModelFolder):
+        return folder
+    path = Path(folder)
+    return ExportedModelFolder(path) if is_exported_model(path) else ModelFolder(path)
 
 
 def existing_run(models_dir: str | os.PathLike) -> RunFolder:
@@ -101,15 +108,27 @@ class Predictor:
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         self.channels_last = use_channels_last(self.device)
+        self.runtime = "torch"  # what runs the networks, in words
 
     def _load(self, folder, kind: ModelKind | tuple[ModelKind, ...]):
         """The model of ``folder`` on this device, refused unless it is a ``kind`` model
-        (or one of several kinds)."""
-        model, info = model_folder(folder).load_model()
+        (or one of several kinds). An exported model folder gives its network in the runtime
+        the folder names (:func:`~.runtimes.load_exported`), computing in float32."""
+        folder = model_folder(folder)
         kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(folder, ExportedModelFolder):
+            network, info = load_exported(folder, kinds, folder.runtime, self.device)
+            self.precision = "fp32"
+            if isinstance(network, OnnxNetwork):
+                self.runtime = f"onnxruntime ({', '.join(network.providers)})"
+                return network, info
+            self.runtime = "torchscript"
+            model = network
+        else:
+            model, info = folder.load_model()
         if info.kind not in kinds:
             raise ModelFolderError(
-                f"{folder} does not hold a {' or '.join(k.value for k in kinds)} model."
+                f"{folder.path} does not hold a {' or '.join(k.value for k in kinds)} model."
             )
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         model.to(self.device, memory_format=layout)
@@ -117,6 +136,16 @@ class Predictor:
 
     def predict_batch(self, frames: np.ndarray) -> list[FramePrediction]:
         raise NotImplementedError
+
+    def predict_frame(self, image: np.ndarray) -> FramePrediction:
+        """The instances on one frame ``(H, W)`` or ``(H, W, C)`` uint8 (``frame_idx`` 0)."""
+        image = np.asarray(image)
+        if image.ndim not in (2, 3):
+            raise InferenceError(
+                f"A frame has shape (height, width) or (height, width, channels), not "
+                f"{image.shape}: give one frame."
+            )
+        return self.predict_batch(image[None])[0]
 
     def _full_frames(self, model, info, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A full-frame model's maps of frames ``x`` (scaled by its input scaling) and the
@@ -154,6 +183,8 @@ class Predictor:
             )
 
     def _run(self, model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(model, torch.nn.Module):  # an ONNX Runtime session: float32 in, out
+            return model(x)
         with autocast(self.device, self.precision):
             out = model(to_layout(x, self.channels_last))
         return out.float().contiguous()
