@@ -6,21 +6,54 @@ import argparse
 import sys
 from pathlib import Path
 
-from .options import check_output, fraction, positive_int, video_dirs
+from .options import check_output, fraction, non_negative_int, positive_int, video_dirs
 from .track import tracking_options
 
 
 def add_parsers(sub) -> None:
     """The ``predict`` and ``evaluate`` sub-commands."""
     p = sub.add_parser("predict", help="predict poses with trained models")
-    p.add_argument("models_dir", help="folder written by `train --out`")
-    p.add_argument("input", help="a project (.slp) or a video")
+    p.add_argument("models_dir", help="folder written by `train --out` or by `export-model`")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="input",
+        help="projects (.slp), videos or folders of videos",
+    )
     p.add_argument(
         "--frames",
         help="suggested | labeled | all | random:N | A:B | N,M,... (default: a project's "
         "suggested frames when it has any, else every frame)",
     )
-    p.add_argument("-o", "--out", required=True, help="where to save the predictions (.slp)")
+    p.add_argument(
+        "-o",
+        "--out",
+        required=True,
+        help="where to save the predictions: a .slp for one project or video; a folder for "
+        "several inputs (one OUT/<video>.predictions.slp per video and OUT/summary.json)",
+    )
+    p.add_argument(
+        "--runtime",
+        default="auto",
+        choices=["auto", "torch", "onnx", "tensorrt"],
+        help="auto: an exported folder's own runtime, PyTorch for a training run",
+    )
+    p.add_argument(
+        "--workers",
+        type=non_negative_int,
+        help="processes decoding videos while the models run (default: the cores less one, "
+        "at least 1; 0 decodes in a thread)",
+    )
+    p.add_argument(
+        "--cluster",
+        help="predict the videos as tasks of a Dask cluster: local:N, slurm:N, pbs:N or a "
+        "scheduler's address (tcp://host:8786)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="predict videos whose output is already in the output folder again",
+    )
     p.add_argument("--batch-size", type=positive_int, default=4, help="frames per batch (4)")
     p.add_argument("--peak-threshold", type=fraction, help="minimum confidence (default 0.2)")
     p.add_argument("--max-instances", type=positive_int, help="at most this many animals a frame")
@@ -63,29 +96,66 @@ def _frames_choice(args: argparse.Namespace, project) -> tuple[object, str]:
     return FrameSelection(FrameTarget.ALL), "every frame (there are no suggestions)"
 
 
+def _many(args: argparse.Namespace) -> bool:
+    """Whether the inputs go one output per video into a folder."""
+    first = Path(args.inputs[0])
+    out = Path(args.out)
+    return (
+        len(args.inputs) > 1
+        or first.is_dir()
+        or args.cluster is not None
+        or out.is_dir()
+        or out.suffix.lower() != ".slp"
+    )
+
+
+def _predictor(args: argparse.Namespace, models: Path):
+    """The predictor of a run or an exported folder, refused when a model is missing."""
+    from ..errors import ModelFolderError
+    from ..inference.pipelines import load_predictor
+    from ..models.folder import RunFolder
+
+    run = RunFolder(models)
+    if run.path.is_dir() and not (models / "export.json").exists():
+        missing = run.missing_text(run.pipeline_models())
+        if missing is not None:
+            raise ModelFolderError(missing)
+    return load_predictor(models, runtime=args.runtime, **_settings(args))
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    return {
+        "device": args.device,
+        "peak_threshold": args.peak_threshold,
+        "max_instances": args.max_instances,
+        "precision": args.precision,
+    }
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
+    if _many(args):
+        from .predict_many import predict_many
+
+        return predict_many(args, _predictor, _settings(args))
+    return _predict_one(args)
+
+
+def _predict_one(args: argparse.Namespace) -> int:
     import time
 
     import sleap_io as sio
 
     from ..choices import FrameTarget, Smoothing
-    from ..errors import ModelFolderError
     from ..inference.frames import select_frames
-    from ..inference.pipelines import predictor_from_run
     from ..inference.results import add_predictions
     from ..inference.topdown import PredictionStats
     from ..io.project import Project, load_project
     from ..io.video import LazyVideo
-    from ..models.folder import RunFolder
     from .track import smooth_project, track_project, tracking_config
 
-    source, out = Path(args.input), Path(args.out)
+    source, out = Path(args.inputs[0]), Path(args.out)
     tracking = tracking_config(args)
     check_output(out, source)
-    run = RunFolder(Path(args.models_dir))
-    missing = run.missing_text(run.pipeline_models()) if run.path.is_dir() else None
-    if missing is not None:
-        raise ModelFolderError(missing)
     if source.suffix.lower() == ".slp":
         project = load_project(source, search_dirs=args.video_dir or ())
     else:
@@ -93,13 +163,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         lazy.close()
         project = Project(sio.Labels(videos=[sio.load_video(str(source))]), path=None)
     videos = {id(v): LazyVideo(v) for v in project.videos}
-    predictor = predictor_from_run(
-        run.path,
-        device=args.device,
-        peak_threshold=args.peak_threshold,
-        max_instances=args.max_instances,
-        precision=args.precision,
-    )
+    predictor = _predictor(args, Path(args.models_dir))
     if project.labels.skeletons:
         predictor.check_skeleton(project.node_names)
     else:
