@@ -82,3 +82,7 @@ class RuntimeMissingError(SleapTrainError, RuntimeError):
             f"{what} needs the [{extra}] extra{detail}: install it with "
             f'pip install "napari-sleap-train[{extra}]"'
         )
+
+
+class ClusterError(SleapTrainError, RuntimeError):
+    """A cluster to predict on could not be reached or started."""
