@@ -151,3 +151,12 @@ def test_several_inputs_need_an_output_folder(bottom_up_run, inputs, tmp_path, c
         ["predict", str(bottom_up_run), str(first), str(folder), "-o", str(tmp_path / "x.slp")]
     )
     assert code == 2 and "give a folder instead" in capsys.readouterr().err
+
+
+def test_a_scheduler_cluster_without_its_settings_names_the_file_to_set():
+    pytest.importorskip("dask_jobqueue")
+    from napari_sleap_train.errors import ClusterError
+    from napari_sleap_train.inference.cluster import connect
+
+    with pytest.raises(ClusterError, match="jobqueue.yaml"):
+        connect("slurm:1")

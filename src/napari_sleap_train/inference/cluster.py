@@ -71,9 +71,7 @@ def connect(cluster: str):
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise RuntimeMissingError(
-            'Predicting on a cluster needs Dask: pip install "napari-sleap-train[cluster]".'
-        ) from None
+        raise RuntimeMissingError("Predicting on a cluster", "cluster", " (Dask)") from None
     local = re.fullmatch(r"local(?::(\d+))?", cluster)
     queue = re.fullmatch(r"(slurm|pbs)(?::(\d+))?", cluster)
     try:
@@ -98,11 +96,16 @@ def _jobqueue(kind: str, n: int):
     try:
         import dask_jobqueue
     except ImportError:
-        raise RuntimeMissingError(
-            f"A {kind.upper()} cluster needs dask-jobqueue: "
-            'pip install "napari-sleap-train[cluster]".'
-        ) from None
-    cluster = getattr(dask_jobqueue, _JOBQUEUE[kind])()  # settings from jobqueue.yaml
+        extra = " (dask-jobqueue)"
+        raise RuntimeMissingError(f"A {kind.upper()} cluster", "cluster", extra) from None
+    try:
+        cluster = getattr(dask_jobqueue, _JOBQUEUE[kind])()  # settings from jobqueue.yaml
+    except Exception as exc:  # noqa: BLE001 - dask-jobqueue says what is missing
+        raise ClusterError(
+            f"dask-jobqueue could not start a {kind.upper()} cluster ({exc}): set its queue, "
+            f"cores and memory under jobqueue: {kind}: in ~/.config/dask/jobqueue.yaml; "
+            "nothing was written."
+        ) from exc
     cluster.scale(n)
     return cluster
 
