@@ -234,7 +234,7 @@ def test_closing_the_viewer_mid_training_leaves_no_thread(
     qtbot.waitUntil(lambda: not (set(threading.enumerate()) - before), timeout=10000)
 
 
-def test_predict_with_an_added_run(viewer_dock, qtbot, tmp_path):
+def test_predict_with_an_added_run_and_export_it(viewer_dock, qtbot, tmp_path, monkeypatch):
     viewer, dock = viewer_dock
     tiny(dock, epochs=1, batches=2)
     dock.settings.form.widgets["predict_on"].value = None
@@ -259,6 +259,18 @@ def test_predict_with_an_added_run(viewer_dock, qtbot, tmp_path):
     layer = viewer.layers["sample.avi predictions"]
     assert set(np.rint(layer.data[:, 0]).astype(int)) == {14}
     assert "Predicted 1 frames" in dock.runner.status.text()
+
+    # the same run exported as ONNX with the button (the folder dialog answers tmp_path)
+    from qtpy.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path))
+    dock.runs.runs.setCurrentRow(dock.runs.runs.count() - 1)
+    dock.runs.export_format.setCurrentText("ONNX")
+    dock.runs.export_button.click()
+    qtbot.waitUntil(lambda: dock.runs.worker is None, timeout=60000)
+    out = tmp_path / f"{dock.runner.run_dir.name}-onnx"
+    assert (out / "export.json").exists() and (out / "centered_instance" / "model.onnx").exists()
+    assert f"Exported to {out}" in dock.runs.report.toPlainText()
 
 
 def test_counts_follow_the_labels(viewer_dock):

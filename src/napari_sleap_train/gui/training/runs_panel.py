@@ -1,5 +1,5 @@
 """Earlier runs: the run folders beside the project, and model folders added by hand;
-predicting with one, or measuring it on the labelled frames it held out."""
+predicting with one, measuring it on the labelled frames it held out, or exporting it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
+    QComboBox,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -24,6 +26,11 @@ from ..layers.project_layers import ProjectLayers
 from ..workers import cause, worker
 
 FOLDER_ROLE = Qt.ItemDataRole.UserRole
+EXPORT_FORMATS = {
+    "ONNX": "onnx",
+    "TensorRT (ONNX, built on first use)": "tensorrt",
+    "TorchScript": "torchscript",
+}
 
 
 class RunsPanel(QWidget):
@@ -49,6 +56,18 @@ class RunsPanel(QWidget):
             "identities named right."
         )
         self.evaluate_button.clicked.connect(self._evaluate_clicked)
+        self.export_button = QPushButton("Export selected run…")
+        self.export_button.setToolTip(
+            "Write the run's models with their metadata in a form that predicts without the "
+            "training code (`predict --runtime`, or your own program)."
+        )
+        self.export_button.clicked.connect(self._export_clicked)
+        self.export_format = QComboBox()
+        self.export_format.addItems(list(EXPORT_FORMATS))
+        self.export_format.setToolTip(
+            "ONNX runs on a CPU or GPU through ONNX Runtime; TensorRT on NVIDIA GPUs; "
+            "TorchScript in PyTorch alone."
+        )
         self.add_button = QPushButton("Add model folder…")
         self.add_button.clicked.connect(self._add_dialog)
         self.report = QPlainTextEdit()
@@ -59,6 +78,10 @@ class RunsPanel(QWidget):
         buttons = QVBoxLayout()
         buttons.addWidget(self.predict_button)
         buttons.addWidget(self.evaluate_button)
+        export_row = QHBoxLayout()
+        export_row.addWidget(self.export_button)
+        export_row.addWidget(self.export_format)
+        buttons.addLayout(export_row)
         buttons.addWidget(self.add_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -99,6 +122,7 @@ class RunsPanel(QWidget):
         free = not self._busy and self.worker is None
         self.predict_button.setEnabled(free)
         self.evaluate_button.setEnabled(free)
+        self.export_button.setEnabled(free)
 
     def _add_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Models folder")
@@ -121,6 +145,37 @@ class RunsPanel(QWidget):
         run = self._selected()
         if run is not None:
             self.evaluate(run)
+
+    def _export_clicked(self) -> None:
+        run = self._selected()
+        if run is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Folder to export the run into")
+        if folder:
+            fmt = EXPORT_FORMATS[self.export_format.currentText()]
+            self.export(run, Path(folder) / f"{run.path.name}-{fmt}", fmt)
+
+    def export(self, run: RunFolder, out: Path, fmt: str = "onnx") -> bool:
+        """Export ``run``'s models to ``out`` in format ``fmt`` in a worker."""
+        from ...models.export import export_run
+
+        self.report.setPlainText(f"Exporting {run.path.name} to {out} …")
+        self.report.setVisible(True)
+        self.worker = worker(export_run, run.path, out, fmt)
+        self.worker.returned.connect(self._exported)
+        self.worker.errored.connect(self._failed)
+        self.worker.finished.connect(self._finished)
+        self._update_buttons()
+        self.worker.start()
+        return True
+
+    def _exported(self, out: Path) -> None:
+        text = (
+            f"Exported to {out}. Predict with it: napari-sleap-train predict {out} VIDEO -o "
+            "OUT.slp, or load it with napari_sleap_train.inference.pipelines.load_predictor."
+        )
+        self.report.setPlainText(text)
+        show_info(f"Exported to {out}.")
 
     def evaluate(self, run: RunFolder) -> bool:
         """Measure ``run`` on the project's held-out labelled frames in a worker; False
@@ -149,7 +204,7 @@ class RunsPanel(QWidget):
 
     def _failed(self, exc: Exception) -> None:
         exc = cause(exc)
-        text = str(exc) if isinstance(exc, SleapTrainError) else f"Evaluation failed: {exc}"
+        text = str(exc) if isinstance(exc, SleapTrainError) else f"That failed: {exc}"
         self.report.setPlainText(text)
         show_error(text)
 
