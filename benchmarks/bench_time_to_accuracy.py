@@ -159,6 +159,7 @@ JITTER: str = "none"  # --jitter
 FLIP = False  # --flip
 CHUNK = 10  # --chunk: frames per chunk of the dance split
 ADAPT = False  # --adapt: learn from the whole video (pseudo-labels)
+UNLABELLED = False  # --unlabelled: temporal and pose losses on unlabelled frame pairs
 SMOOTH = "none"  # --smooth: predict the test span frame by frame, track and smooth
 NAMES: list[str] | None = None  # the dataset's identities (tracks), where it has them
 
@@ -178,6 +179,7 @@ def configured(name: str, pipeline: str, project: Project) -> TrainingConfig:
     if CAMERA:
         config.pipeline.camera_view = CAMERA
     config.pipeline.adapt_to_video = ADAPT
+    config.pipeline.learn_from_unlabelled = UNLABELLED
     for section in config.models.values():
         aug = section.augmentation
         aug.scale = JITTER in ("scale", "both")
@@ -381,7 +383,7 @@ def _num(value, width: int, digits: int) -> str:
 
 
 def main() -> None:
-    global AUTO, CAMERA, JITTER, FLIP, CHUNK, NAMES, ADAPT, SMOOTH
+    global AUTO, CAMERA, JITTER, FLIP, CHUNK, NAMES, ADAPT, SMOOTH, UNLABELLED
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--dataset", default="pair", choices=["pair", "dance", "sample", "sample1024", "two_flies"]
@@ -438,6 +440,11 @@ def main() -> None:
         help="learn from the whole video: pseudo-labels and a second round of training",
     )
     parser.add_argument(
+        "--unlabelled",
+        action="store_true",
+        help="learn from unlabelled frames: temporal and pose losses on consecutive pairs",
+    )
+    parser.add_argument(
         "--smooth",
         default="none",
         choices=["none", "kalman", "median", "savgol"],
@@ -445,7 +452,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     AUTO, CAMERA, JITTER, FLIP = args.auto_settings, args.camera, args.jitter, args.flip
-    ADAPT, SMOOTH = args.adapt, args.smooth
+    ADAPT, SMOOTH, UNLABELLED = args.adapt, args.smooth, args.unlabelled
     CHUNK = args.chunk
     for item in args.set:
         key, _, value = item.partition("=")

@@ -52,6 +52,14 @@ def training_options(p: argparse.ArgumentParser) -> None:
         "sampled across every video and a second round of training on them beside the "
         "labels (40 %% of the time budget by default)",
     )
+    p.add_argument(
+        "--unlabelled",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="learn from unlabelled frames too: pairs of consecutive frames from every video, "
+        "with losses for body parts that jump and for implausible poses (single-instance "
+        "and centered-instance models)",
+    )
     p.add_argument("--epochs", type=positive_int, help="maximum epochs per model")
     p.add_argument("--batches-per-epoch", type=positive_int, help="batches per epoch")
     p.add_argument("--batch-size", type=positive_int, help="samples per batch (default 4)")
@@ -158,6 +166,8 @@ def load_config(args: argparse.Namespace, job_config=None):
         config.precision = "amp"
     if getattr(args, "adapt", None) is not None:
         config.pipeline.adapt_to_video = args.adapt
+    if getattr(args, "unlabelled", None) is not None:
+        config.pipeline.learn_from_unlabelled = args.unlabelled
     if getattr(args, "auto_settings", None) is None:
         args.auto_settings = not args.config and job_config is None
     return config.validate()

@@ -88,6 +88,28 @@ class PipelineConfig:
         lo=1,
         hi=100000,
     ).field(100)
+    learn_from_unlabelled: bool = Setting(
+        "Learn from unlabelled frames",
+        "Beside each labelled batch, show the model pairs of consecutive unlabelled frames "
+        "from every video and teach it that body parts do not jump further than the labels "
+        "move, and that poses look like the labelled ones (single-instance and "
+        "centered-instance models). Each training step costs about half as much again.",
+    ).field(False)
+    unlabelled_pairs: int = Setting(
+        "Unlabelled frame pairs",
+        "Pairs of consecutive frames sampled evenly across the videos, decoded once.",
+        unit="pairs",
+        lo=1,
+        hi=10000,
+    ).field(64)
+    unlabelled_weight: float = Setting(
+        "Unlabelled loss weight",
+        "How much the unlabelled losses count: 1 makes a body part that moves too far cost "
+        "what a label that far off costs.",
+        lo=0,
+        lo_open=True,
+        step=0.1,
+    ).field(1.0)
     centroid_time_share: float = Setting(
         "Centroid time share",
         "Share of the time budget for the centroid model.",

@@ -141,3 +141,39 @@ class TopDownPredictor(Predictor):
             keep.append(rows[values[rows].argsort(descending=True)[: self.max_instances]])
         k = torch.cat(keep).sort().values
         return sample[k], peaks[k], values[k]
+
+
+class CentroidPredictor(Predictor):
+    """A centroid model alone: where the animals are on each frame (their anchors)."""
+
+    def __init__(
+        self,
+        folder: str | os.PathLike | ModelFolder,
+        device: str = "auto",
+        peak_threshold: float | None = None,
+        precision: str = "auto",
+    ):
+        super().__init__(device, precision)
+        self.model, self.info = self._load(folder, ModelKind.CENTROID)
+        self.node_names = [self.info.anchor_part or "centroid"]
+        self.in_channels = self.info.in_channels
+        self.threshold = 0.2 if peak_threshold is None else peak_threshold
+
+    @torch.inference_mode()
+    def predict_batch(self, frames: np.ndarray) -> list[FramePrediction]:
+        """Each frame's anchors as one-node instances."""
+        x = self._to_tensor(frames).to(self.device)
+        cms, A = self._full_frames(self.model, self.info, x)
+        sample, _, peaks, values = local_peaks(
+            cms, threshold=self.threshold, stride=self.info.output_stride
+        )
+        if len(sample):
+            peaks = output_to_input(A[sample], peaks[:, None])[:, 0]
+        sample, peaks, values = sample.cpu(), peaks.cpu(), values.cpu()
+        out = []
+        for i in range(len(frames)):
+            rows = sample == i
+            pts = peaks[rows].numpy().astype(np.float64)[:, None]
+            scores = values[rows].numpy().astype(np.float64)
+            out.append(FramePrediction(i, pts, scores[:, None].copy(), scores))
+        return out

@@ -194,6 +194,7 @@ class _Run:
                 data=self.data,
                 init_weights=self.init.get(kind),
                 resume_from=self.resumed.get(kind),
+                unlabelled=self._unlabelled(kind),
             ):
                 self._note(event)
                 yield event
@@ -217,6 +218,31 @@ class _Run:
                     yield NextModelOffered(kind, models[i + 1], choice)
                     if not choice.wait(stop):
                         return
+
+    def _unlabelled(self, kind: ModelKind):
+        """What makes model ``kind``'s loss on unlabelled frames, when the run learns from
+        them (a centered-instance model finds the animals with this run's centroid model)."""
+        pipeline = self.config.pipeline
+        if not pipeline.learn_from_unlabelled:
+            return None
+        from .unlabelled import unlabelled_loss
+
+        centroid = self.folder.model(ModelKind.CENTROID)
+
+        def make(train, section):
+            return unlabelled_loss(
+                kind,
+                self.project,
+                self.data,
+                train,
+                section,
+                pipeline.unlabelled_pairs,
+                pipeline.unlabelled_weight,
+                centroid,
+                self.config.device,
+            )
+
+        return make
 
     def _adapt(self, stop: StopToken | None) -> Iterator[TrainingEvent]:
         """The second round: pseudo-labels from the whole video, then training again."""

@@ -14,6 +14,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -52,6 +53,9 @@ from .events import (
 from .preparation import datasets_for, model_info, unet_spec
 from .schedule import cosine_lr, plateau_scheduler
 
+if TYPE_CHECKING:
+    from .unlabelled import UnlabelledLoss
+
 OOM_WORDS = (
     "out of memory",
     "allocate memory",
@@ -87,6 +91,8 @@ def train_events(
     resume: bool = False,
     resume_from: str | os.PathLike | None = None,
     notes: list[str] | None = None,
+    unlabelled: Callable[[ModelData, object], tuple[UnlabelledLoss | None, list[str]]]
+    | None = None,
 ) -> Iterator[TrainingEvent]:
     """Train one model of the top-down pipeline, yielding an event per batch and epoch.
 
@@ -114,6 +120,9 @@ def train_events(
         The same, continuing the run of another model folder into ``model_dir``.
     notes
         Sentences for the user, said when training starts before the model's own.
+    unlabelled
+        Makes the loss on unlabelled frame pairs of this model (from its training data and
+        settings; see :mod:`.unlabelled`), learnt beside every labelled batch.
     """
     config.validate()
     kind = ModelKind(kind)
@@ -143,6 +152,10 @@ def train_events(
     batch_size, note = with_batch_size(len(train) // group.world, opt_cfg.batch_size)
     if note:
         notes.append(note)
+    unsup = None
+    if unlabelled is not None:
+        unsup, said = unlabelled(train, section)
+        notes.extend(said)
     spec = unet_spec(section.backbone, data.channels)
     info = model_info(kind, config, data, train, spec, extra)
     model = build_model(info)
@@ -213,6 +226,7 @@ def train_events(
         for epoch in range(start_epoch, opt_cfg.epochs):
             net.train()
             total, n = 0.0, 0
+            parts = dict.fromkeys(unsup.parts, 0.0) if unsup is not None else {}
             for batch in range(opt_cfg.batches_per_epoch):
                 if cursor + batch_size > len(order):
                     order = group.share(torch.randperm(len(train), generator=shuffle))
@@ -225,10 +239,18 @@ def train_events(
                     for params in optimizer.param_groups:
                         params["lr"] = cosine_lr(opt_cfg.learning_rate, progress)
                 x, y = train.batch(idx, gen)
+                if unsup is not None:  # one forward pass for both
+                    xu, zoom = unsup.batch(max(1, batch_size // 2), gen)
+                    x = torch.cat([x, xu])
                 x = to_layout(x.to(device, non_blocking=True), channels_last)
                 with autocast(device, precision):
                     pred = net(x)
-                loss = train.loss(pred.float(), y.to(device, non_blocking=True))
+                pred = pred.float()
+                loss = train.loss(pred[: len(y)], y.to(device, non_blocking=True))
+                if unsup is not None:
+                    loss = loss + unsup.loss(pred[len(y) :], zoom)
+                    for name, value in unsup.last.items():
+                        parts[name] = parts.get(name, 0.0) + value
                 optimizer.zero_grad(set_to_none=True)
                 if scaler is None:
                     loss.backward()
@@ -270,6 +292,7 @@ def train_events(
                     "learning_rate": lr,
                     "seconds": round(elapsed, 3),
                     **metrics,
+                    **{f"{k}_loss": v / max(n, 1) for k, v in parts.items()},
                 }
             )
             if group.main:
