@@ -9,7 +9,8 @@ its map (a local soft-argmax, so the loss reaches the maps), two losses apply:
   labels' own motion allows (the largest step between consecutive labelled frames, or three
   times 5 % of the animal's size where no labelled frames follow each other);
 - *pose*: the pose, turned onto the labelled mean pose, should be explained by the
-  principal components of the labelled poses about as well as held-out labelled poses are
+  principal components of the labelled poses (those explaining 99 % of their spread, at
+  most half of the pose's free dimensions) about as well as held-out labelled poses are
   (the 99th percentile of their cross-validated error).
 
 Both are zero below their thresholds, and each is scaled to the mean squared error the
@@ -124,7 +125,9 @@ class PosePrior:
         flat = (aligned - mean).reshape(len(poses), -1)
         _, s, vt = np.linalg.svd(flat, full_matrices=False)
         share = np.cumsum(s**2) / max(float((s**2).sum()), 1e-12)
-        k = int(np.searchsorted(share, EXPLAINED) + 1)
+        # at most half of the shape's free dimensions (2N less translation and rotation), so
+        # the prior always constrains the pose, also where noise spreads the variance evenly
+        k = min(int(np.searchsorted(share, EXPLAINED) + 1), max(1, (flat.shape[1] - 3) // 2))
         return cls(mean, vt[:k].T, 0.0)
 
     def errors(self, poses: np.ndarray) -> np.ndarray:
