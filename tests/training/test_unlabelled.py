@@ -23,6 +23,7 @@ from napari_sleap_train.training.unlabelled import (
     frame_pairs,
     soft_argmax,
 )
+
 from ..conftest import require_data, tiny_config
 
 SHAPE = np.array([[0, -20], [0, 0], [0, 20], [-10, 8], [10, 8]], float)
