@@ -1,5 +1,5 @@
 """Command line: ``napari-sleap-train sample | train | export-job | predict | track |
-evaluate | suggest | export | convert``.
+evaluate | suggest | export | convert | export-model``.
 
 Every error meant for the user is one line saying what to change, with exit status 2;
 an interrupted run exits with 130 and says how to go on.
@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import labels, predict, track, train
+from . import export_model, labels, predict, track, train
 
 
 class Parser(argparse.ArgumentParser):
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_parsers(sub)
     predict.add_parsers(sub)
     track.add_parsers(sub)
+    export_model.add_parsers(sub)
     return parser
 
 

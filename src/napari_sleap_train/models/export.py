@@ -24,12 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
+import torch.nn.functional as F
+
 from ..choices import ModelKind
 from ..errors import ExportError, ModelFolderError, RuntimeMissingError
 from .folder import ModelFolder, ModelInfo, RunFolder, versions
 
 if TYPE_CHECKING:
-    import torch
+    from .unet import ConfmapModel
 
 FORMATS = ("onnx", "tensorrt", "torchscript")
 FORMAT_VERSION = 1
@@ -255,8 +258,6 @@ def export_model(folder: ModelFolder, out: Path, fmt: str) -> ModelInfo:
 
 def example_input(info: ModelInfo, batch: int = 1, grow: int = 0) -> torch.Tensor:
     """A random input of the model's size (full-frame models: ``grow`` strides taller)."""
-    import torch
-
     h, w = info.input_hw
     if info.kind.full_frame:
         h += grow * info.max_stride
@@ -266,14 +267,13 @@ def example_input(info: ModelInfo, batch: int = 1, grow: int = 0) -> torch.Tenso
 
 def _export_onnx(model: torch.nn.Module, info: ModelInfo, path: Path) -> None:
     import onnx
-    import torch
-
     axes = {0: "batch", 2: "height", 3: "width"} if info.kind.full_frame else {0: "batch"}
     out_axes = {0: "batch", 2: "map_height", 3: "map_width"} if info.kind.full_frame else axes
+    graph = model if model.classes is None else FixedIdentityModel(model, example_input(info))
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the tracer's notes on the input shape checks
         torch.onnx.export(
-            model,
+            graph,
             (example_input(info),),
             str(path),
             input_names=[INPUT_NAME],
@@ -300,9 +300,42 @@ def _export_onnx(model: torch.nn.Module, info: ModelInfo, path: Path) -> None:
     _check_equal(model, x, torch.from_numpy(got), info, "ONNX")
 
 
-def _export_torchscript(model: torch.nn.Module, info: ModelInfo, path: Path) -> None:
-    import torch
+def _adaptive_max(t: torch.Tensor, in_hw: tuple[int, int], out_hw: tuple[int, int]):
+    """``F.adaptive_max_pool2d`` with the sizes as constants: a max pool where they divide,
+    else the max of each bin, one axis after the other (max is separable)."""
+    (h, w), (oh, ow) = in_hw, out_hw
+    if h % oh == 0 and w % ow == 0:
+        return F.max_pool2d(t, (h // oh, w // ow))
+    for dim, n, m in ((2, h, oh), (3, w, ow)):
+        bins = [(i * n // m, -(-(i + 1) * n // m)) for i in range(m)]
+        t = torch.cat([t.narrow(dim, a, b - a).amax(dim, keepdim=True) for a, b in bins], dim)
+    return t
 
+
+class FixedIdentityModel(torch.nn.Module):
+    """An ID crop model whose identity head pools to sizes fixed by the crop, as the ONNX
+    exporter needs (its adaptive pooling takes constant sizes only); the exported maps are
+    checked against the model itself."""
+
+    def __init__(self, model: ConfmapModel, example: torch.Tensor):
+        super().__init__()
+        self.model = model
+        with torch.no_grad():
+            features = model.backbone(example)
+            pooled = model.classes.convs(features)
+        self.map_hw = (int(features.shape[-2]), int(features.shape[-1]))
+        self.pool_hw = (int(pooled.shape[-2]), int(pooled.shape[-1]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        model, head = self.model, self.model.classes
+        features = model.backbone(x)
+        maps = model.head(features)
+        body = _adaptive_max(maps.amax(1, keepdim=True).clamp(0, 1), self.map_hw, self.pool_hw)
+        logits = head.fc((head.convs(features) * body).amax((2, 3)))
+        return torch.cat([maps, logits[:, :, None, None].expand(-1, -1, *self.map_hw)], 1)
+
+
+def _export_torchscript(model: torch.nn.Module, info: ModelInfo, path: Path) -> None:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(model, example_input(info), check_trace=False)
@@ -318,8 +351,6 @@ def _export_torchscript(model: torch.nn.Module, info: ModelInfo, path: Path) -> 
 def _check_equal(
     model: torch.nn.Module, x: torch.Tensor, got: torch.Tensor, info: ModelInfo, what: str
 ) -> None:
-    import torch
-
     with torch.no_grad():
         want = model(x)
     if got.shape != want.shape:
