@@ -1,0 +1,168 @@
+"""Prediction speed per runtime on the built-in sample: PyTorch, ONNX Runtime, TorchScript.
+
+Trains a quick top-down and a quick bottom-up run (``--steps`` batches per model, SLEAP's
+networks), exports each, then for each pipeline and runtime prints:
+
+- end-to-end frames/s: ``predict_video`` over ``--frames`` frames of the sample video at
+  ``--batch-size`` (decoding in its thread, the networks, peaks and grouping);
+- the rate without decoding: the same frames over the time spent in ``predict_batch``
+  (``PredictionStats.model_seconds``);
+- latency at batch 1: ``predict_frame`` on ``--latency-frames`` frames after a warm-up,
+  50th and 99th percentile in ms.
+
+Runtimes: ``torch fp32``, ``torch auto`` (bfloat16 where the CPU computes it natively, else
+float32: the line says which), ``onnx`` (ONNX Runtime, float32), ``torchscript`` (float32)
+and, on CUDA with TensorRT installed, ``tensorrt``. Each predictor is warmed up on two batches
+first (oneDNN and cuDNN choose their kernels on the first calls of each shape).
+
+Run: ``.venv/bin/python benchmarks/bench_predict.py [--device cpu|cuda] [--steps 100]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from napari_sleap_train.choices import PipelineKind
+from napari_sleap_train.config import preset
+from napari_sleap_train.errors import SleapTrainError
+from napari_sleap_train.inference.pipelines import load_predictor
+from napari_sleap_train.inference.predictor import PredictionStats, Predictor
+from napari_sleap_train.io.project import load_project
+from napari_sleap_train.io.video import LazyVideo
+from napari_sleap_train.models.device import resolve_device, resolve_precision
+from napari_sleap_train.models.export import export_run
+from napari_sleap_train.sample.project import write_sample
+from napari_sleap_train.training.pipeline import pipeline_events
+
+PIPELINES = (PipelineKind.TOP_DOWN, PipelineKind.BOTTOM_UP)
+
+
+@dataclass
+class Runs:
+    """The sample and the trained runs, one per pipeline, with their exports."""
+
+    video: Path
+    runs: dict[PipelineKind, Path]
+    exports: dict[tuple[PipelineKind, str], Path]
+
+
+def train(project_path: Path, kind: PipelineKind, out: Path, steps: int) -> Path:
+    """A run of pipeline ``kind``: ``steps`` batches per model on the CPU."""
+    config = preset("sleap").for_pipeline(kind)
+    config.device = "cpu"
+    for section in config.models.values():
+        section.optimization.epochs, section.optimization.batches_per_epoch = 1, steps
+    list(pipeline_events(load_project(project_path), config, out))
+    return out
+
+
+def prepare(root: Path, steps: int) -> Runs:
+    """Write the sample, train each pipeline and export it as ONNX and TorchScript."""
+    paths = write_sample(root / "sample")
+    runs, exports = {}, {}
+    for kind in PIPELINES:
+        t0 = time.perf_counter()
+        runs[kind] = train(paths.project, kind, root / kind.value, steps)
+        for fmt in ("onnx", "torchscript"):
+            exports[kind, fmt] = export_run(runs[kind], root / f"{kind.value}-{fmt}", fmt)
+        print(f"trained and exported {kind.value} in {time.perf_counter() - t0:.0f} s", flush=True)
+    return Runs(paths.video, runs, exports)
+
+
+def predictors(runs: Runs, kind: PipelineKind, device: str):
+    """(label, loader) for each runtime to compare; a loader that fails is skipped with a note."""
+    run, auto = runs.runs[kind], resolve_precision("auto", resolve_device(device))
+    yield "torch fp32", lambda: load_predictor(run, "torch", device=device, precision="fp32")
+    yield f"torch auto ({auto})", lambda: load_predictor(run, "torch", device=device)
+    yield "onnx", lambda: load_predictor(runs.exports[kind, "onnx"], "onnx", device=device)
+    yield "torchscript", lambda: load_predictor(runs.exports[kind, "torchscript"], device=device)
+    if resolve_device(device).type == "cuda":
+        yield (
+            "tensorrt",
+            lambda: load_predictor(runs.exports[kind, "onnx"], "tensorrt", device=device),
+        )
+
+
+def throughput(predictor: Predictor, video: LazyVideo, frames: list[int], batch: int):
+    """End-to-end frames/s and frames/s without decoding, after two warm-up batches."""
+    for _ in predictor.predict_video(video, frames[: 2 * batch], batch_size=batch):
+        pass
+    stats = PredictionStats()
+    for _ in predictor.predict_video(video, frames, batch_size=batch, stats=stats):
+        pass
+    return stats.fps, stats.frames / max(stats.model_seconds, 1e-9)
+
+
+def latency(predictor: Predictor, video: LazyVideo, n: int) -> tuple[float, float]:
+    """p50 and p99 of ``predict_frame`` in ms over ``n`` frames (after 5 warm-up calls)."""
+    images = [video.frame(f) for f in range(n)]
+    for image in images[:5]:
+        predictor.predict_frame(image)
+    times = []
+    for image in images:
+        t0 = time.perf_counter()
+        predictor.predict_frame(image)
+        times.append((time.perf_counter() - t0) * 1000)
+    return float(np.percentile(times, 50)), float(np.percentile(times, 99))
+
+
+def runtimes_section(runs: Runs, args: argparse.Namespace) -> None:
+    """One line per pipeline and runtime: throughput at ``--batch-size`` and latency at 1."""
+    video = LazyVideo(str(runs.video))
+    frames = list(range(min(args.frames, len(video))))
+    print(f"\n{len(frames)} frames at batch {args.batch_size}; latency over "
+          f"{args.latency_frames} single frames")  # fmt: skip
+    print(f"{'pipeline':<10} {'runtime':<18} {'end to end':>11} {'no decoding':>12} "
+          f"{'p50 ms':>8} {'p99 ms':>8}  what ran")  # fmt: skip
+    for kind in PIPELINES:
+        for label, load in predictors(runs, kind, args.device):
+            try:
+                predictor = load()
+            except SleapTrainError as exc:
+                print(f"{kind.value:<10} {label:<18} skipped: {exc}")
+                continue
+            fps, bare = throughput(predictor, video, frames, args.batch_size)
+            p50, p99 = latency(predictor, video, args.latency_frames)
+            print(f"{kind.value:<10} {label:<18} {fps:>9.1f}/s {bare:>10.1f}/s "
+                  f"{p50:>8.1f} {p99:>8.1f}  {predictor.runtime}", flush=True)  # fmt: skip
+    video.close()
+
+
+def many_videos_section(runs: Runs, args: argparse.Namespace) -> None:
+    """Prediction over many videos at once with several workers (not measured yet)."""
+
+
+SECTIONS = (runtimes_section, many_videos_section)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--steps", type=int, default=100, help="training batches per model")
+    parser.add_argument("--frames", type=int, default=100, help="frames for throughput")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--latency-frames", type=int, default=50)
+    args = parser.parse_args()
+    import onnxruntime
+
+    device = resolve_device(args.device)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime "
+          f"{onnxruntime.__version__}, {where}, {os.cpu_count()} cores; torch auto precision "
+          f"here: {resolve_precision('auto', device)}")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = prepare(Path(tmp), args.steps)
+        for section in SECTIONS:
+            section(runs, args)
+
+
+if __name__ == "__main__":
+    main()
