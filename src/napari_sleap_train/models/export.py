@@ -22,7 +22,7 @@ import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -267,6 +267,7 @@ def example_input(info: ModelInfo, batch: int = 1, grow: int = 0) -> torch.Tenso
 
 def _export_onnx(model: torch.nn.Module, info: ModelInfo, path: Path) -> None:
     import onnx
+
     axes = {0: "batch", 2: "height", 3: "width"} if info.kind.full_frame else {0: "batch"}
     out_axes = {0: "batch", 2: "map_height", 3: "map_width"} if info.kind.full_frame else axes
     graph = model if model.classes is None else FixedIdentityModel(model, example_input(info))
@@ -386,8 +387,3 @@ def exported_run(run_dir: str | os.PathLike, fmt: str) -> Path:
         ):
             return out
     return export_run(run.path, out, fmt)
-
-
-def manifest_dict(path: str | os.PathLike) -> dict[str, Any]:
-    """``export.json`` of an exported folder as written (no checks)."""
-    return json.loads((Path(path) / MANIFEST).read_text())
