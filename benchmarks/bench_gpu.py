@@ -6,8 +6,10 @@ three-animal sample) it trains from scratch for ``--steps`` batches per model wi
 precision on ``cuda`` and prints training samples/s per model; then it predicts the
 sample's 300 frames and prints end-to-end frames/s (decoding included) next to the rate
 the models' forward passes alone would allow (their time in that run, timed by hooks).
-Last, NCCL: one all-reduce through a one-process NCCL group, and ``torchrun
+Then NCCL: one all-reduce through a one-process NCCL group, and ``torchrun
 --nproc_per_node=N`` (N = the GPUs there are) training top-down through the command line.
+Last, the runtimes: ``bench_predict.py --device cuda`` (PyTorch, ONNX Runtime with CUDA and
+TensorRT where installed: frames/s end to end and without decoding, batch-1 latency).
 
 Without a CUDA GPU it says so and exits 0.
 
@@ -154,6 +156,16 @@ def main() -> None:
         n, seconds, status = torchrun(samples[PipelineKind.TOP_DOWN].project, tmp / "ddp", 50)
         print(f"torchrun --nproc_per_node={n} (NCCL) top-down, 50 batches per model: "
               f"{seconds:.1f} s, {status}")  # fmt: skip
+    runtimes(args.batch_size)
+
+
+def runtimes(batch: int) -> None:
+    """The runtimes on this GPU: ``bench_predict.py --device cuda`` (PyTorch, ONNX Runtime
+    with CUDA, TensorRT where installed; frames/s, batch-1 latency, many videos)."""
+    script = Path(__file__).with_name("bench_predict.py")
+    command = [sys.executable, str(script), "--device", "cuda", "--batch-size", str(batch)]
+    print(f"\n$ {' '.join(command[1:])}", flush=True)
+    subprocess.run(command, check=False)
 
 
 if __name__ == "__main__":

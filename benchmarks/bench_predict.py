@@ -11,8 +11,13 @@ networks), exports each, then for each pipeline and runtime prints:
   50th and 99th percentile in ms.
 
 Runtimes: ``torch fp32``, ``torch auto`` (bfloat16 where the CPU computes it natively, else
-float32: the line says which), ``onnx`` (ONNX Runtime, float32), ``torchscript`` (float32)
-and, on CUDA with TensorRT installed, ``tensorrt``. Each predictor is warmed up on two batches
+float32: the line says which), ``onnx`` (ONNX Runtime, float32), ``onnx int8`` (8-bit,
+calibrated on the sample's labelled frames), ``torchscript`` (float32) and, on CUDA with
+TensorRT installed, ``tensorrt``. ``vs fp32 px``: the median and 99th percentile distance of
+each runtime's body parts from PyTorch float32's on the same frames.
+
+Then many videos: four videos predicted as ``predict`` does with several inputs, decoding in
+0 (a thread), 1 and all-but-one worker processes. Each predictor is warmed up on two batches
 first (oneDNN and cuDNN choose their kernels on the first calls of each shape).
 
 Run: ``.venv/bin/python benchmarks/bench_predict.py [--device cpu|cuda] [--steps 100]``
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -33,8 +39,10 @@ import torch
 from napari_sleap_train.choices import PipelineKind
 from napari_sleap_train.config import preset
 from napari_sleap_train.errors import SleapTrainError
+from napari_sleap_train.inference.frames import FrameSelection
 from napari_sleap_train.inference.pipelines import load_predictor
 from napari_sleap_train.inference.predictor import PredictionStats, Predictor
+from napari_sleap_train.inference.quantize import calibration_frames, quantize_export
 from napari_sleap_train.io.project import load_project
 from napari_sleap_train.io.video import LazyVideo
 from napari_sleap_train.models.device import resolve_device, resolve_precision
@@ -65,14 +73,18 @@ def train(project_path: Path, kind: PipelineKind, out: Path, steps: int) -> Path
 
 
 def prepare(root: Path, steps: int) -> Runs:
-    """Write the sample, train each pipeline and export it as ONNX and TorchScript."""
+    """Write the sample, train each pipeline and export it as ONNX (float32 and 8-bit,
+    calibrated on the sample's labelled frames) and TorchScript."""
     paths = write_sample(root / "sample")
     runs, exports = {}, {}
+    calibration = calibration_frames(paths.project)
     for kind in PIPELINES:
         t0 = time.perf_counter()
         runs[kind] = train(paths.project, kind, root / kind.value, steps)
         for fmt in ("onnx", "torchscript"):
             exports[kind, fmt] = export_run(runs[kind], root / f"{kind.value}-{fmt}", fmt)
+        int8 = export_run(runs[kind], root / f"{kind.value}-int8", "onnx")
+        exports[kind, "int8"] = quantize_export(int8, calibration)
         print(f"trained and exported {kind.value} in {time.perf_counter() - t0:.0f} s", flush=True)
     return Runs(paths.video, runs, exports)
 
@@ -83,6 +95,7 @@ def predictors(runs: Runs, kind: PipelineKind, device: str):
     yield "torch fp32", lambda: load_predictor(run, "torch", device=device, precision="fp32")
     yield f"torch auto ({auto})", lambda: load_predictor(run, "torch", device=device)
     yield "onnx", lambda: load_predictor(runs.exports[kind, "onnx"], "onnx", device=device)
+    yield "onnx int8", lambda: load_predictor(runs.exports[kind, "int8"], "onnx", device=device)
     yield "torchscript", lambda: load_predictor(runs.exports[kind, "torchscript"], device=device)
     if resolve_device(device).type == "cuda":
         yield (
@@ -92,13 +105,31 @@ def predictors(runs: Runs, kind: PipelineKind, device: str):
 
 
 def throughput(predictor: Predictor, video: LazyVideo, frames: list[int], batch: int):
-    """End-to-end frames/s and frames/s without decoding, after two warm-up batches."""
+    """End-to-end frames/s and frames/s without decoding, after two warm-up batches, and
+    the poses ``(M, N, 2)`` of each frame."""
     for _ in predictor.predict_video(video, frames[: 2 * batch], batch_size=batch):
         pass
     stats = PredictionStats()
-    for _ in predictor.predict_video(video, frames, batch_size=batch, stats=stats):
-        pass
-    return stats.fps, stats.frames / max(stats.model_seconds, 1e-9)
+    poses = [p.points for p in predictor.predict_video(video, frames, batch, stats=stats)]
+    return stats.fps, stats.frames / max(stats.model_seconds, 1e-9), poses
+
+
+def deviation(poses: list[np.ndarray], reference: list[np.ndarray]) -> tuple[float, float]:
+    """Median and 99th percentile (px) of how far body parts lie from the reference's on
+    the same frames (each instance paired with the reference instance nearest it)."""
+    gaps = []
+    for mine, ref in zip(poses, reference):
+        for inst in mine:
+            if not len(ref):
+                continue
+            d = np.linalg.norm(ref - inst[None], axis=-1)  # (M_ref, N)
+            with np.errstate(all="ignore"):
+                k = int(np.nanargmin(np.nanmean(d, 1))) if np.isfinite(d).any() else -1
+            if k >= 0:
+                gaps.extend(d[k][np.isfinite(d[k])].tolist())
+    if not gaps:
+        return float("nan"), float("nan")
+    return float(np.percentile(gaps, 50)), float(np.percentile(gaps, 99))
 
 
 def latency(predictor: Predictor, video: LazyVideo, n: int) -> tuple[float, float]:
@@ -121,23 +152,61 @@ def runtimes_section(runs: Runs, args: argparse.Namespace) -> None:
     print(f"\n{len(frames)} frames at batch {args.batch_size}; latency over "
           f"{args.latency_frames} single frames")  # fmt: skip
     print(f"{'pipeline':<10} {'runtime':<18} {'end to end':>11} {'no decoding':>12} "
-          f"{'p50 ms':>8} {'p99 ms':>8}  what ran")  # fmt: skip
+          f"{'p50 ms':>8} {'p99 ms':>8} {'vs fp32 px':>11}  what ran")  # fmt: skip
     for kind in PIPELINES:
+        reference = None
         for label, load in predictors(runs, kind, args.device):
             try:
                 predictor = load()
             except SleapTrainError as exc:
                 print(f"{kind.value:<10} {label:<18} skipped: {exc}")
                 continue
-            fps, bare = throughput(predictor, video, frames, args.batch_size)
+            fps, bare, poses = throughput(predictor, video, frames, args.batch_size)
+            reference = poses if reference is None else reference  # torch fp32 comes first
+            med, top = deviation(poses, reference)
             p50, p99 = latency(predictor, video, args.latency_frames)
             print(f"{kind.value:<10} {label:<18} {fps:>9.1f}/s {bare:>10.1f}/s "
-                  f"{p50:>8.1f} {p99:>8.1f}  {predictor.runtime}", flush=True)  # fmt: skip
+                  f"{p50:>8.1f} {p99:>8.1f} {med:>5.2f}/{top:<5.2f}  {predictor.runtime}",
+                  flush=True)  # fmt: skip
     video.close()
 
 
 def many_videos_section(runs: Runs, args: argparse.Namespace) -> None:
-    """Prediction over many videos at once with several workers (not measured yet)."""
+    """Four videos (the sample under four names) predicted as ``predict`` does with several
+    inputs: decoded in 0 (a thread), 1 and all-but-one worker processes, every output
+    written; frames/s end to end against the rate without decoding."""
+    from napari_sleap_train.inference.many_videos import (
+        plan_jobs,
+        predict_jobs,
+        write_predictions,
+    )
+
+    folder = runs.video.parent / "four"
+    folder.mkdir(exist_ok=True)
+    for i in range(4):
+        link = folder / f"video{i}{runs.video.suffix}"
+        if not link.exists():
+            link.symlink_to(runs.video)
+    n = min(args.frames, len(LazyVideo(str(runs.video))))
+    print(f"\n4 videos x {n} frames, top-down, torch auto precision, batch {args.batch_size}")
+    print(f"{'workers':<8} {'end to end':>11} {'no decoding':>12} {'ratio':>6}")
+    predictor = load_predictor(runs.runs[PipelineKind.TOP_DOWN], "torch", device=args.device)
+    for workers in sorted({0, 1, max(1, (os.cpu_count() or 1) - 1)}):
+        out = folder / f"out{workers}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        jobs = plan_jobs([folder], out, FrameSelection.parse(f"0:{n}"))
+
+        def finish(job, preds):
+            return write_predictions(job, preds, predictor.node_names)
+
+        t0 = time.perf_counter()
+        results = predict_jobs(predictor, jobs, finish, workers, args.batch_size)
+        seconds = time.perf_counter() - t0
+        frames = sum(r.frames for r in results)
+        bare = frames / max(sum(r.model_seconds for r in results), 1e-9)
+        fps = frames / seconds
+        print(f"{workers:<8} {fps:>9.1f}/s {bare:>10.1f}/s {fps / bare:>6.2f}", flush=True)
 
 
 SECTIONS = (runtimes_section, many_videos_section)

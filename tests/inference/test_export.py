@@ -183,3 +183,39 @@ def test_missing_onnx_runtime_names_the_extra(top_down_run, tmp_path, monkeypatc
     with pytest.raises(RuntimeMissingError, match=r'pip install "napari-sleap-train\[onnx\]"'):
         export_run(top_down_run, tmp_path / "e")
     assert not (tmp_path / "e").exists()
+
+
+def _nearest_gaps(got, want) -> np.ndarray:
+    """How far each body part of ``got`` lies from the same part of the nearest animal of
+    ``want`` on the same frame."""
+    gaps = []
+    for a, b in zip(got, want):
+        for inst in a.points:
+            d = np.linalg.norm(b.points - inst[None], axis=-1)
+            if np.isfinite(d).any():
+                k = int(np.nanargmin(np.nanmean(d, 1)))
+                gaps.extend(d[k][np.isfinite(d[k])])
+    return np.asarray(gaps)
+
+
+def test_an_8_bit_export_predicts_close_to_float32(top_down_run, sample_paths, video, tmp_path):
+    out = tmp_path / "int8"
+    args = ["export-model", str(top_down_run), "-o", str(out), "--int8"]
+    assert main([*args, "--calibration", str(sample_paths.project)]) == 0
+    assert json.loads((out / MANIFEST).read_text())["precision"] == "int8"
+    want = _predict(load_predictor(top_down_run, "torch", device="cpu", precision="fp32"), video)
+    got = _predict(load_predictor(out, device="cpu"), video)
+    found = sum(p.n_instances for p in got)
+    assert abs(found - sum(p.n_instances for p in want)) <= 0.1 * found
+    gaps = _nearest_gaps(got, want)
+    assert len(gaps) and np.median(gaps) < 1.0  # a fraction of a pixel, not the same
+
+
+def test_an_8_bit_export_needs_onnx_and_frames(top_down_run, tmp_path, capsys):
+    out = tmp_path / "int8"
+    args = ["export-model", str(top_down_run), "-o", str(out), "--int8"]
+    assert main([*args, "--format", "torchscript"]) == 2
+    assert "--int8 is for --format onnx" in capsys.readouterr().err
+    assert main([*args, "--calibration", str(tmp_path / "missing.mp4")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not out.exists()

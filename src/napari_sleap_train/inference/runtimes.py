@@ -87,6 +87,7 @@ class OnnxNetwork:
             raise ModelFolderError(
                 f"{path} could not be loaded by ONNX Runtime ({exc}); export the run again."
             ) from exc
+        self.path = path
         self.providers: list[str] = self.session.get_providers()
         self.input = self.session.get_inputs()[0].name
         self.output = self.session.get_outputs()[0].name

@@ -28,9 +28,19 @@ from ..workers import cause, worker
 FOLDER_ROLE = Qt.ItemDataRole.UserRole
 EXPORT_FORMATS = {
     "ONNX": "onnx",
+    "ONNX, 8-bit (fastest on CPUs)": "onnx-int8",
     "TensorRT (ONNX, built on first use)": "tensorrt",
     "TorchScript": "torchscript",
 }
+
+
+def export_int8(run: Path, out: Path, calibration: Path) -> Path:
+    """Export ``run`` as 8-bit ONNX calibrated on the frames of ``calibration``."""
+    from ...inference.quantize import calibration_frames, quantize_export
+    from ...models.export import export_run
+
+    frames = calibration_frames(calibration)
+    return quantize_export(export_run(run, out, "onnx"), frames)
 
 
 class RunsPanel(QWidget):
@@ -65,7 +75,8 @@ class RunsPanel(QWidget):
         self.export_format = QComboBox()
         self.export_format.addItems(list(EXPORT_FORMATS))
         self.export_format.setToolTip(
-            "ONNX runs on a CPU or GPU through ONNX Runtime; TensorRT on NVIDIA GPUs; "
+            "ONNX runs on a CPU or GPU through ONNX Runtime (8-bit: about twice as fast on "
+            "CPUs, calibrated on this project's labelled frames); TensorRT on NVIDIA GPUs; "
             "TorchScript in PyTorch alone."
         )
         self.add_button = QPushButton("Add model folder…")
@@ -156,12 +167,26 @@ class RunsPanel(QWidget):
             self.export(run, Path(folder) / f"{run.path.name}-{fmt}", fmt)
 
     def export(self, run: RunFolder, out: Path, fmt: str = "onnx") -> bool:
-        """Export ``run``'s models to ``out`` in format ``fmt`` in a worker."""
+        """Export ``run``'s models to ``out`` in format ``fmt`` (``onnx-int8``: 8-bit ONNX
+        calibrated on the open project's labelled frames) in a worker."""
         from ...models.export import export_run
 
+        args: tuple = (run.path, out, fmt)
+        if fmt == "onnx-int8":
+            from ...inference.quantize import run_labels
+
+            try:
+                source = self.layers.rebuild().path or run_labels(run.path)
+            except SleapTrainError:
+                source = run_labels(run.path)
+            if source is None:
+                show_error("Save the project first: the 8-bit export calibrates on its frames.")
+                return False
+            args = (run.path, out, Path(source))
         self.report.setPlainText(f"Exporting {run.path.name} to {out} …")
         self.report.setVisible(True)
-        self.worker = worker(export_run, run.path, out, fmt)
+        task = export_int8 if fmt == "onnx-int8" else export_run
+        self.worker = worker(task, *args)
         self.worker.returned.connect(self._exported)
         self.worker.errored.connect(self._failed)
         self.worker.finished.connect(self._finished)
