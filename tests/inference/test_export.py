@@ -219,3 +219,19 @@ def test_an_8_bit_export_needs_onnx_and_frames(top_down_run, tmp_path, capsys):
     assert main([*args, "--calibration", str(tmp_path / "missing.mp4")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_guides_camera_loop_runs(top_down_run, sample_paths, tmp_path, capsys):
+    """The one-frame-at-a-time example of the guide, with the sample video as the camera."""
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "deploying.md").read_text()
+    section = page[page.index("## One frame at a time") : page.index("## Many videos")]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    exported = export_run(top_down_run, tmp_path / "models-onnx")
+    code = code.replace('"models-onnx"', repr(str(exported)))
+    code = code.replace("cv2.VideoCapture(0)", f"cv2.VideoCapture({str(sample_paths.video)!r})")
+    exec(compile(code, "deploying.md", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) >= 300  # every frame of the sample's, an animal or more on each

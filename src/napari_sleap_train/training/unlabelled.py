@@ -13,9 +13,11 @@ its map (a local soft-argmax, so the loss reaches the maps), two losses apply:
   most half of the pose's free dimensions) about as well as held-out labelled poses are
   (the 99th percentile of their cross-validated error).
 
-Both are zero below their thresholds, and each is scaled to the mean squared error the
-labelled loss would give a body part off by the same distance, so a unit weight makes a
-violation cost what a labelling error of that size costs. Single-instance models learn from
+Both are zero below their thresholds; above them a body part off by ``d`` costs exactly
+what the labelled loss charges a map whose peak is ``d`` from its target's (the mean
+squared difference of two Gaussians ``d`` apart), so a unit weight makes a violation cost
+what a labelling error of that size costs, and a gross one (a body part on another animal)
+no more than a missed body part. Single-instance models learn from
 whole frames; centered-instance models from crops around the animals the run's centroid
 model finds on the unlabelled frames.
 """
@@ -225,9 +227,11 @@ class UnlabelledLoss:
         scale: float,
         stride: int,
         augment,
+        sigma: float,
         weight: float = 1.0,
     ):
         self.pairs, self.input_hw, self.scale, self.stride = pairs, input_hw, scale, stride
+        self.sigma = sigma / stride  # the maps' Gaussians, in output pixels
         self.augment = copy.deepcopy(augment)
         self.augment.hflip = False
         self.weight = weight
@@ -237,9 +241,9 @@ class UnlabelledLoss:
         self.notes = [*pairs.notes, *([note] if note else [])]  # said when training starts
         self.size = float(np.nanmedian(sides)) if np.isfinite(sides).any() else 0.0
         h, w = input_hw
-        # a body part off by d output pixels costs pi/2 d^2 / (h w) in the maps' mean squared
-        # error (the integral of a unit Gaussian's squared gradient is pi/2)
-        self.per_px2 = math.pi / 2 / ((h / stride) * (w / stride))
+        # two unit Gaussians of sigma s, d apart, differ by 2 pi s^2 (1 - exp(-d^2 / 4 s^2))
+        # summed over the map; the loss is the mean over its (h / stride) (w / stride) pixels
+        self.full = 2 * math.pi * self.sigma**2 / ((h / stride) * (w / stride))
         self.parts = ("temporal", "pose") if self.prior is not None else ("temporal",)
         self.last: dict[str, float] = {}
 
@@ -284,9 +288,9 @@ class UnlabelledLoss:
         seen = (peak[:n] >= CONFIDENT) & (peak[n:] >= CONFIDENT)
         step = (a - b).norm(dim=-1) / zoom[:, None]  # frame pixels
         over = (step - self.motion).clamp(min=0) * zoom[:, None] / self.stride  # output px
-        temporal = (over**2 * seen).sum() / seen.sum().clamp(min=1)
+        temporal = (self._cost(over) * seen).sum() / seen.sum().clamp(min=1)
         total = temporal
-        self.last = {"temporal": float(temporal.detach()) * self.per_px2}
+        self.last = {"temporal": float(temporal.detach())}
         if self.prior is not None:
             self.last["pose"] = 0.0
             whole = torch.cat([seen.all(1), seen.all(1)])
@@ -294,11 +298,14 @@ class UnlabelledLoss:
             if len(poses):
                 err = self.prior.torch_errors(poses)
                 over = (err - self.prior.threshold).clamp(min=0)
-                over = over * torch.cat([zoom, zoom])[whole] / self.stride
-                pose = (over**2).mean()
+                pose = self._cost(over * torch.cat([zoom, zoom])[whole] / self.stride).mean()
                 total = total + pose
-                self.last["pose"] = float(pose.detach()) * self.per_px2
-        return self.weight * self.per_px2 * total
+                self.last["pose"] = float(pose.detach())
+        return self.weight * total
+
+    def _cost(self, over: torch.Tensor) -> torch.Tensor:
+        """The labelled loss of a map whose peak is ``over`` output pixels off."""
+        return self.full * (1 - torch.exp(-(over**2) / (4 * self.sigma**2)))
 
 
 def unlabelled_loss(
@@ -332,6 +339,7 @@ def unlabelled_loss(
         train.scale,
         train.output_stride,
         section.augmentation,
+        section.sigma,
         weight,
     )
     return loss, [*loss.notes, loss.text()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -271,6 +272,14 @@ def test_predict_with_an_added_run_and_export_it(viewer_dock, qtbot, tmp_path, m
     out = tmp_path / f"{dock.runner.run_dir.name}-onnx"
     assert (out / "export.json").exists() and (out / "centered_instance" / "model.onnx").exists()
     assert f"Exported to {out}" in dock.runs.report.toPlainText()
+
+    # 8-bit: calibrated on the open project's labelled frames
+    dock.runs.runs.setCurrentRow(dock.runs.runs.count() - 1)
+    dock.runs.export_format.setCurrentText("ONNX, 8-bit (fastest on CPUs)")
+    dock.runs.export_button.click()
+    qtbot.waitUntil(lambda: dock.runs.worker is None, timeout=60000)
+    out = tmp_path / f"{dock.runner.run_dir.name}-onnx-int8"
+    assert json.loads((out / "export.json").read_text())["precision"] == "int8"
 
 
 def test_counts_follow_the_labels(viewer_dock):
