@@ -152,3 +152,12 @@ def test_without_readable_videos_the_second_round_is_skipped_with_a_note(tmp_pat
     assert "too short for pseudo-labels" in said and "No pseudo-label held" in said
     assert (tmp_path / "run" / "centered_instance" / "best.pt").exists()
     assert not (tmp_path / "run" / FIRST_ROUND).exists()
+
+
+def test_pseudo_labels_before_any_model_say_so(sample_paths, tmp_path):
+    config = tiny_config().for_pipeline(PipelineKind.TOP_DOWN)
+    project = load_project(sample_paths.project)
+    data = load_labelled_data(project)
+    events = list(adaptation_events(project, config, data, tmp_path, tuple(config.models), 0.0))
+    assert len(events) == 1 and isinstance(events[0], RunNoted)
+    assert "learning from the whole video is skipped" in events[0].notes[0]

@@ -103,12 +103,12 @@ def plan_jobs(
                 raise SleapTrainError(
                     f"{item} holds no video ({', '.join(sorted(MEDIA_SUFFIXES))})."
                 )
-            sources = [(str(f), None, None) for f in files]
+            sources = [(str(f.resolve()), None, None) for f in files]
         elif item.suffix.lower() == ".slp" or item.name.endswith(".csv"):
             project = load_project(item, search_dirs=search_dirs, allow_missing=True)
             sources = [(video_name(v), v, project) for v in project.videos]
         else:
-            sources = [(str(item), None, None)]
+            sources = [(str(item.resolve()), None, None)]
         for path, video, project in sources:
             out = out_dir / _output_name(path, taken)
             jobs.append(_job(path, video, project, out, selection, overwrite))
@@ -132,16 +132,12 @@ def _job(path, video, project, out, selection, overwrite) -> VideoJob:
     if project is None:
         project = Project(sio.Labels(videos=[sio.Video(filename=path, open_backend=False)]))
         video = project.videos[0]
-    if selection is None:
-        suggested = project.suggested_frames(video)
-        frames = select_frames(project, video, FrameSelection.parse("suggested"), len(lazy))
-        if not suggested:
-            frames = list(range(len(lazy)))
-    else:
-        try:
-            frames = select_frames(project, video, selection, n_frames=len(lazy))
-        except SleapTrainError as exc:
-            return VideoJob(name, None, out, problem=str(exc))
+    if selection is None:  # as for one input: the suggested frames, else every frame
+        selection = FrameSelection.parse("suggested" if project.suggested_frames(video) else "all")
+    try:
+        frames = select_frames(project, video, selection, n_frames=len(lazy))
+    except SleapTrainError as exc:
+        return VideoJob(name, None, out, problem=str(exc))
     return VideoJob(name, lazy, out, frames, skeleton, video.filename)
 
 

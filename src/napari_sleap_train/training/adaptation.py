@@ -296,6 +296,13 @@ def adaptation_events(
     run_dir = Path(run_dir)
     folders = {k: ModelFolder(run_dir / ModelKind(k).value) for k in config.models}
     if not all(f.best.exists() for f in folders.values()):
+        missing = ", ".join(k.value for k, f in folders.items() if not f.best.exists())
+        yield RunNoted(
+            [
+                f"No first-round {missing} model to pseudo-label with (training stopped before "
+                "its first epoch ended): learning from the whole video is skipped."
+            ]
+        )
         return
     predictor = predictor_for(
         folders, device=config.device, peak_threshold=config.pipeline.peak_threshold
