@@ -65,7 +65,13 @@ def resolve_camera_view(
         elif r < FREE_TURNING:
             view, why = CameraView.ABOVE, f"auto: the labelled animals face every way ({r:.2f})"
         else:
-            view, why = CameraView.SIDE, f"auto: the labelled animals face one way ({r:.2f})"
+            view, why = (
+                CameraView.SIDE,
+                (
+                    f"auto: the labelled animals face one way ({r:.2f}); if they turn in footage "
+                    "you have not labelled, choose from above"
+                ),
+            )
     out.pipeline.camera_view = view
     if view is CameraView.ABOVE:
         for section in out.models.values():
