@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import sleap_io as sio
 
 from ..atomic import write_json_atomic
 from ..config.tracking import TrackingConfig
 from ..errors import SleapTrainError
+from ..io.decoder import decode_batches
 from ..io.project import Project, load_project, video_name
 from ..io.video import LazyVideo
 from ..io.video_readers import MEDIA_SUFFIXES
@@ -195,25 +195,6 @@ def totals(results: Sequence[VideoResult]) -> dict:
     }
 
 
-def _decode(tasks, out, batch_size: int) -> None:
-    """A decoder process: takes ``(index, video, frames)`` tasks, sends their frames in
-    batches, then ``done`` (or ``error`` with the reason)."""
-    while True:
-        task = tasks.get()
-        if task is None:
-            return
-        i, video, frames = task
-        try:
-            for s in range(0, len(frames), batch_size):
-                batch = frames[s : s + batch_size]
-                out.put((i, batch, np.stack([video.frame(f) for f in batch])))
-            out.put((i, "done", None))
-        except Exception as exc:  # noqa: BLE001 - reported in the summary, others go on
-            out.put((i, "error", f"{type(exc).__name__}: {exc}"))
-        finally:
-            video.close()
-
-
 class _Progress:
     """One video's predictions so far."""
 
@@ -313,7 +294,8 @@ def _predict_in_workers(predictor, jobs, todo, finish, workers, batch_size, done
     for _ in range(n):
         tasks.put(None)
     procs = [
-        ctx.Process(target=_decode, args=(tasks, out, batch_size), daemon=True) for _ in range(n)
+        ctx.Process(target=decode_batches, args=(tasks, out, batch_size), daemon=True)
+        for _ in range(n)
     ]
     for p in procs:
         p.start()
