@@ -128,9 +128,10 @@ def deviation(poses: list[np.ndarray], reference: list[np.ndarray]) -> tuple[flo
             if not len(ref):
                 continue
             d = np.linalg.norm(ref - inst[None], axis=-1)  # (M_ref, N)
-            with np.errstate(all="ignore"):
-                k = int(np.nanargmin(np.nanmean(d, 1))) if np.isfinite(d).any() else -1
-            if k >= 0:
+            if np.isfinite(d).any():
+                shared = np.isfinite(d).sum(1)
+                mean = np.where(shared > 0, np.nansum(d, 1) / np.maximum(shared, 1), np.inf)
+                k = int(np.argmin(mean))
                 gaps.extend(d[k][np.isfinite(d[k])].tolist())
     if not gaps:
         return float("nan"), float("nan")

@@ -193,7 +193,9 @@ def _nearest_gaps(got, want) -> np.ndarray:
         for inst in a.points:
             d = np.linalg.norm(b.points - inst[None], axis=-1)
             if np.isfinite(d).any():
-                k = int(np.nanargmin(np.nanmean(d, 1)))
+                shared = np.isfinite(d).sum(1)  # body parts both found
+                mean = np.where(shared > 0, np.nansum(d, 1) / np.maximum(shared, 1), np.inf)
+                k = int(np.argmin(mean))
                 gaps.extend(d[k][np.isfinite(d[k])])
     return np.asarray(gaps)
 

@@ -45,7 +45,7 @@ def cmd_export_model(args: argparse.Namespace) -> int:
 
     calibration = None
     if args.int8:
-        from ..inference.quantize import calibration_frames, quantize_export, run_labels
+        from ..inference.quantize import calibration_frames, export_int8, run_labels
 
         if args.format != "onnx":
             raise ExportError("--int8 is for --format onnx.")
@@ -56,10 +56,11 @@ def cmd_export_model(args: argparse.Namespace) -> int:
                 "8-bit networks on with --calibration LABELS.slp (or a video)."
             )
         calibration = calibration_frames(source)  # read before anything is written
-    out = export_run(Path(args.run), Path(args.out), args.format)
     if calibration is not None:
-        quantize_export(out, calibration)
+        out = export_int8(Path(args.run), Path(args.out), calibration)
         print(f"8-bit networks calibrated on {len(calibration)} frames")
+    else:
+        out = export_run(Path(args.run), Path(args.out), args.format)
     manifest = read_export(out)
     for kind, folder in manifest.models.items():
         print(f"{kind.value}: {folder / model_file(manifest.format)}")

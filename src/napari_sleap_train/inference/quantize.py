@@ -20,7 +20,14 @@ import numpy as np
 from ..errors import ExportError, RuntimeMissingError
 from ..io.project import load_project
 from ..io.video import LazyVideo
-from ..models.export import MANIFEST, ONNX_FILE, read_export
+from ..models.export import (
+    MANIFEST,
+    ONNX_FILE,
+    check_destination,
+    export_run,
+    read_export,
+    replace_folder,
+)
 from ..models.folder import RunFolder
 from .pipelines import predictor_for
 from .runtimes import OnnxNetwork
@@ -82,6 +89,22 @@ def run_labels(run_dir: str | os.PathLike) -> Path | None:
     """The labels a run was trained on, when its record names a file that is still there."""
     labels = RunFolder(Path(run_dir)).read_record().labels
     return Path(labels) if labels and Path(labels).exists() else None
+
+
+def export_int8(run_dir: str | os.PathLike, out_dir: str | os.PathLike, frames: np.ndarray) -> Path:
+    """Export the run ``run_dir`` to ``out_dir`` as 8-bit ONNX calibrated on ``frames``:
+    exported and quantized beside it, and put in place only when both succeed (an earlier
+    export there is replaced)."""
+    out = Path(out_dir).expanduser().resolve()
+    check_destination(out, Path(run_dir))
+    staging = out.parent / f".{out.name}.int8-export-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        quantize_export(export_run(run_dir, staging, "onnx"), frames)
+        replace_folder(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
 
 
 def quantize_export(export_dir: str | os.PathLike, frames: np.ndarray) -> Path:
@@ -149,10 +172,7 @@ def quantize_export(export_dir: str | os.PathLike, frames: np.ndarray) -> Path:
         data["precision"] = "int8"
         data["calibration_frames"] = len(frames)
         (tmp / MANIFEST).write_text(json.dumps(data, indent=2))
-        old = out.parent / f".{out.name}.fp32-{os.getpid()}"
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(tmp, out)
     finally:
         logging.getLogger().setLevel(level)
         shutil.rmtree(tmp, ignore_errors=True)

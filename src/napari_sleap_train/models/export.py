@@ -190,7 +190,7 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, fmt: str 
     if fmt != "torchscript":
         require_onnx(fmt)
     out = Path(out_dir).expanduser().resolve()
-    _check_destination(out, run.path)
+    check_destination(out, run.path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.export-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -210,13 +210,14 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, fmt: str 
             "models": written,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        _replace_folder(tmp, out)
+        replace_folder(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
-def _check_destination(out: Path, run: Path) -> None:
+def check_destination(out: Path, run: Path) -> None:
+    """Refuse an export folder that is a file, the run itself, or holds other files."""
     if out.exists() and not out.is_dir():
         raise ExportError(f"{out} is a file: choose a folder to export to.")
     if out.resolve() == run.resolve():
@@ -228,7 +229,7 @@ def _check_destination(out: Path, run: Path) -> None:
         )
 
 
-def _replace_folder(new: Path, out: Path) -> None:
+def replace_folder(new: Path, out: Path) -> None:
     """Put folder ``new`` at ``out``, replacing an earlier export there."""
     old = out.parent / f".{out.name}.old-{os.getpid()}"
     if out.exists():

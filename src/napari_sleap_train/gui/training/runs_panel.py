@@ -36,11 +36,9 @@ EXPORT_FORMATS = {
 
 def export_int8(run: Path, out: Path, calibration: Path) -> Path:
     """Export ``run`` as 8-bit ONNX calibrated on the frames of ``calibration``."""
-    from ...inference.quantize import calibration_frames, quantize_export
-    from ...models.export import export_run
+    from ...inference import quantize
 
-    frames = calibration_frames(calibration)
-    return quantize_export(export_run(run, out, "onnx"), frames)
+    return quantize.export_int8(run, out, quantize.calibration_frames(calibration))
 
 
 class RunsPanel(QWidget):
