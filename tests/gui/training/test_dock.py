@@ -275,7 +275,7 @@ def test_predict_with_an_added_run_and_export_it(viewer_dock, qtbot, tmp_path, m
     # 8-bit, calibrated on the open project's labelled frames: this run of two batches finds
     # no animal on them, which the report says, and nothing is left behind
     dock.runs.runs.setCurrentRow(dock.runs.runs.count() - 1)
-    dock.runs.export_format.setCurrentText("ONNX, 8-bit (fastest on CPUs)")
+    dock.runs.export_format.setCurrentText("ONNX 8-bit")
     dock.runs.export_button.click()
     qtbot.waitUntil(lambda: dock.runs.worker is None, timeout=60000)
     assert "no animal found" in dock.runs.report.toPlainText()

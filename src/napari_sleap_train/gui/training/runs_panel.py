@@ -28,8 +28,8 @@ from ..workers import cause, worker
 FOLDER_ROLE = Qt.ItemDataRole.UserRole
 EXPORT_FORMATS = {
     "ONNX": "onnx",
-    "ONNX, 8-bit (fastest on CPUs)": "onnx-int8",
-    "TensorRT (ONNX, built on first use)": "tensorrt",
+    "ONNX 8-bit": "onnx-int8",
+    "TensorRT": "tensorrt",
     "TorchScript": "torchscript",
 }
 
@@ -64,7 +64,7 @@ class RunsPanel(QWidget):
             "identities named right."
         )
         self.evaluate_button.clicked.connect(self._evaluate_clicked)
-        self.export_button = QPushButton("Export selected run…")
+        self.export_button = QPushButton("Export run as…")
         self.export_button.setToolTip(
             "Write the run's models with their metadata in a form that predicts without the "
             "training code (`predict --runtime`, or your own program)."
@@ -72,10 +72,13 @@ class RunsPanel(QWidget):
         self.export_button.clicked.connect(self._export_clicked)
         self.export_format = QComboBox()
         self.export_format.addItems(list(EXPORT_FORMATS))
+        policy = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        self.export_format.setSizeAdjustPolicy(policy)  # the dock keeps its width
+        self.export_format.setMinimumContentsLength(6)
         self.export_format.setToolTip(
-            "ONNX runs on a CPU or GPU through ONNX Runtime (8-bit: about twice as fast on "
-            "CPUs, calibrated on this project's labelled frames); TensorRT on NVIDIA GPUs; "
-            "TorchScript in PyTorch alone."
+            "ONNX runs on a CPU or GPU through ONNX Runtime (8-bit: fastest on CPUs, "
+            "calibrated on this project's labelled frames); TensorRT on NVIDIA GPUs (the "
+            "engine is built from the ONNX files on first use); TorchScript in PyTorch alone."
         )
         self.add_button = QPushButton("Add model folder…")
         self.add_button.clicked.connect(self._add_dialog)
@@ -89,7 +92,7 @@ class RunsPanel(QWidget):
         buttons.addWidget(self.evaluate_button)
         export_row = QHBoxLayout()
         export_row.addWidget(self.export_button)
-        export_row.addWidget(self.export_format)
+        export_row.addWidget(self.export_format, 1)
         buttons.addLayout(export_row)
         buttons.addWidget(self.add_button)
         layout = QVBoxLayout(self)
