@@ -36,6 +36,7 @@ from ..data.augment import fixed_affines, random_affines, warp_images
 from ..data.confmaps import make_grid
 from ..data.geometry import instance_bbox_sides
 from ..data.labelled import LabelledData
+from ..errors import SleapTrainError
 from ..io.project import Project
 from ..models.folder import ModelFolder
 from .adaptation import sample_frames, tolerances
@@ -173,9 +174,14 @@ def frame_pairs(
     samples are the frames' centres, or the animals a ``centroid`` model finds on the first
     frame of each pair (at most :data:`MAX_ANIMALS` a frame)."""
     picked, notes = sample_frames(project, n)
-    images = []
+    images, unread = [], 0
     for _, f, lazy in picked:
-        images.append(np.stack([np.asarray(lazy.frame(f)), np.asarray(lazy.frame(f + 1))]))
+        try:
+            images.append(np.stack([np.asarray(lazy.frame(f)), np.asarray(lazy.frame(f + 1))]))
+        except (IndexError, SleapTrainError, OSError, ValueError):
+            unread += 1  # a truncated or damaged stretch of the video
+    if unread:
+        notes.append(f"{unread} unlabelled frame pairs could not be read and are left out.")
     for lazy in {id(p[2]): p[2] for p in picked}.values():
         lazy.close()
     if not images:
