@@ -113,10 +113,11 @@ def _predictor(args: argparse.Namespace, models: Path):
     """The predictor of a run or an exported folder, refused when a model is missing."""
     from ..errors import ModelFolderError
     from ..inference.pipelines import load_predictor
+    from ..models.export import is_export
     from ..models.folder import RunFolder
 
     run = RunFolder(models)
-    if run.path.is_dir() and not (models / "export.json").exists():
+    if run.path.is_dir() and not is_export(models):
         missing = run.missing_text(run.pipeline_models())
         if missing is not None:
             raise ModelFolderError(missing)

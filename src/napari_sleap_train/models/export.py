@@ -87,11 +87,7 @@ class ExportedModelFolder(ModelFolder):
                 f"{self.path} is not a complete exported model: {', '.join(missing)} missing. "
                 "Export the run again."
             )
-        try:
-            data = json.loads(self.info_file.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelFolderError(f"{self.info_file} is corrupt ({exc}); export again.") from exc
-        return ModelInfo.from_dict(data, self.info_file)
+        return self._parse_info("export again")
 
     def load_model(self):
         raise ModelFolderError(

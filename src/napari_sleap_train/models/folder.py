@@ -179,10 +179,14 @@ class ModelFolder:
                 f"{self.path} is not a complete model folder: {', '.join(missing)} missing. "
                 "Training may have been interrupted before the first epoch ended; train again."
             )
+        return self._parse_info("train again")
+
+    def _parse_info(self, remedy: str) -> ModelInfo:
+        """``model_info.json`` read; a corrupt file is refused, saying ``remedy``."""
         try:
             data = json.loads(self.info_file.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelFolderError(f"{self.info_file} is corrupt ({exc}); train again.") from exc
+            raise ModelFolderError(f"{self.info_file} is corrupt ({exc}); {remedy}.") from exc
         return ModelInfo.from_dict(data, self.info_file)
 
     def write_info(self, info: ModelInfo) -> None:

@@ -34,7 +34,6 @@ import torch
 from ..choices import ModelKind
 from ..data.augment import fixed_affines, random_affines, warp_images
 from ..data.confmaps import make_grid
-from ..data.geometry import instance_bbox_sides
 from ..data.labelled import LabelledData
 from ..errors import SleapTrainError
 from ..io.project import Project
@@ -243,9 +242,7 @@ class UnlabelledLoss:
         self.weight = weight
         _, self.motion = tolerances(data)
         self.prior, note = PosePrior.fit(data.instances_array())
-        sides = instance_bbox_sides(data.instances_array())
         self.notes = [*pairs.notes, *([note] if note else [])]  # said when training starts
-        self.size = float(np.nanmedian(sides)) if np.isfinite(sides).any() else 0.0
         h, w = input_hw
         # two unit Gaussians of sigma s, d apart, differ by 2 pi s^2 (1 - exp(-d^2 / 4 s^2))
         # summed over the map; the loss is the mean over its (h / stride) (w / stride) pixels

@@ -172,28 +172,32 @@ class RunsPanel(QWidget):
         calibrated on the open project's labelled frames) in a worker."""
         from ...models.export import export_run
 
-        args: tuple = (run.path, out, fmt)
+        task, args = export_run, (run.path, out, fmt)
         if fmt == "onnx-int8":
             from ...inference.quantize import run_labels
 
             try:
-                source = self.layers.rebuild().path or run_labels(run.path)
+                source = self.layers.rebuild().path
             except SleapTrainError:
-                source = run_labels(run.path)
+                source = None
+            source = source or run_labels(run.path)
             if source is None:
                 show_error("Save the project first: the 8-bit export calibrates on its frames.")
                 return False
-            args = (run.path, out, Path(source))
-        self.report.setPlainText(f"Exporting {run.path.name} to {out} …")
+            task, args = export_int8, (run.path, out, Path(source))
+        self._start(f"Exporting {run.path.name} to {out} …", self._exported, task, *args)
+        return True
+
+    def _start(self, text: str, returned, task, *args) -> None:
+        """Run ``task(*args)`` in a worker, ``text`` below the list meanwhile."""
+        self.report.setPlainText(text)
         self.report.setVisible(True)
-        task = export_int8 if fmt == "onnx-int8" else export_run
         self.worker = worker(task, *args)
-        self.worker.returned.connect(self._exported)
+        self.worker.returned.connect(returned)
         self.worker.errored.connect(self._failed)
         self.worker.finished.connect(self._finished)
         self._update_buttons()
         self.worker.start()
-        return True
 
     def _exported(self, out: Path) -> None:
         text = (
@@ -213,14 +217,9 @@ class RunsPanel(QWidget):
         except SleapTrainError as exc:
             show_error(str(exc))
             return False
-        self.report.setPlainText(f"Evaluating {run.path.name} …")
-        self.report.setVisible(True)
-        self.worker = worker(evaluate_run, project, run.path)
-        self.worker.returned.connect(self._show_report)
-        self.worker.errored.connect(self._failed)
-        self.worker.finished.connect(self._finished)
-        self._update_buttons()
-        self.worker.start()
+        self._start(
+            f"Evaluating {run.path.name} …", self._show_report, evaluate_run, project, run.path
+        )
         return True
 
     def _show_report(self, result) -> None:
