@@ -110,6 +110,17 @@ class PipelineConfig:
         lo_open=True,
         step=0.1,
     ).field(1.0)
+    ensemble_size: int = Setting(
+        "Ensemble members",
+        "Train this many models of the pipeline, each from another random start, and "
+        "predict with all of them: each body part is where most of them put it, and how "
+        "far they disagree is its uncertainty (px), which smoothing over time uses to trust "
+        "each frame. The members share the time budget, and predicting costs as many "
+        "times as there are members. 1: one model.",
+        unit="members",
+        lo=1,
+        hi=10,
+    ).field(1)
     centroid_time_share: float = Setting(
         "Centroid time share",
         "Share of the time budget for the centroid model.",

@@ -11,6 +11,7 @@ from ..choices import ModelKind
 from ..models.export import exported_run, is_export, read_export
 from ..models.folder import ModelFolder
 from .bottomup import BottomUpIdPredictor, BottomUpPredictor
+from .ensemble import EnsemblePredictor, ensemble_members
 from .predictor import Predictor, existing_run
 from .runtimes import RUNTIMES
 from .single import SingleInstancePredictor
@@ -18,11 +19,23 @@ from .topdown import TopDownPredictor
 
 
 def predictor_for(
-    folders: Mapping[ModelKind | str, ModelFolder | str | os.PathLike], **kwargs
+    folders: Mapping[ModelKind | str, ModelFolder | str | os.PathLike],
+    ensemble: bool = True,
+    **kwargs,
 ) -> Predictor:
     """The predictor of model folders keyed by model kind: single-instance, bottom-up or
-    bottom-up-ID when there is such a model, else top-down."""
+    bottom-up-ID when there is such a model, else top-down. When the folders are one run's
+    and the run is an ensemble, all its members predict together (:mod:`.ensemble`) unless
+    ``ensemble`` is False."""
     folders = {ModelKind(k): v for k, v in folders.items()}
+    first = _predictor_of(folders, **kwargs)
+    members = ensemble_members(folders) if ensemble else []
+    if not members:
+        return first
+    return EnsemblePredictor([first, *(_predictor_of(m, **kwargs) for m in members)])
+
+
+def _predictor_of(folders: dict[ModelKind, ModelFolder | str | os.PathLike], **kwargs):
     if ModelKind.BOTTOM_UP_ID in folders:
         return BottomUpIdPredictor(folders[ModelKind.BOTTOM_UP_ID], **kwargs)
     if ModelKind.BOTTOM_UP in folders:
@@ -32,10 +45,13 @@ def predictor_for(
     return TopDownPredictor.from_folders(folders, **kwargs)
 
 
-def predictor_from_run(models_dir: str | os.PathLike, **kwargs) -> Predictor:
-    """The predictor of a folder written by ``train`` (any pipeline)."""
+def predictor_from_run(
+    models_dir: str | os.PathLike, ensemble: bool = True, **kwargs
+) -> Predictor:
+    """The predictor of a folder written by ``train`` (any pipeline; all the members of an
+    ensemble unless ``ensemble`` is False)."""
     run = existing_run(models_dir)
-    return predictor_for(run.models(run.pipeline_models()), **kwargs)
+    return predictor_for(run.models(run.pipeline_models()), ensemble, **kwargs)
 
 
 def load_predictor(path: str | os.PathLike, runtime: str = "auto", **kwargs) -> Predictor:

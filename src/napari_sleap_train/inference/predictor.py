@@ -37,7 +37,8 @@ from .runtimes import OnnxNetwork, load_exported
 class FramePrediction:
     """Instances found on one frame: ``points`` ``(M, N, 2)`` xy (NaN = not found); from an
     ID model also each instance's track name (one instance per track at most) and the
-    probability of that identity."""
+    probability of that identity; from an ensemble each body part's ``spread`` ``(M, N)``
+    in px (how far the members disagree; NaN where unknown)."""
 
     frame_idx: int
     points: np.ndarray
@@ -45,6 +46,7 @@ class FramePrediction:
     scores: np.ndarray
     identities: list[str | None] | None = None
     identity_scores: np.ndarray | None = None
+    spread: np.ndarray | None = None
 
     @property
     def n_instances(self) -> int:

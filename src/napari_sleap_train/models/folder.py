@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 INFO_VERSION = 2
 LOG_COLUMNS = ("epoch", "train_loss", "val_loss", "learning_rate", "seconds")
 RUN_PREFIX = "run_"
+MEMBERS = "members"
+"""Where an ensemble's further members live in its run folder."""
 
 
 @dataclass
@@ -327,6 +329,24 @@ class RunFolder:
         if self.model(ModelKind.CENTERED_INSTANCE_ID).path.is_dir():
             return (ModelKind.CENTROID, ModelKind.CENTERED_INSTANCE_ID)
         return (ModelKind.CENTROID, ModelKind.CENTERED_INSTANCE)
+
+    def member(self, k: int) -> RunFolder:
+        """Ensemble member ``k`` (2, 3, ...): a run of its own under ``members/``; member 1
+        is this run."""
+        return RunFolder(self.path / MEMBERS / str(k))
+
+    def members(self) -> list[RunFolder]:
+        """The ensemble's further members holding a best checkpoint of every model of this
+        run's pipeline, in order (empty for a run of one model per kind)."""
+        kinds = self.pipeline_models()
+        found = []
+        for k in range(2, 100):
+            member = self.member(k)
+            if not member.path.is_dir():
+                break
+            if all(member.model(kind).best.exists() for kind in kinds):
+                found.append(member)
+        return found
 
     @property
     def record_file(self) -> Path:

@@ -63,9 +63,29 @@ def pipeline_events(
     show, read in this thread), every epoch that improves a model while all models exist
     is followed by a :class:`PreviewPredicted` on that frame (of video ``preview_video``)
     with the best checkpoints.
-    ``source`` is the labels file the record names (default: the project's).
+    ``source`` is the labels file the record names (default: the project's). With
+    ``pipeline.ensemble_size`` above 1 the run is an ensemble (:func:`_ensemble_events`).
     """
     config.validate()
+    if config.pipeline.ensemble_size > 1:
+        yield from _ensemble_events(
+            project,
+            config,
+            Path(out_dir),
+            spent_seconds,
+            dict(
+                stop=stop,
+                next_model=next_model,
+                models=models,
+                init_weights=init_weights,
+                trained=trained,
+                resume=resume,
+                preview_frame=preview_frame,
+                source=source,
+                preview_video=preview_video,
+            ),
+        )
+        return
     models = tuple(ModelKind(k) for k in (models or tuple(config.models)))
     out = Path(out_dir)
     check_writable(out, create=False)  # created once everything else is checked
@@ -98,6 +118,45 @@ def pipeline_events(
     finally:
         if preview is not None:
             preview.close()
+
+
+SEED_STEP = 1000
+"""How far apart the random seeds of an ensemble's members are."""
+
+
+def _ensemble_events(
+    project: Project, config: TrainingConfig, out: Path, spent_seconds: float, kwargs: dict
+) -> Iterator[TrainingEvent]:
+    """An ensemble's members one after the other: member 1 is the run itself, the others
+    runs of their own under ``members/``, each from another random start (split, order,
+    augmentation and initial weights). Each member gets an equal share of the budget left
+    when it starts (so time an early stop saves goes to the next). Only member 1 resumes."""
+    from .events import RunNoted
+
+    n = config.pipeline.ensemble_size
+    started = time.perf_counter() - spent_seconds
+    stop = kwargs["stop"]
+    for k in range(1, n + 1):
+        if stop is not None and stop.requested:
+            break
+        member = copy.deepcopy(config)
+        member.pipeline.ensemble_size = 1
+        total = config.pipeline.time_budget_minutes
+        if total is not None:
+            left = total - (time.perf_counter() - started) / 60
+            member.pipeline.time_budget_minutes = max(left / (n - k + 1), 0.05)
+        for section in member.models.values():
+            section.optimization.seed += SEED_STEP * (k - 1)
+        where = out if k == 1 else RunFolder(out).member(k).path
+        yield RunNoted([f"Ensemble member {k} of {n}."])
+        args = kwargs if k == 1 else {**kwargs, "resume": None}
+        yield from pipeline_events(project, member, where, **args)
+    if distributed.current().main and out.is_dir():  # the run says it is an ensemble
+        config.save(out / "training_config.json")
+        folder = RunFolder(out)
+        record = folder.read_record()
+        record.time_budget_minutes = config.pipeline.time_budget_minutes
+        folder.write_record(record)
 
 
 def auto_pipeline(project: Project) -> tuple[PipelineKind, str]:
