@@ -99,7 +99,9 @@ def test_an_ensemble_run_trains_its_members_from_other_starts_and_predicts_with_
     assert isinstance(predictor, EnsemblePredictor) and len(predictor.members) == 2
     alone = predictor_from_run(run, ensemble=False, device="cpu", peak_threshold=1e-9)
     assert not isinstance(alone, EnsemblePredictor)
-    twins = EnsemblePredictor([alone, predictor_from_run(run, False, device="cpu", peak_threshold=1e-9)])
+    twins = EnsemblePredictor(
+        [alone, predictor_from_run(run, False, device="cpu", peak_threshold=1e-9)]
+    )
     video = LazyVideo(project.videos[0])
     try:
         frames = np.stack([video.frame(f) for f in range(3)])

@@ -45,9 +45,7 @@ def _predictor_of(folders: dict[ModelKind, ModelFolder | str | os.PathLike], **k
     return TopDownPredictor.from_folders(folders, **kwargs)
 
 
-def predictor_from_run(
-    models_dir: str | os.PathLike, ensemble: bool = True, **kwargs
-) -> Predictor:
+def predictor_from_run(models_dir: str | os.PathLike, ensemble: bool = True, **kwargs) -> Predictor:
     """The predictor of a folder written by ``train`` (any pipeline; all the members of an
     ensemble unless ``ensemble`` is False)."""
     run = existing_run(models_dir)
