@@ -39,6 +39,22 @@ def test_kalman_sets_jumps_aside_and_halves_the_noise():
     assert np.all(out.sd[np.isfinite(out.sd)] > 0)
 
 
+def test_an_ensembles_spread_makes_the_kalman_smoother_trust_a_frame_less():
+    truth, seen = _walk()
+    seen[100:103] += 4  # off, but not far enough to be set aside as a jump
+    spread = np.zeros(seen.shape[:2])
+    sure = smooth_trajectories(seen, spread=spread)
+    spread[100:103] = 6.0  # the members disagree on these frames
+    unsure = smooth_trajectories(seen, spread=spread)
+    err = {
+        k: np.linalg.norm(o.points - truth, axis=-1)[100:103, 0]
+        for k, o in (("sure", sure), ("unsure", unsure))
+    }
+    assert not sure.rejected[100:103].any()
+    assert err["unsure"].max() < 0.6 * err["sure"].min()
+    assert (unsure.sd[100:103] > sure.sd[100:103]).all()
+
+
 def test_short_gaps_filled_long_ones_left_empty():
     truth, seen = _walk()
     seen[120:126] = np.nan
@@ -103,6 +119,7 @@ def test_smooth_video_keeps_user_instances_and_fills_a_missed_frame():
     jumped = by_frame[30].predicted_instances[0].numpy()[1]
     assert np.linalg.norm(jumped - (truth[30, 0] + 10)) < 5
     assert (30, "track_0") in summary.uncertainty
+    assert np.isfinite(summary.uncertainty[(30, "track_0")]).all()
     raw_30 = next(lf for lf in raw.labeled_frames if lf.frame_idx == 30)
     assert raw_30.predicted_instances[0].numpy()[1, 0] > truth[30, 0, 0] + 60  # raw kept
 

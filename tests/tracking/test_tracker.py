@@ -142,6 +142,15 @@ def test_new_track_names_skip_the_seed_names():
     assert tracker.names == ["track_1", "track_2", "track_3", "track_4"]
 
 
+def test_at_max_tracks_animals_take_the_labelled_tracks_not_seen_in_the_frames_tracked():
+    # the labelled animals' frames lie outside the frames tracked: their tracks are free
+    tracker = Tracker(TrackingConfig(max_tracks=3), seeds=["a", "b", "c"])
+    tracks, results = _track(tracker, _lines(20), seed=1)
+    assert tracker.names == ["a", "b", "c"]
+    assert all(sorted(r.tracks) == [0, 1, 2] for r in results)
+    _one_track_each(tracks)
+
+
 @pytest.mark.parametrize("candidates", ["window", "queues"])
 def test_window_finds_tracks_across_frames_farther_apart_than_it(candidates):
     frames = list(range(0, 150, 15))  # 15 frames apart, window 5

@@ -151,7 +151,9 @@ def _predict_one(args: argparse.Namespace) -> int:
     from ..inference.results import add_predictions
     from ..inference.topdown import PredictionStats
     from ..io.project import Project, load_project
+    from ..io.uncertainty import uncertainty_path, write_uncertainty_csv
     from ..io.video import LazyVideo
+    from ..tracking.spreads import Spreads
     from .track import smooth_project, track_project, tracking_config
 
     source, out = Path(args.inputs[0]), Path(args.out)
@@ -177,6 +179,7 @@ def _predict_one(args: argparse.Namespace) -> int:
             "frame (--frames all) or a range (--frames A:B) to track reliably."
         )
     live = sys.stderr.isatty()
+    spreads, uncertainty = Spreads(), {}
     total_frames, total_inst, total_s, model_s = 0, 0, 0.0, 0.0
     for video in project.videos:
         lazy = videos[id(video)]
@@ -193,7 +196,7 @@ def _predict_one(args: argparse.Namespace) -> int:
         preds = predictor.predict_video(
             lazy, frames, batch_size=args.batch_size, progress=progress, stats=stats
         )
-        total_inst += add_predictions(project, video, preds)  # animals with a node found
+        total_inst += add_predictions(project, video, preds, spreads=spreads)  # found
         lazy.close()
         if live:
             print(file=sys.stderr)
@@ -215,8 +218,16 @@ def _predict_one(args: argparse.Namespace) -> int:
     if Smoothing(tracking.smoothing) is not Smoothing.NONE and total_inst:
         raw = project.save(out.with_name(f"{out.name.removesuffix('.slp')}.raw.slp"))
         print(f"raw predictions -> {raw}")
-        smooth_project(project, tracking)
+        smooth_project(project, tracking, spreads=spreads, uncertainty=uncertainty)
+    elif spreads:
+        for video in project.videos:
+            table = spreads.by_frame_and_track(project.labels, video)
+            if table:
+                uncertainty[Path(str(video.filename)).name] = table
     saved = project.save(out, backup=True)
+    if uncertainty:
+        csv_path = write_uncertainty_csv(uncertainty_path(out), uncertainty, project.node_names)
+        print(f"uncertainty of every body part (px) -> {csv_path}")
     fps = total_frames / total_s if total_s else 0.0
     print(
         f"predicted {total_frames} frames, {total_inst} instances in {total_s:.1f} s "

@@ -14,6 +14,8 @@ from .options import check_output, positive_int, quantile, unit_floor, video_dir
 if TYPE_CHECKING:
     from ..config.tracking import TrackingConfig
     from ..io.project import Project
+    from ..io.uncertainty import Uncertainty
+    from ..tracking.spreads import Spreads
 
 
 def tracking_options(p: argparse.ArgumentParser, tracker_default: str | None) -> None:
@@ -167,10 +169,15 @@ def track_project(
 
 
 def smooth_project(
-    project: Project, config: TrackingConfig, echo: Callable[[str], None] = print
+    project: Project,
+    config: TrackingConfig,
+    echo: Callable[[str], None] = print,
+    spreads: Spreads | None = None,
+    uncertainty: dict[str, Uncertainty] | None = None,
 ) -> int:
     """Smooth the tracked predictions of every video as ``config`` says; returns the
-    instances smoothed (0 with smoothing none)."""
+    instances smoothed (0 with smoothing none). An ensemble's ``spreads`` weight the frames;
+    each video's uncertainty goes to ``uncertainty`` (keyed by the video's file name)."""
     from ..choices import Smoothing
     from ..tracking.smoothing import smooth_video
 
@@ -179,10 +186,18 @@ def smooth_project(
     total = 0
     for video in project.videos:
         summary = smooth_video(
-            project.labels, video, config.smoothing, config.max_gap, config.smoothing_window
+            project.labels,
+            video,
+            config.smoothing,
+            config.max_gap,
+            config.smoothing_window,
+            spreads,
         )
+        name = Path(str(video.filename)).name
         if summary.tracks:
-            echo(f"{Path(str(video.filename)).name}: {summary.text()}")
+            echo(f"{name}: {summary.text()}")
+        if uncertainty is not None and summary.uncertainty:
+            uncertainty[name] = summary.uncertainty
         total += summary.instances
     return total
 

@@ -60,6 +60,14 @@ def training_options(p: argparse.ArgumentParser) -> None:
         "with losses for body parts that jump and for implausible poses (single-instance "
         "and centered-instance models)",
     )
+    p.add_argument(
+        "--ensemble",
+        type=positive_int,
+        metavar="N",
+        help="train N models of the pipeline from other random starts (sharing the time "
+        "budget); predict uses them all and gives every body part an uncertainty "
+        "(default 1)",
+    )
     p.add_argument("--epochs", type=positive_int, help="maximum epochs per model")
     p.add_argument("--batches-per-epoch", type=positive_int, help="batches per epoch")
     p.add_argument("--batch-size", type=positive_int, help="samples per batch (default 4)")
@@ -168,6 +176,8 @@ def load_config(args: argparse.Namespace, job_config=None):
         config.pipeline.adapt_to_video = args.adapt
     if getattr(args, "unlabelled", None) is not None:
         config.pipeline.learn_from_unlabelled = args.unlabelled
+    if getattr(args, "ensemble", None) is not None:
+        config.pipeline.ensemble_size = args.ensemble
     if getattr(args, "auto_settings", None) is None:
         args.auto_settings = not args.config and job_config is None
     return config.validate()

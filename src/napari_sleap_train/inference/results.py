@@ -9,6 +9,7 @@ import sleap_io as sio
 
 from ..choices import PredictionMode
 from ..io.project import Project
+from ..tracking.spreads import Spreads
 from .topdown import FramePrediction
 
 
@@ -17,6 +18,7 @@ def add_predictions(
     video: sio.Video,
     predictions: Iterable[FramePrediction],
     mode: PredictionMode | str = PredictionMode.REPLACE,
+    spreads: Spreads | None = None,
 ) -> int:
     """Add predicted instances to ``project``; returns how many were added.
 
@@ -24,7 +26,7 @@ def add_predictions(
     beside the new ones, ``clear_all`` first drops every prediction of the video. User
     instances are never touched. Identities named by an ID model become the instances'
     tracks (the project's track of that name, added when it has none) and their
-    probability the tracking score.
+    probability the tracking score. An ensemble's spreads go to ``spreads``.
     """
     mode = PredictionMode(mode)
     labels = project.labels
@@ -43,14 +45,16 @@ def add_predictions(
             lf.instances = list(lf.user_instances)
         names = pred.identities or [None] * pred.n_instances
         ids = pred.identity_scores if pred.identity_scores is not None else np.zeros(len(names))
-        for pts, scores, score, name, id_score in zip(
-            pred.points, pred.point_scores, pred.scores, names, ids
+        for i, (pts, scores, score, name, id_score) in enumerate(
+            zip(pred.points, pred.point_scores, pred.scores, names, ids)
         ):
             if not np.isfinite(pts).any():
                 continue
             inst = sio.PredictedInstance.from_numpy(
                 pts, skeleton=skeleton, point_scores=scores, score=float(score)
             )
+            if spreads is not None and pred.spread is not None:
+                spreads.put(inst, pred.spread[i])
             if name is not None:
                 inst.track = _track(labels, name)
                 inst.tracking_score = float(id_score)

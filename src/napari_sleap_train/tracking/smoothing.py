@@ -21,6 +21,7 @@ import sleap_io as sio
 
 from ..choices import Smoothing
 from ..errors import TrackingError
+from .spreads import Spreads
 
 GATE = 16.0
 """Squared distance, in standard deviations, beyond which a prediction is set aside."""
@@ -44,14 +45,17 @@ def smooth_trajectories(
     method: Smoothing | str = Smoothing.KALMAN,
     max_gap: int = 10,
     window: int = 5,
+    spread: np.ndarray | None = None,
 ) -> Smoothed:
     """Smooth ``S`` trajectories ``xy`` ``(T, S, 2)`` (NaN: not predicted); ``weight``
-    ``(T, S)`` in (0, 1] (a prediction's score: lower trusts it less). Frames outside a
+    ``(T, S)`` in (0, 1] (a prediction's score: lower trusts it less); ``spread`` ``(T, S)``
+    px, how far an ensemble's members disagree (kalman: its square adds to the
+    measurement's variance, so a frame they disagree on counts less). Frames outside a
     trajectory's first and last prediction and gaps longer than ``max_gap`` stay NaN."""
     xy = np.asarray(xy, dtype=np.float64)
     method = Smoothing(method)
     if method is Smoothing.KALMAN:
-        out = _kalman(xy, weight, max_gap)
+        out = _kalman(xy, weight, max_gap, spread)
     elif method in (Smoothing.MEDIAN, Smoothing.SAVGOL):
         out = _movement_filter(xy, method, max_gap, window)
     else:
@@ -101,13 +105,17 @@ def _noise(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return r, q
 
 
-def _kalman(xy: np.ndarray, weight: np.ndarray | None, max_gap: int) -> Smoothed:
+def _kalman(
+    xy: np.ndarray, weight: np.ndarray | None, max_gap: int, spread: np.ndarray | None = None
+) -> Smoothed:
     t, s, _ = xy.shape
     seen = np.isfinite(xy).all(-1)
     if weight is None:
         weight = np.ones((t, s))
     weight = np.clip(np.nan_to_num(np.asarray(weight, float), nan=1.0), 0.1, 1.0)
     r, q = _noise(xy)
+    extra = np.zeros((t, s)) if spread is None else np.nan_to_num(np.asarray(spread) ** 2)
+    r = r + extra  # (T, S): each observation's own variance
     accept = _forward(xy, seen, weight, r, q, gate=True)[3]
     rejected = seen & ~accept
     # A long run of set-aside predictions is the animal moving, not a jump: keep it.
@@ -146,7 +154,7 @@ def _forward(xy, use, weight, r, q, gate: bool):
         x_p[i], p_p[i] = x, p
         ok = use[i]
         if ok.any():
-            rv = r / weight[i]
+            rv = r[i] / weight[i]
             sv = p[:, 0, 0] + rv
             nu = np.nan_to_num(xy[i]) - x[:, 0]
             if gate:
@@ -229,11 +237,13 @@ def smooth_video(
     method: Smoothing | str = Smoothing.KALMAN,
     max_gap: int = 10,
     window: int = 5,
+    spreads: Spreads | None = None,
 ) -> SmoothingSummary:
     """Smooth the tracked predicted instances of ``video`` in place, track by track, and
     add an instance where a track misses at most ``max_gap`` frames. User instances are
     not changed. Predictions of one animal need no tracks (at most one per frame); with
-    several animals they need tracks first."""
+    several animals they need tracks first. An ensemble's ``spreads`` weight each frame
+    (kalman) and are the uncertainty where the smoother gives none."""
     method = Smoothing(method)
     summary = SmoothingSummary(method=method.value)
     paths = trajectories(labels, video)
@@ -243,11 +253,22 @@ def smooth_video(
     xy, score, where = paths.xy, paths.score, paths.instances
     skeleton = lfs[0].predicted_instances[0].skeleton
     shape = xy.shape
+    spread = np.full(shape[:3], np.nan)
+    for (t, k), inst in where.items():
+        found = spreads.of(inst) if spreads is not None else None
+        if found is not None:
+            spread[t, k] = found
     out = smooth_trajectories(
-        xy.reshape(shape[0], -1, 2), score.reshape(shape[0], -1), method, max_gap, window
+        xy.reshape(shape[0], -1, 2),
+        score.reshape(shape[0], -1),
+        method,
+        max_gap,
+        window,
+        spread.reshape(shape[0], -1),
     )
     points = out.points.reshape(shape)
     sd = out.sd.reshape(shape[:3])
+    sd = np.where(np.isfinite(sd), sd, spread)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a node never found on a track
         typical = np.nan_to_num(np.nanmedian(score, axis=0), nan=0.5)

@@ -122,10 +122,13 @@ class Tracker:
         for c, p in zip(cands, moved):
             c.points = p
 
-    def _new_track(self) -> int | None:
+    def _new_track(self, used: set[int]) -> int | None:
+        """A new track, or at ``max_tracks`` a seed track not seen yet (a labelled animal
+        whose labelled frames lie outside the frames tracked), else None."""
         cap = self.config.max_tracks
         if cap is not None and self.n_tracks >= cap:
-            return None
+            unseen = (t for t in range(len(self.seeds)) if t not in self.spans and t not in used)
+            return next(unseen, None)
         taken = set(self.names)
         k = len(self.names)
         while f"track_{k}" in taken:
@@ -173,7 +176,7 @@ class Tracker:
                 scores[free[r]] = float(per_track[r, j])
         for i in free:
             if tracks[i] is None:
-                tracks[i] = self._new_track()
+                tracks[i] = self._new_track({t for t in tracks if t is not None})
         self._remember(frame_idx, pts, tracks)
         return FrameTracks(frame_idx, tracks, scores)
 
