@@ -161,6 +161,7 @@ CHUNK = 10  # --chunk: frames per chunk of the dance split
 ADAPT = False  # --adapt: learn from the whole video (pseudo-labels)
 UNLABELLED = False  # --unlabelled: temporal and pose losses on unlabelled frame pairs
 SMOOTH = "none"  # --smooth: predict the test span frame by frame, track and smooth
+ENSEMBLE = 1  # --ensemble: members of the pipeline, from other random starts
 NAMES: list[str] | None = None  # the dataset's identities (tracks), where it has them
 
 
@@ -180,6 +181,7 @@ def configured(name: str, pipeline: str, project: Project) -> TrainingConfig:
         config.pipeline.camera_view = CAMERA
     config.pipeline.adapt_to_video = ADAPT
     config.pipeline.learn_from_unlabelled = UNLABELLED
+    config.pipeline.ensemble_size = ENSEMBLE
     for section in config.models.values():
         aug = section.augmentation
         aug.scale = JITTER in ("scale", "both")
@@ -281,25 +283,29 @@ def run(project: Project, config: TrainingConfig, minutes: float, video, truth, 
         section.optimization.time_limit_minutes = None
     batches = {k: 0 for k in kinds}
     elapsed = {k: 0.0 for k in kinds}
-    bs = {}
+    bs, before = {}, {k: 0.0 for k in kinds}
     t0 = time.perf_counter()
     for event in pipeline_events(project, config, work):
-        if isinstance(event, TrainingStarted):
+        if isinstance(event, TrainingStarted):  # again for a second round or a member
             bs[event.model] = event.batch_size
+            before[event.model] = elapsed[event.model]
         elif isinstance(event, BatchEnded):
             batches[event.model] += 1
-            elapsed[event.model] = event.elapsed
+            elapsed[event.model] = before[event.model] + event.elapsed
     train_min = (time.perf_counter() - t0) / 60
     predictor = predictor_from_run(work, device="cpu")
     lazy = LazyVideo(video)
     stats = PredictionStats()
-    if SMOOTH == "none":
-        preds = list(predictor.predict_video(lazy, test, stats=stats))
-    else:
-        preds = smoothed_predictions(predictor, lazy, video, truth, test, stats)
-    m = evaluate_frames(
-        [(truth[p.frame_idx], p.points, p.scores) for p in preds], predictor.node_names
-    )
+    m = scored(predictor, lazy, video, truth, test, stats, SMOOTH)
+    others = {}
+    ways = [(True, "none"), (True, SMOOTH), (False, "none"), (False, SMOOTH)]
+    for together, smooth in dict.fromkeys(ways[:2] if ENSEMBLE == 1 else ways):
+        if (together, smooth) == (True, SMOOTH):
+            continue
+        alone = predictor if together else predictor_from_run(work, False, device="cpu")
+        label = f"{'ensemble' if ENSEMBLE > 1 and together else 'one model'}, smooth {smooth}"
+        others[label] = scored(alone, lazy, video, truth, test, PredictionStats(), smooth)
+    preds = m.pop("preds")
     pairs = side_pairs(predictor.node_names)
     sided = None
     if pairs:
@@ -318,28 +324,54 @@ def run(project: Project, config: TrainingConfig, minutes: float, video, truth, 
     ids = {"named_right": None, "switches": None, "id_cost": None}
     if predictor.class_names and NAMES:
         ids = identity_figures(predictor, lazy, truth, test, NAMES)
-    return {"train_min": train_min, "rates": rates, "fps": stats.fps, "sided": sided, **m, **ids}
+    return {
+        "train_min": train_min,
+        "rates": rates,
+        "fps": stats.fps,
+        "sided": sided,
+        "others": others,
+        **m,
+        **ids,
+    }
 
 
-def smoothed_predictions(predictor, lazy, video, truth, test, stats):
+def scored(predictor, lazy, video, truth, test, stats, smooth: str) -> dict:
+    """The test frames' figures (and ``preds``), smoothed over their span or not."""
+    if smooth == "none":
+        preds = list(predictor.predict_video(lazy, test, stats=stats))
+    else:
+        preds = smoothed_predictions(predictor, lazy, video, truth, test, stats, smooth)
+    m = evaluate_frames(
+        [(truth[p.frame_idx], p.points, p.scores) for p in preds], predictor.node_names
+    )
+    return {**m, "preds": preds}
+
+
+def smoothed_predictions(predictor, lazy, video, truth, test, stats, smooth: str):
     """The test frames' predictions after predicting every frame of their span, tracking
-    (at most as many tracks as animals) and smoothing with ``--smooth``."""
+    (at most as many tracks as animals) and smoothing (an ensemble's spreads weighting the
+    frames)."""
     from napari_sleap_train.config.tracking import TrackingConfig
     from napari_sleap_train.inference.predictor import FramePrediction
     from napari_sleap_train.inference.results import add_predictions
     from napari_sleap_train.tracking import track_video
     from napari_sleap_train.tracking.smoothing import smooth_video
+    from napari_sleap_train.tracking.spreads import Spreads
 
     span = range(min(test), max(test) + 1)
-    skeleton = sio.Skeleton(nodes=predictor.node_names)
+    skeleton = sio.Skeleton(nodes=list(predictor.node_names))
     project = Project(sio.Labels(videos=[video], skeletons=[skeleton]))
-    add_predictions(project, video, predictor.predict_video(lazy, span, stats=stats))
+    spreads = Spreads()
+    found = add_predictions(
+        project, video, predictor.predict_video(lazy, span, stats=stats), spreads=spreads
+    )
     animals = max(len(t) for t in truth.values())
     t0 = time.perf_counter()
-    if animals > 1:
+    if found and animals > 1:
         track_video(project.labels, video, TrackingConfig(max_tracks=animals))
-    summary = smooth_video(project.labels, video, SMOOTH)
-    print(f"  {summary.text()} ({time.perf_counter() - t0:.1f} s with tracking)")
+    if found:
+        summary = smooth_video(project.labels, video, smooth, spreads=spreads)
+        print(f"  {summary.text()} ({time.perf_counter() - t0:.1f} s with tracking)")
     wanted = set(test)
     out = []
     for lf in project.labels.labeled_frames:
@@ -383,7 +415,7 @@ def _num(value, width: int, digits: int) -> str:
 
 
 def main() -> None:
-    global AUTO, CAMERA, JITTER, FLIP, CHUNK, NAMES, ADAPT, SMOOTH, UNLABELLED
+    global AUTO, CAMERA, JITTER, FLIP, CHUNK, NAMES, ADAPT, SMOOTH, UNLABELLED, ENSEMBLE
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--dataset", default="pair", choices=["pair", "dance", "sample", "sample1024", "two_flies"]
@@ -450,7 +482,15 @@ def main() -> None:
         choices=["none", "kalman", "median", "savgol"],
         help="predict every frame of the test span, track and smooth before scoring",
     )
+    parser.add_argument(
+        "--ensemble",
+        type=int,
+        default=1,
+        help="members trained from other random starts, sharing the budget; the first "
+        "member alone is scored too",
+    )
     args = parser.parse_args()
+    ENSEMBLE = args.ensemble
     AUTO, CAMERA, JITTER, FLIP = args.auto_settings, args.camera, args.jitter, args.flip
     ADAPT, SMOOTH, UNLABELLED = args.adapt, args.smooth, args.unlabelled
     CHUNK = args.chunk
@@ -536,6 +576,13 @@ def main() -> None:
                             f"have it: median {_num(sd['dist_p50'], 5, 2)} px, "
                             f"p90 {_num(sd['dist_p90'], 5, 2)} px, OKS mAP "
                             f"{_num(sd['oks_map'], 5, 3)}"
+                        )
+                    for label, o in r["others"].items():
+                        print(
+                            f"  {pipeline}, {label}: median {_num(o['dist_p50'], 5, 2)} px, "
+                            f"p90 {_num(o['dist_p90'], 5, 2)} px, OKS mAP "
+                            f"{_num(o['oks_map'], 5, 3)}, found "
+                            f"{_num(100 * (o['found_fraction'] or 0), 5, 1)}%"
                         )
                     if r["id_cost"] is not None:
                         print(

@@ -170,7 +170,7 @@ def _predict_one(args: argparse.Namespace) -> int:
     if project.labels.skeletons:
         predictor.check_skeleton(project.node_names)
     else:
-        project.labels.skeletons = [sio.Skeleton(nodes=predictor.node_names)]
+        project.labels.skeletons = [sio.Skeleton(nodes=list(predictor.node_names))]
     selection, words = _frames_choice(args, project)
     print(f"frames: {words}")
     if tracking.enabled and selection.target in (FrameTarget.SUGGESTED, FrameTarget.RANDOM):
