@@ -276,7 +276,7 @@ def test_an_empty_config_means_this_machines_defaults(inputs, tmp_path):
         inputs / "empty.json",
     )
     assert result.returncode == 0, result.stderr
-    assert "leaves 100 settings out; they take this machine's defaults" in result.stdout
+    assert "leaves 101 settings out; they take this machine's defaults" in result.stdout
     _, config = open_job(tmp_path / "job.zip", tmp_path / "unpacked")
     assert config == default_config()
 

@@ -288,16 +288,14 @@ def show_predictions(viewer, project: Project, video_index: int = 0) -> None:
 RAW = "raw predictions"
 
 
-def show_smoothing(
+def show_uncertainty(
     viewer,
     project: Project,
     video_index: int,
-    raw: sio.Labels,
     uncertainty: dict[tuple[int, str | None], np.ndarray],
 ) -> None:
-    """After smoothing: the raw predictions as a hidden layer of their own beside the
-    (smoothed) predictions layer, and each smoothed node's uncertainty (px) as that layer's
-    ``uncertainty`` feature."""
+    """Each predicted body part's uncertainty (px; the smoother's, or an ensemble's spread)
+    as the predictions layer's ``uncertainty`` feature (NaN where unknown)."""
     name = video_name(project.videos[video_index])
     layer_name = f"{name} predictions"
     if layer_name in viewer.layers and uncertainty:
@@ -313,6 +311,12 @@ def show_smoothing(
             if found is not None:
                 sd[row] = found[nodes[key]]
         layer.features = features.assign(uncertainty=sd)
+
+
+def show_raw_predictions(viewer, project: Project, video_index: int, raw: sio.Labels) -> None:
+    """After smoothing: the raw predictions as a hidden layer of their own beside the
+    (smoothed) predictions layer."""
+    name = video_name(project.videos[video_index])
     raw_project = Project(raw)
     table = instances_to_table(raw_project.video_instances(0, True), project.node_names)
     base = video_layers(viewer).get(video_index)

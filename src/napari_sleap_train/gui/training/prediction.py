@@ -14,7 +14,13 @@ from ...config.tracking import TrackingConfig
 from ...errors import SleapTrainError
 from ...inference.frames import FrameSelection
 from ...models.folder import ModelFolder
-from ..layers.project_layers import ProjectLayers, show_predictions, show_smoothing
+from ...tracking.spreads import Spreads
+from ..layers.project_layers import (
+    ProjectLayers,
+    show_predictions,
+    show_raw_predictions,
+    show_uncertainty,
+)
 from ..workers import cause, worker
 
 TRACKED_TARGETS = (FrameTarget.ALL, FrameTarget.RANGE)
@@ -48,7 +54,9 @@ class PredictionJob(QObject):
         self.tracking, self.videos = tracking, VideoScope(videos)
         self.notes: list[str] = []
         self.scores: list[float] = []
-        self.smoothed: dict[int, tuple] = {}  # video index: (raw labels, SmoothingSummary)
+        self.smoothed: dict[int, object] = {}  # video index: raw labels
+        self.uncertainty: dict[int, dict] = {}  # video index: (frame, track) -> px
+        self.spreads = Spreads()  # an ensemble's, per instance
         self.project = None
         self.worker = None
 
@@ -137,7 +145,7 @@ class PredictionJob(QObject):
                 out.append(pred)
                 self.scores.extend(float(x) for x in pred.scores)
                 yield done + len(out)
-            n = add_predictions(project, video, out, mode=self.mode)
+            n = add_predictions(project, video, out, mode=self.mode, spreads=self.spreads)
             if track and n:
                 span = (frames[0], frames[-1] + 1)
                 try:
@@ -148,6 +156,8 @@ class PredictionJob(QObject):
                     self.notes.append(f"Not tracked: {exc}")
             if n and self._smooths():
                 self._smooth(project, index)
+            elif n and self.spreads:
+                self.uncertainty[index] = self.spreads.by_frame_and_track(project.labels, video)
         finally:
             lazy.close()
         return n, summary
@@ -170,11 +180,13 @@ class PredictionJob(QObject):
                 tracking.smoothing,
                 tracking.max_gap,
                 tracking.smoothing_window,
+                self.spreads,
             )
         except SleapTrainError as exc:  # the raw predictions still show
             self.notes.append(f"Not smoothed: {exc}")
             return
-        self.smoothed[index] = (raw, done)
+        self.smoothed[index] = raw
+        self.uncertainty[index] = done.uncertainty
         self.notes.append(done.text())
 
     def _show(self, todo, n, summaries, stats) -> None:
@@ -182,9 +194,10 @@ class PredictionJob(QObject):
         with self.layers.quiet():
             for index, _ in todo:
                 show_predictions(self.layers.viewer, project, index)
+                if self.uncertainty.get(index):
+                    show_uncertainty(self.layers.viewer, project, index, self.uncertainty[index])
                 if index in self.smoothed:
-                    raw, done = self.smoothed[index]
-                    show_smoothing(self.layers.viewer, project, index, raw, done.uncertainty)
+                    show_raw_predictions(self.layers.viewer, project, index, self.smoothed[index])
         current = [frames for index, frames in todo if index == self.layers.video_index]
         if current:
             self.layers.viewer.dims.set_current_step(0, current[0][0])

@@ -40,6 +40,7 @@ PIPELINE_FIELDS = [
     FieldSpec("learn_from_unlabelled", "config.pipeline.learn_from_unlabelled"),
     FieldSpec("unlabelled_pairs", "config.pipeline.unlabelled_pairs"),
     FieldSpec("unlabelled_weight", "config.pipeline.unlabelled_weight"),
+    FieldSpec("ensemble_size", "config.pipeline.ensemble_size"),
     FieldSpec("anchor_part", "config.pipeline.anchor_part"),
     FieldSpec("centroid_sigma", "config.models.centroid.sigma", "Sigma for centroids"),
     FieldSpec("node_sigma", "config.models.centered_instance.sigma", "Sigma for nodes"),
