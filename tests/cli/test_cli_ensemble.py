@@ -53,6 +53,12 @@ def test_an_ensemble_trains_and_predicts_with_uncertainty(sample_paths, tmp_path
     assert main([*args, "--frames", "0:4", "-o", str(tmp_path / "raw.slp")]) == 0
     assert (tmp_path / "raw.uncertainty.csv").exists()  # the members' spread, unsmoothed
 
+    many = ["predict", str(models), str(sample_paths.video), "--frames", "0:4"]
+    many += ["--peak-threshold", "0.01", "--max-instances", "3", "--tracker", "simple"]
+    assert main([*many, "--max-tracks", "3", "--workers", "0", "-o", str(tmp_path / "out")]) == 0
+    rows = _rows(tmp_path / "out" / "sample.predictions.uncertainty.csv")
+    assert rows and {r["video"] for r in rows} == {"sample.avi"}
+
     assert (
         main(["train", str(sample_paths.project), "--out", str(tmp_path / "m"), "--ensemble", "11"])
         == 2

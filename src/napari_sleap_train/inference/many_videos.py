@@ -148,29 +148,39 @@ def write_predictions(
     tracking: TrackingConfig | None = None,
 ) -> int:
     """Save one video's predictions to ``job.out`` (atomically), tracked and smoothed as
-    ``tracking`` says; returns the instances saved."""
+    ``tracking`` says, with the body parts' uncertainty beside it where there is one (an
+    ensemble, or the Kalman smoother); returns the instances saved."""
     from ..choices import Smoothing, TrackerMethod
+    from ..io.uncertainty import uncertainty_path, write_uncertainty_csv
     from ..tracking import track_video
     from ..tracking.smoothing import smooth_video
+    from ..tracking.spreads import Spreads
 
     video = sio.Video(filename=job.filename or job.video.filename, open_backend=False)
     skeleton = job.skeleton or sio.Skeleton(nodes=list(node_names))
     project = Project(sio.Labels(videos=[video], skeletons=[skeleton]))
-    n = add_predictions(project, video, predictions)
+    spreads = Spreads()
+    n = add_predictions(project, video, predictions, spreads=spreads)
+    uncertainty = {}
     if tracking is not None and tracking.enabled and n:
         flow = TrackerMethod(tracking.method) is TrackerMethod.FLOW
         frames = job.video.frame if flow else None
         track_video(project.labels, video, tracking, frames=frames)
         if Smoothing(tracking.smoothing) is not Smoothing.NONE:
             project.save(job.out.with_name(job.out.name.replace(".slp", ".raw.slp")))
-            smooth_video(
+            uncertainty = smooth_video(
                 project.labels,
                 video,
                 tracking.smoothing,
                 tracking.max_gap,
                 tracking.smoothing_window,
-            )
+                spreads,
+            ).uncertainty
+    uncertainty = uncertainty or spreads.by_frame_and_track(project.labels, video)
     project.save(job.out, backup=False)
+    if uncertainty:
+        name = Path(str(video.filename)).name
+        write_uncertainty_csv(uncertainty_path(job.out), {name: uncertainty}, project.node_names)
     return n
 
 

@@ -34,6 +34,7 @@ def test_an_ensemble_learns_from_unlabelled_frames_and_its_predictions_are_smoot
         ("learning_rate", 1e-3),
     ):
         w[f"single_instance.{name}"].value = value
+    w["single_instance.training_crop"].value = 0  # none: unlabelled frames need whole frames
     w["learn_from_unlabelled"].value = True
     w["unlabelled_pairs"].value = 4
     w["ensemble_size"].value = 2
