@@ -56,7 +56,7 @@ def test_an_ensemble_trains_and_predicts_with_uncertainty(sample_paths, tmp_path
     many = ["predict", str(models), str(sample_paths.video), "--frames", "0:4"]
     many += ["--peak-threshold", "0.01", "--max-instances", "3", "--tracker", "simple"]
     assert main([*many, "--max-tracks", "3", "--workers", "0", "-o", str(tmp_path / "out")]) == 0
-    rows = _rows(tmp_path / "out" / "sample.predictions.uncertainty.csv")
+    rows = _rows(tmp_path / "out" / "sample.avi.predictions.uncertainty.csv")
     assert rows and {r["video"] for r in rows} == {"sample.avi"}
 
     assert (

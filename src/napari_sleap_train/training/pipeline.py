@@ -151,12 +151,12 @@ def _ensemble_events(
         yield RunNoted([f"Ensemble member {k} of {n}."])
         args = kwargs if k == 1 else {**kwargs, "resume": None}
         yield from pipeline_events(project, member, where, **args)
-    if distributed.current().main and out.is_dir():  # the run says it is an ensemble
-        config.save(out / "training_config.json")
-        folder = RunFolder(out)
-        record = folder.read_record()
-        record.time_budget_minutes = config.pipeline.time_budget_minutes
-        folder.write_record(record)
+        if k == 1 and distributed.current().main and out.is_dir():
+            config.save(out / "training_config.json")  # the run says it is an ensemble
+            folder = RunFolder(out)
+            record = folder.read_record()
+            record.time_budget_minutes = config.pipeline.time_budget_minutes
+            folder.write_record(record)
 
 
 def auto_pipeline(project: Project) -> tuple[PipelineKind, str]:
