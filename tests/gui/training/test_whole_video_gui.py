@@ -55,3 +55,5 @@ def test_an_ensemble_learns_from_unlabelled_frames_and_its_predictions_are_smoot
     sd = predicted.features["uncertainty"].to_numpy()
     assert np.isfinite(sd).mean() > 0.9 and (sd[np.isfinite(sd)] > 0).all()
     assert not viewer.layers["sample.avi raw predictions"].visible
+    dock.runs.refresh()
+    assert dock.runs.runs.item(0).text() == f"{run.name} (ensemble of 2)"

@@ -111,7 +111,9 @@ class RunsPanel(QWidget):
             return
         found = runs_in(runs_root(project.path))
         for run in [*found, *self.extra]:
-            item = QListWidgetItem(run.path.name if run in found else str(run.path))
+            name = run.path.name if run in found else str(run.path)
+            members = len(run.members())
+            item = QListWidgetItem(f"{name} (ensemble of {members + 1})" if members else name)
             item.setData(FOLDER_ROLE, str(run.path))
             self.runs.addItem(item)
 
