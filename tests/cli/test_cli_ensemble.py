@@ -28,6 +28,10 @@ def test_an_ensemble_trains_and_predicts_with_uncertainty(sample_paths, tmp_path
     assert "Ensemble member 2 of 2." in printed
     assert (models / "members" / "2" / "centered_instance" / "best.pt").exists()
 
+    exported = tmp_path / "exported"
+    assert main(["export-model", str(models), "-o", str(exported), "--format", "torchscript"]) == 0
+    assert "ensemble of 2; the export holds its first member" in capsys.readouterr().out
+
     pred = tmp_path / "pred.slp"
     args = ["predict", str(models), str(sample_paths.project), "--frames", "0:12"]
     args += ["--peak-threshold", "0.01", "--max-instances", "3"]

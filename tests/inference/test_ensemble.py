@@ -32,7 +32,7 @@ def _frame(*instances: np.ndarray) -> FramePrediction:
     )
 
 
-def test_members_are_matched_by_animal_and_a_body_part_lies_where_most_of_them_put_it():
+def test_members_are_matched_by_animal_and_a_body_part_lies_where_the_others_agree():
     a, b = ANIMAL + [100, 100], ANIMAL + [300, 100]
     off = b.copy()
     off[2] += [30, 0]  # one member puts b's last body part far off
@@ -40,7 +40,7 @@ def test_members_are_matched_by_animal_and_a_body_part_lies_where_most_of_them_p
     c[1] = np.nan  # another misses b's middle body part
     combined = combine([_frame(a, b), _frame(off, a + 1), _frame(c, a - 1)])
     assert combined.points.shape == (2, 3, 2)
-    np.testing.assert_allclose(combined.points[0], a, atol=1e-9)  # median of a-1, a, a+1
+    np.testing.assert_allclose(combined.points[0], a, atol=1e-9)  # a-1, a, a+1: a
     np.testing.assert_allclose(combined.points[1], b, atol=1e-9)  # the far one outvoted
     spread = combined.spread
     assert spread[0, 0] == pytest.approx(np.sqrt(4 / 3))  # sqrt(mean(2, 0, 2))
@@ -56,9 +56,21 @@ def test_a_body_part_or_animal_most_members_miss_is_left_out():
     combined = combine([_frame(a, lone), _frame(holed), _frame(holed + 0.5)])
     assert len(combined.points) == 1  # the lone animal is gone
     assert np.isnan(combined.points[0, 0]).all()  # 1 of 3 members found it
-    np.testing.assert_allclose(combined.points[0, 1:], a[1:], atol=1e-9)  # median of 3
+    np.testing.assert_allclose(combined.points[0, 1:], a[1:], atol=1e-9)  # a, a, a+0.5: a
     two = combine([_frame(a), _frame(holed)])
     assert np.isfinite(two.points[0, 0]).all() and np.isnan(two.spread[0, 0])  # 1 of 2
+
+
+def test_two_members_that_disagree_give_the_surer_ones_position_not_a_point_between():
+    a = ANIMAL + [100, 100]
+    other = a.copy()
+    other[2] += [0, 12]  # the last body part put on another leg
+    sure, unsure = _frame(a), _frame(other)
+    unsure.point_scores[0, 2] = 0.3
+    combined = combine([unsure, sure])
+    np.testing.assert_allclose(combined.points[0], a, atol=1e-9)
+    assert combined.spread[0, 2] == pytest.approx(np.sqrt(144 / 2))
+    assert combine([sure, unsure]).points[0, 2].tolist() == a[2].tolist()
 
 
 def test_animals_further_apart_than_half_their_size_are_not_matched():

@@ -41,7 +41,7 @@ def add_parsers(sub) -> None:
 
 def cmd_export_model(args: argparse.Namespace) -> int:
     from ..errors import ExportError
-    from ..models.export import export_run, model_file, read_export
+    from ..models.export import export_run, members_left_out, model_file, read_export
 
     calibration = None
     if args.int8:
@@ -68,4 +68,6 @@ def cmd_export_model(args: argparse.Namespace) -> int:
         f"exported {len(manifest.models)} model(s) of the {manifest.pipeline} run as "
         f"{manifest.format} -> {out}"
     )
+    if members_left_out(args.run):
+        print(f"note: {members_left_out(args.run)}")
     return 0

@@ -4,9 +4,11 @@ starts, combined frame by frame.
 Every member predicts the same frames. The instances of the other members are matched to the
 first member's (the Hungarian algorithm on the mean distance between their body parts, within
 half the animal's size). A body part is kept where at least half of the members find it, at
-the median of their positions; its *spread* is the root mean square distance of the members'
-positions from that median (px; NaN where fewer than two members found it): the uncertainty
-that smoothing over time weights each frame by.
+the position of the member nearest the others (the medoid; between two members, the more
+confident one): never a point between two members that put a leg in different places. Its
+*spread* is the root mean square distance of the members' positions from it (px; NaN where
+fewer than two members found it): the uncertainty that smoothing over time weights each
+frame by.
 """
 
 from __future__ import annotations
@@ -74,10 +76,12 @@ def combine(preds: list[FramePrediction]) -> FramePrediction:
     count = found.sum(0)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # a body part no member found
-        median = np.nanmedian(stack, axis=0)
-        d2 = ((stack - median) ** 2).sum(-1)
-        spread = np.sqrt(np.nanmean(d2, axis=0))
-    points = np.where((2 * count >= k)[..., None], median, np.nan)
+        apart = np.nansum(np.linalg.norm(stack[:, None] - stack[None], axis=-1), axis=1)
+        rank = np.where(found, apart + 1e-6 * (1 - scores), np.inf)  # ties: the surer
+        best = np.argmin(rank, axis=0)
+        chosen = np.take_along_axis(stack, best[None, ..., None], axis=0)[0]
+        spread = np.sqrt(np.nanmean(((stack - chosen) ** 2).sum(-1), axis=0))
+    points = np.where((2 * count >= k)[..., None], chosen, np.nan)
     spread = np.where((count >= 2) & np.isfinite(points[..., 0]), spread, np.nan)
     keep = np.isfinite(points).all(-1).any(-1)
     out = FramePrediction(

@@ -212,6 +212,12 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, fmt: str 
     return out
 
 
+def members_left_out(run_dir: str | os.PathLike) -> str:
+    """What an export of an ensemble run leaves out, in a sentence ("" for other runs)."""
+    n = len(RunFolder(Path(run_dir)).members())
+    return f"The run is an ensemble of {n + 1}; the export holds its first member." if n else ""
+
+
 def check_destination(out: Path, run: Path) -> None:
     """Refuse an export folder that is a file, the run itself, or holds other files."""
     if out.exists() and not out.is_dir():

@@ -187,7 +187,10 @@ class RunsPanel(QWidget):
                 show_error("Save the project first: the 8-bit export calibrates on its frames.")
                 return False
             task, args = export_int8, (run.path, out, Path(source))
-        self._start(f"Exporting {run.path.name} to {out} …", self._exported, task, *args)
+        def done(path: Path) -> None:
+            self._exported(path, run)
+
+        self._start(f"Exporting {run.path.name} to {out} …", done, task, *args)
         return True
 
     def _start(self, text: str, returned, task, *args) -> None:
@@ -201,11 +204,15 @@ class RunsPanel(QWidget):
         self._update_buttons()
         self.worker.start()
 
-    def _exported(self, out: Path) -> None:
+    def _exported(self, out: Path, run: RunFolder) -> None:
+        from ...models.export import members_left_out
+
         text = (
             f"Exported to {out}. Predict with it: napari-sleap-train predict {out} VIDEO -o "
             "OUT.slp, or load it with napari_sleap_train.inference.pipelines.load_predictor."
         )
+        if members_left_out(run.path):
+            text += f" {members_left_out(run.path)}"
         self.report.setPlainText(text)
         show_info(f"Exported to {out}.")
 
