@@ -68,6 +68,7 @@ def cmd_export_model(args: argparse.Namespace) -> int:
         f"exported {len(manifest.models)} model(s) of the {manifest.pipeline} run as "
         f"{manifest.format} -> {out}"
     )
-    if members_left_out(args.run):
-        print(f"note: {members_left_out(args.run)}")
+    left_out = members_left_out(args.run)
+    if left_out:
+        print(f"note: {left_out}")
     return 0

@@ -187,6 +187,7 @@ class RunsPanel(QWidget):
                 show_error("Save the project first: the 8-bit export calibrates on its frames.")
                 return False
             task, args = export_int8, (run.path, out, Path(source))
+
         def done(path: Path) -> None:
             self._exported(path, run)
 
@@ -209,10 +210,9 @@ class RunsPanel(QWidget):
 
         text = (
             f"Exported to {out}. Predict with it: napari-sleap-train predict {out} VIDEO -o "
-            "OUT.slp, or load it with napari_sleap_train.inference.pipelines.load_predictor."
-        )
-        if members_left_out(run.path):
-            text += f" {members_left_out(run.path)}"
+            "OUT.slp, or load it with napari_sleap_train.inference.pipelines.load_predictor. "
+            f"{members_left_out(run.path)}"
+        ).rstrip()
         self.report.setPlainText(text)
         show_info(f"Exported to {out}.")
 
